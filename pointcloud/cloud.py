@@ -1,0 +1,66 @@
+"""The in-memory point cloud every reader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass
+class PointCloud:
+    """Points with full precision: ``offset + local`` is the position in metres.
+
+    ``offset`` is a float64 (3,) origin in the file's own frame (it carries the
+    large part of georeferenced coordinates); ``local`` is float32 (N, 3)
+    relative to it, small enough that float32 keeps millimetres. Attributes are
+    (N,) arrays keyed by name (``intensity`` as float32, ``classification`` as
+    uint8, ``rgb`` as uint8 (N, 3), ...). ``dropped`` counts non-finite points
+    that the reader removed.
+    """
+
+    offset: NDArray[np.float64]
+    local: NDArray[np.float32]
+    attributes: dict[str, NDArray[np.generic]] = field(default_factory=dict)
+    dropped: int = 0
+
+    def __len__(self) -> int:
+        return int(self.local.shape[0])
+
+    @property
+    def xyz(self) -> NDArray[np.float64]:
+        """Absolute positions as a new float64 (N, 3) array (a copy)."""
+        return self.local.astype(np.float64) + self.offset
+
+    @classmethod
+    def from_xyz(
+        cls,
+        xyz: NDArray[np.floating],
+        attributes: dict[str, NDArray[np.generic]] | None = None,
+        *,
+        offset: NDArray[np.float64] | None = None,
+    ) -> PointCloud:
+        """Build a cloud from absolute positions, dropping non-finite points.
+
+        Without ``offset`` the origin is the centre of the bounding box, rounded
+        to whole metres, so that ``local`` stays small for georeferenced data.
+        """
+        xyz = np.asarray(xyz)
+        attrs = dict(attributes or {})
+        finite = np.isfinite(xyz).all(axis=1)
+        dropped = int(xyz.shape[0] - np.count_nonzero(finite))
+        if dropped:
+            xyz = xyz[finite]
+            attrs = {k: v[finite] for k, v in attrs.items()}
+        if offset is None:
+            if len(xyz):
+                lo = xyz.min(axis=0).astype(np.float64)
+                hi = xyz.max(axis=0).astype(np.float64)
+                offset = np.round((lo + hi) / 2.0)
+            else:
+                offset = np.zeros(3)
+            if np.all(np.abs(offset) < 1e4):
+                offset = np.zeros(3)
+        local = (xyz.astype(np.float64) - offset).astype(np.float32)
+        return cls(np.asarray(offset, dtype=np.float64), local, attrs, dropped)

@@ -1,0 +1,139 @@
+"""LAS and LAZ (including COPC ``.copc.laz``) files, read with laspy and lazrs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import laspy
+import numpy as np
+from lazrs import LazrsError
+from numpy.typing import NDArray
+
+from pointcloud.cloud import PointCloud
+from pointcloud.errors import CorruptFileError, EmptyCloudError, HeaderMismatchError
+from pointcloud.io.binary import Attributes, check_point_count
+
+CHUNK_POINTS = 500_000
+SMALL_COORDINATE = 1e4
+# laspy dimension name -> attribute dtype; copied when the point format has it.
+LAS_ATTRIBUTES: dict[str, type[np.generic]] = {
+    "intensity": np.float32,
+    "classification": np.uint8,
+    "return_number": np.uint8,
+    "number_of_returns": np.uint8,
+    "point_source_id": np.uint16,
+    "gps_time": np.float64,
+}
+RGB = ("red", "green", "blue")
+
+_LIBRARY_ERRORS = (laspy.errors.LaspyException, LazrsError, ValueError, EOFError)
+
+
+def _laz_backend() -> laspy.LazBackend | None:
+    for backend in (laspy.LazBackend.LazrsParallel, laspy.LazBackend.Lazrs):
+        if backend.is_available():
+            return backend
+    return None
+
+
+def read_las(
+    path: str | Path, *, max_points: int = 500_000_000, chunk_points: int = CHUNK_POINTS
+) -> PointCloud:
+    """Read a LAS/LAZ file into a :class:`PointCloud`, ``chunk_points`` points at a time.
+
+    Positions are ``X * scale + offset`` from the header, computed in float64 and
+    stored as a float64 ``offset`` (centre of the header bounding box rounded to
+    whole metres, or 0 for coordinates under 10 km) plus float32 ``local``; units
+    and frame are the file's (its CRS). Only the output arrays grow with the file.
+    Attributes: ``intensity`` (float32), ``classification``, ``return_number``,
+    ``number_of_returns`` (uint8), ``point_source_id`` (uint16), ``gps_time``
+    (float64) and ``rgb`` (uint8 (N, 3); 16-bit colours are scaled down) when the
+    point format has them.
+    """
+    try:
+        with laspy.open(path, laz_backend=_laz_backend()) as reader:
+            return _read(reader, path, max_points, chunk_points)
+    except _LIBRARY_ERRORS as exc:
+        raise CorruptFileError(f"{path}: cannot decode LAS/LAZ: {exc}") from exc
+
+
+def _read(reader: laspy.LasReader, path: str | Path, max_points: int, chunk: int) -> PointCloud:
+    header = reader.header
+    total = int(header.point_count)
+    check_point_count(total, max_points, path)
+    scales = np.asarray(header.scales, dtype=np.float64)
+    offsets = np.asarray(header.offsets, dtype=np.float64)
+    if not (np.all(np.isfinite(scales)) and np.all(scales != 0) and np.all(np.isfinite(offsets))):
+        raise CorruptFileError(f"{path}: LAS scale {scales} / offset {offsets} is unusable")
+    if total == 0:
+        raise EmptyCloudError(f"{path}: the LAS header declares 0 points")
+    _check_uncompressed_size(header, path)
+    names = set(header.point_format.dimension_names)
+    local = np.empty((total, 3), dtype=np.float32)
+    attrs: Attributes = {
+        k: np.empty(total, dtype=t) for k, t in LAS_ATTRIBUTES.items() if k in names
+    }
+    rgb16 = np.empty((total, 3), dtype=np.uint16) if set(RGB) <= names else None
+    origin: NDArray[np.float64] | None = None
+    done = 0
+    for points in reader.chunk_iterator(chunk):
+        count = len(points)
+        if done + count > total:
+            raise HeaderMismatchError(f"{path}: more points than the {total} the header declares")
+        raw = (points.X, points.Y, points.Z)
+        xyz = [np.asarray(r, dtype=np.float64) * scales[i] + offsets[i] for i, r in enumerate(raw)]
+        if origin is None:
+            origin = _choose_origin(header, xyz)
+        for axis in range(3):
+            local[done : done + count, axis] = xyz[axis] - origin[axis]
+        for name, column in attrs.items():
+            column[done : done + count] = points[name]
+        if rgb16 is not None:
+            for axis, name in enumerate(RGB):
+                rgb16[done : done + count, axis] = points[name]
+        done += count
+    if done != total or origin is None:
+        raise HeaderMismatchError(f"{path}: the LAS header declares {total} points, read {done}")
+    if rgb16 is not None:
+        attrs["rgb"] = _rgb_to_uint8(rgb16)
+    return PointCloud(origin, local, attrs, 0)
+
+
+def _check_uncompressed_size(header: laspy.LasHeader, path: str | Path) -> None:
+    """A LAS (not LAZ) file must hold every record the header declares."""
+    if header.are_points_compressed:
+        return
+    start = int(header.offset_to_point_data)
+    needed = start + int(header.point_count) * header.point_format.size
+    size = os.path.getsize(path)
+    if size < needed:
+        raise HeaderMismatchError(
+            f"{path}: header declares {header.point_count} points of "
+            f"{header.point_format.size} bytes from byte {start} (ending at {needed}), "
+            f"the file has {size} bytes",
+            offset=start,
+        )
+
+
+def _choose_origin(
+    header: laspy.LasHeader, first: list[NDArray[np.float64]]
+) -> NDArray[np.float64]:
+    """Rounded centre of the header bounding box, or of the first chunk if the box is wrong."""
+    lo = np.asarray(header.mins, dtype=np.float64)
+    hi = np.asarray(header.maxs, dtype=np.float64)
+    chunk_lo = np.array([c.min() for c in first])
+    chunk_hi = np.array([c.max() for c in first])
+    slack = np.asarray(header.scales, dtype=np.float64) * 2
+    box_ok = bool(np.all(np.isfinite(lo) & np.isfinite(hi)))
+    box_ok = box_ok and bool(np.all(lo - slack <= chunk_lo) and np.all(chunk_hi <= hi + slack))
+    centre = (lo + hi) / 2 if box_ok else (chunk_lo + chunk_hi) / 2
+    origin = np.round(centre)
+    return np.zeros(3) if np.all(np.abs(origin) < SMALL_COORDINATE) else origin
+
+
+def _rgb_to_uint8(rgb16: NDArray[np.uint16]) -> NDArray[np.uint8]:
+    """LAS colours are 16-bit; files that store 0..255 are kept, others are shifted by 8 bits."""
+    if rgb16.size and int(rgb16.max()) > 255:
+        return (rgb16 >> 8).astype(np.uint8)
+    return rgb16.astype(np.uint8)

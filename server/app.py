@@ -1,0 +1,221 @@
+"""The FastAPI application: pages, REST API, tiles and the scene websocket."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
+
+from pointcloud.errors import PointCloudError
+from server.annotations import snapshot
+from server.config import Settings, get_settings
+from server.db import make_engine
+from server.hub import Hub
+from server.ingest import frame_file, tile_path
+from server.models import Frame, Scene
+from server.protocol import ErrorMessage, Hello, Ops, Problem, Reject, client_message
+from server.taxonomy import DEFAULT_TAXONOMY
+
+ROOT = Path(__file__).resolve().parent.parent
+templates = Jinja2Templates(directory=ROOT / "templates")
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a stable machine-readable code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    app = FastAPI(title="PointLabel")
+    app.state.settings, app.state.engine = settings, engine
+    app.state.hub = Hub(engine, DEFAULT_TAXONOMY)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    app.mount("/vendor/three", StaticFiles(directory=ROOT / "node_modules" / "three"), name="three")
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(PointCloudError)
+    async def _pc_error(_: Request, exc: PointCloudError) -> JSONResponse:
+        return JSONResponse({"code": exc.code, "message": str(exc)}, status_code=422)
+
+    _routes(app)
+    return app
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_scene(scene_id: int, session: SessionDep) -> Scene:
+    scene = session.get(Scene, scene_id)
+    if scene is None:
+        raise ApiError(404, "scene_not_found", f"scene {scene_id} does not exist")
+    return scene
+
+
+SceneDep = Annotated[Scene, Depends(get_scene)]
+
+
+def _scene_json(scene: Scene, frames: list[Frame] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = scene.model_dump(exclude={"storage"})
+    out["created_at"] = scene.created_at.isoformat()
+    if frames is not None:
+        out["frames"] = [
+            {
+                "index": f.index,
+                "points": f.point_count,
+                "timestamp": f.timestamp,
+                "pose": f.pose,
+                "offset": [f.offset_x, f.offset_y, f.offset_z],
+                "min": [f.min_x, f.min_y, f.min_z],
+                "max": [f.max_x, f.max_y, f.max_z],
+                "source_file": Path(f.source_file).name,
+            }
+            for f in frames
+        ]
+    return out
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request, session: SessionDep) -> Response:
+        scenes = session.exec(select(Scene).order_by(Scene.id)).all()  # type: ignore[arg-type]
+        return templates.TemplateResponse(request, "index.html", {"scenes": scenes})
+
+    @app.get("/scenes/{scene_id}", response_class=HTMLResponse)
+    def workspace(request: Request, scene: SceneDep) -> Response:
+        return templates.TemplateResponse(request, "workspace.html", {"scene": scene})
+
+    @app.get("/api/scenes")
+    def list_scenes(session: SessionDep) -> list[dict[str, Any]]:
+        return [_scene_json(s) for s in session.exec(select(Scene).order_by(Scene.id)).all()]  # type: ignore[arg-type]
+
+    @app.get("/api/scenes/{scene_id}")
+    def get_scene_api(scene: SceneDep, session: SessionDep) -> dict[str, Any]:
+        frames = session.exec(
+            select(Frame).where(Frame.scene_id == scene.id).order_by(Frame.index)  # type: ignore[arg-type]
+        ).all()
+        return _scene_json(scene, list(frames))
+
+    @app.get("/api/taxonomy")
+    def taxonomy() -> dict[str, Any]:
+        return DEFAULT_TAXONOMY.to_json()
+
+    @app.get("/api/scenes/{scene_id}/frames/{index}/hierarchy")
+    def hierarchy(scene: SceneDep, index: int, request: Request) -> Response:
+        path = frame_file(request.app.state.settings, scene, index, ".json")
+        if not 0 <= index < scene.frame_count or not path.exists():
+            raise ApiError(404, "frame_not_found", f"scene {scene.id} has no frame {index}")
+        return Response(path.read_bytes(), media_type="application/json")
+
+    @app.get("/api/tiles/{digest}")
+    def tile(digest: str, request: Request) -> Response:
+        if len(digest) != 32 or not all(c in "0123456789abcdef" for c in digest):
+            raise ApiError(404, "tile_not_found", "no such tile")
+        path = tile_path(request.app.state.settings, digest)
+        if not path.exists():
+            raise ApiError(404, "tile_not_found", "no such tile")
+        etag = f'"{digest}"'
+        headers = {"Cache-Control": "public, max-age=31536000, immutable", "ETag": etag}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return FileResponse(
+            path,
+            media_type="application/octet-stream",
+            headers={**headers, "Content-Encoding": "gzip"},
+        )
+
+    @app.get("/api/scenes/{scene_id}/annotations")
+    def annotations(scene: SceneDep, request: Request) -> dict[str, Any]:
+        assert scene.id is not None
+        return snapshot(request.app.state.engine, scene.id, _user(request)).model_dump()
+
+    @app.post("/api/scenes/{scene_id}/ops")
+    async def post_ops(scene: SceneDep, request: Request) -> JSONResponse:
+        try:
+            msg = Ops.model_validate(await request.json())
+        except (ValidationError, ValueError) as exc:
+            raise ApiError(422, "invalid_message", str(exc)) from exc
+        assert scene.id is not None
+        reply = await request.app.state.hub.submit(scene.id, _user(request), msg)
+        status = {"ack": 200, "reject": 422, "conflict": 409}[reply.type]
+        return JSONResponse(reply.model_dump(), status_code=status)
+
+    @app.websocket("/ws/scenes/{scene_id}")
+    async def scene_socket(ws: WebSocket, scene_id: int) -> None:
+        await _serve_socket(ws, scene_id)
+
+
+def _user(request: Request | WebSocket) -> str:
+    return str(request.app.state.settings.default_user)
+
+
+async def _serve_socket(ws: WebSocket, scene_id: int) -> None:
+    """One client on one scene: hello -> snapshot, then ops -> ack/reject/conflict."""
+    app = ws.app
+    hub: Hub = app.state.hub
+    with Session(app.state.engine) as session:
+        exists = session.get(Scene, scene_id) is not None
+    await ws.accept()
+    if not exists:
+        await ws.send_json(ErrorMessage(code="scene_not_found", message="").model_dump())
+        await ws.close(code=4404)
+        return
+    hub.clients[scene_id].add(ws)
+    user = _user(ws)
+    try:
+        while True:
+            text = await ws.receive_text()
+            reply = await _handle(hub, scene_id, user, ws, text, app.state.settings)
+            if reply is not None:
+                await ws.send_json(reply)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.clients[scene_id].discard(ws)
+
+
+async def _handle(
+    hub: Hub, scene_id: int, user: str, ws: WebSocket, text: str, settings: Settings
+) -> dict[str, Any] | None:
+    """The reply to one message, or None when it was sent already."""
+    if len(text) > settings.max_message_bytes:
+        return ErrorMessage(
+            code="message_too_large", message=f"limit is {settings.max_message_bytes} bytes"
+        ).model_dump()
+    try:
+        msg = client_message.validate_python(json.loads(text))
+    except (ValidationError, ValueError) as exc:
+        return ErrorMessage(code="invalid_message", message=str(exc)[:2000]).model_dump()
+    if isinstance(msg, Hello):
+        # Sent under the scene's lock: no event can overtake the snapshot.
+        async with hub.locks[scene_id]:
+            snap = await run_in_threadpool(snapshot, hub.engine, scene_id, user)
+            await ws.send_json(snap.model_dump())
+        return None
+    if len(msg.ops) > settings.max_ops_per_message:
+        problem = Problem(code="too_many_ops", message=f"limit is {settings.max_ops_per_message}")
+        return Reject(seq=msg.seq, errors=[problem]).model_dump()
+    reply = await hub.submit(scene_id, user, msg, origin=ws)
+    return reply.model_dump()

@@ -1,0 +1,143 @@
+"""The ``pointlabel`` command line: demo, serve, ingest, synth, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pointcloud.errors import PointCloudError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pointlabel",
+        description="Browser-based 3D point-cloud annotation. Data lives in "
+        "$POINTLABEL_DATA_DIR (default ./pointlabel-data).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="generate and ingest the demo sequence, then serve it")
+    _serve_args(p)
+
+    p = sub.add_parser("serve", help="serve the web app and API")
+    _serve_args(p)
+
+    p = sub.add_parser("ingest", help="store a point-cloud file or a folder of frames as a scene")
+    p.add_argument(
+        "path",
+        type=Path,
+        help="LAS/LAZ, PCD, PLY, KITTI .bin, nuScenes .pcd.bin, "
+        ".npy, or a folder of them (frames in name order; lidar/ or velodyne/ inside)",
+    )
+    p.add_argument("--name", help="scene name (default: the file or folder name)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="if a scene was already ingested from PATH, report it instead",
+    )
+
+    p = sub.add_parser("synth", help="write the generated demo driving sequence")
+    p.add_argument("out", type=Path, help="output folder")
+    p.add_argument("--frames", type=int, default=40)
+    p.add_argument("--seed", type=int, default=7)
+
+    p = sub.add_parser("bench", help="run the benchmarks (ratios against peers, same run)")
+    p.add_argument("suite", nargs="?", default="all", choices=["all", "core"])
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    args = parser.parse_args(argv)
+    try:
+        return int(COMMANDS[args.command](args) or 0)
+    except PointCloudError as exc:
+        _out(json.dumps({"error": exc.code, "message": str(exc)}), err=True)
+        return 2
+    except FileNotFoundError as exc:
+        _out(json.dumps({"error": "file_not_found", "message": str(exc)}), err=True)
+        return 2
+
+
+def _out(text: str, *, err: bool = False) -> None:
+    (sys.stderr if err else sys.stdout).write(text + "\n")
+
+
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+
+    uvicorn.run(
+        create_app(),
+        host=args.host,
+        port=args.port,
+        ws_per_message_deflate=False,
+        log_level="warning",
+    )
+    return 0
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from server.config import get_settings
+    from server.db import make_engine
+    from server.ingest import ingest
+
+    settings = get_settings()
+    result = ingest(
+        make_engine(settings.db_url),
+        settings,
+        args.path,
+        name=args.name,
+        skip_existing=args.skip_existing,
+    )
+    if args.json:
+        _out(json.dumps(result.to_json()))
+    else:
+        verb = "already ingested as" if result.existing else "ingested as"
+        _out(
+            f"{args.path} {verb} scene {result.scene_id} '{result.name}': "
+            f"{result.frames} frame(s), {result.points:,} points"
+        )
+    return 0
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from pointcloud.synth import generate_sequence
+
+    generate_sequence(args.out, frames=args.frames, seed=args.seed)
+    _out(f"wrote {args.frames} frames to {args.out}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pointcloud.synth import generate_sequence
+    from server.config import get_settings
+
+    folder = get_settings().data_dir / "demo" / "sequence"
+    if not (folder / "ground_truth.json").exists():
+        _out(f"generating the demo sequence in {folder} ...")
+        generate_sequence(folder)
+    _ingest(argparse.Namespace(path=folder, name="demo sequence", json=False, skip_existing=True))
+    _out(
+        f"\n  PointLabel: open http://{args.host}:{args.port}/\n"
+        "  Open 'demo sequence', pick a class, press T for the top view and click to place\n"
+        "  a box; drag it to move it. Every edit is saved as you make it: reload to check.\n"
+    )
+    return _serve(args)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from benchmarks.run import run
+
+    result = run(args.suite)
+    _out(json.dumps(result) if args.json else json.dumps(result, indent=2))
+    return 0
+
+
+COMMANDS = {"demo": _demo, "serve": _serve, "ingest": _ingest, "synth": _synth, "bench": _bench}

@@ -1,0 +1,158 @@
+"""Ingest: point-cloud files -> frames on disk (tiles, full resolution) -> scene rows.
+
+Files are processed one frame at a time (memory stays at one frame) into a new
+storage folder; only when every frame is written are the scene and its frames
+inserted, in one short transaction. A failure leaves no rows and removes the
+folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from pointcloud.cloud import PointCloud
+from pointcloud.io import read_cloud
+from pointcloud.io.sequence import list_frames, read_poses
+from pointcloud.tiles import build_tiles
+from server.config import Settings
+from server.models import Frame, Scene
+
+
+@dataclass
+class IngestResult:
+    scene_id: int
+    name: str
+    frames: int
+    points: int
+    dropped: int
+    existing: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return vars(self)
+
+
+def ingest(
+    engine: Engine,
+    settings: Settings,
+    path: Path,
+    *,
+    name: str | None = None,
+    skip_existing: bool = False,
+) -> IngestResult:
+    """Ingest a file or a folder of frames as one scene.
+
+    With ``skip_existing`` a scene already ingested from the same path is
+    returned instead of a new one.
+    """
+    path = path.resolve()
+    name = name or (path.parent.name if path.name in ("lidar", "velodyne") else path.name)
+    if skip_existing:
+        with Session(engine) as session:
+            scene = session.exec(select(Scene).where(Scene.source == str(path))).first()
+            if scene is not None:
+                assert scene.id is not None
+                return IngestResult(
+                    scene.id, scene.name, scene.frame_count, scene.point_count, 0, existing=True
+                )
+    files = list_frames(path)
+    poses = read_poses(path) if path.is_dir() else {}
+    storage = uuid.uuid4().hex
+    folder = settings.frames_dir / storage
+    folder.mkdir(parents=True)
+    try:
+        frames = [
+            _store_frame(settings, folder, i, f, poses.get(_rel(f, path)))
+            for i, f in enumerate(files)
+        ]
+        points = sum(f.point_count for f in frames)
+        dropped = sum(f.dropped_points for f in frames)
+        scene = Scene(
+            name=name,
+            source=str(path),
+            storage=storage,
+            frame_count=len(frames),
+            point_count=points,
+        )
+        with Session(engine) as session:
+            session.add(scene)
+            session.flush()
+            for frame in frames:
+                frame.scene_id = scene.id  # type: ignore[assignment]
+                session.add(frame)
+            session.commit()
+            scene_id = scene.id
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    assert scene_id is not None
+    return IngestResult(scene_id, name, len(frames), points, dropped)
+
+
+def _rel(f: Path, root: Path) -> str:
+    return f.relative_to(root).as_posix() if root.is_dir() else f.name
+
+
+def _store_frame(
+    settings: Settings,
+    folder: Path,
+    index: int,
+    file: Path,
+    pose: tuple[float | None, np.ndarray | None] | None,
+) -> Frame:
+    cloud = read_cloud(file)
+    hierarchy, tiles = build_tiles(cloud, max_node_points=settings.max_node_points)
+    for tile in tiles:
+        target = tile_path(settings, tile.digest)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(tile.payload)
+            tmp.replace(target)
+    (folder / f"{index}.json").write_text(json.dumps(hierarchy))
+    np.save(folder / f"{index}.npy", cloud.local)
+    return _frame_row(index, file, cloud, pose)
+
+
+def _frame_row(
+    index: int, file: Path, cloud: PointCloud, pose: tuple[float | None, np.ndarray | None] | None
+) -> Frame:
+    lo = cloud.local.min(axis=0).astype(np.float64) + cloud.offset
+    hi = cloud.local.max(axis=0).astype(np.float64) + cloud.offset
+    timestamp, matrix = pose if pose else (None, None)
+    return Frame(
+        scene_id=0,
+        index=index,
+        source_file=str(file),
+        timestamp=timestamp,
+        pose=matrix.tolist() if matrix is not None else None,
+        point_count=len(cloud),
+        dropped_points=cloud.dropped,
+        offset_x=cloud.offset[0],
+        offset_y=cloud.offset[1],
+        offset_z=cloud.offset[2],
+        min_x=lo[0],
+        min_y=lo[1],
+        min_z=lo[2],
+        max_x=hi[0],
+        max_y=hi[1],
+        max_z=hi[2],
+    )
+
+
+def tile_path(settings: Settings, digest: str) -> Path:
+    """Where a tile with this content hash lives (content-addressed, shared by all scenes)."""
+    return settings.tiles_dir / digest[:2] / f"{digest}.bin.gz"
+
+
+def frame_file(settings: Settings, scene: Scene, index: int, suffix: str) -> Path:
+    """A frame's hierarchy (``.json``) or full-resolution local points (``.npy``)."""
+    return settings.frames_dir / scene.storage / f"{index}{suffix}"

@@ -1,0 +1,144 @@
+"""The websocket protocol: the one definition of every message (docs/protocol.md).
+
+Client -> server: ``hello``, ``ops``. Server -> client: ``snapshot``, ``ack``,
+``reject``, ``conflict``, ``event``, ``error``. Messages are JSON objects with
+a ``type`` tag; :data:`client_message` parses any client message.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+Kind = Literal["track", "cuboid", "tag"]
+ObjectId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateOp(_Strict):
+    """Create an object with a client-generated id; ``data`` is its full state."""
+
+    op: Literal["create"]
+    kind: Kind
+    id: ObjectId
+    data: dict[str, Any]
+
+
+class UpdateOp(_Strict):
+    """Change some fields of an object last changed at ``base_revision``."""
+
+    op: Literal["update"]
+    kind: Kind
+    id: ObjectId
+    base_revision: int
+    data: dict[str, Any]
+
+
+class DeleteOp(_Strict):
+    """Delete an object last changed at ``base_revision``."""
+
+    op: Literal["delete"]
+    kind: Kind
+    id: ObjectId
+    base_revision: int
+
+
+Op = Annotated[CreateOp | UpdateOp | DeleteOp, Field(discriminator="op")]
+
+
+class Hello(_Strict):
+    """First message on a connection; the server answers with a snapshot."""
+
+    type: Literal["hello"]
+    client_id: str = Field(min_length=1, max_length=64)
+    since_revision: int | None = None
+
+
+class Ops(_Strict):
+    """A batch applied atomically: every op or none. ``seq`` increases per client."""
+
+    type: Literal["ops"]
+    seq: int = Field(ge=0)
+    client_id: str = Field(min_length=1, max_length=64)
+    ops: list[Op] = Field(min_length=1)
+
+
+ClientMessage = Annotated[Hello | Ops, Field(discriminator="type")]
+client_message: TypeAdapter[Hello | Ops] = TypeAdapter(ClientMessage)
+
+
+class Problem(BaseModel):
+    """One reason for a rejection or one warning: a stable ``code``, where, and why."""
+
+    code: str
+    path: str = ""
+    message: str
+
+
+class Snapshot(BaseModel):
+    type: Literal["snapshot"] = "snapshot"
+    scene_id: int
+    revision: int
+    user: str
+    tracks: list[dict[str, Any]]
+    cuboids: list[dict[str, Any]]
+    tags: list[dict[str, Any]]
+
+
+class Ack(BaseModel):
+    """The batch is committed. ``revisions`` maps each object id it touched to its
+    new revision (deleted objects map to None)."""
+
+    type: Literal["ack"] = "ack"
+    seq: int
+    revision: int
+    revisions: dict[str, int | None] = {}
+    warnings: list[Problem] = []
+    replayed: bool = False
+
+
+class Reject(BaseModel):
+    type: Literal["reject"] = "reject"
+    seq: int | None
+    errors: list[Problem]
+
+
+class Conflict(BaseModel):
+    """``base_revision`` was stale; ``current`` is the server's object (None if deleted)."""
+
+    type: Literal["conflict"] = "conflict"
+    seq: int
+    kind: Kind
+    id: str
+    base_revision: int
+    current: dict[str, Any] | None
+
+
+class EventOp(BaseModel):
+    op: Literal["create", "update", "delete"]
+    kind: Kind
+    id: str
+    revision: int
+    state: dict[str, Any] | None
+
+
+class Event(BaseModel):
+    """Accepted changes, broadcast to every client of the scene in revision order."""
+
+    type: Literal["event"] = "event"
+    revision: int
+    user: str
+    client_id: str | None
+    ops: list[EventOp]
+
+
+class ErrorMessage(BaseModel):
+    """A message that could not be read at all (no ``seq`` to answer)."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str

@@ -1,0 +1,163 @@
+"""Validation rules for annotation objects. Every rule has a stable code (docs/validation.md).
+
+A rule returns :class:`Problem` objects; the caller decides nothing: every
+problem with ``severity == "error"`` rejects the whole message.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from server.models import Frame
+from server.protocol import Problem
+from server.taxonomy import Taxonomy
+
+CENTER_MARGIN_M = 10.0
+Source = Literal["manual", "interpolated", "pre-label", "imported"]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+
+class TrackData(_Data):
+    label: str
+    attributes: dict[str, Any] = {}
+
+
+class CuboidData(_Data):
+    """A cuboid's full state: centre and size in metres, angles in radians."""
+
+    track_id: str
+    frame: int
+    center: tuple[float, float, float]
+    size: tuple[float, float, float]
+    yaw: float
+    pitch: float = 0.0
+    roll: float = 0.0
+    attributes: dict[str, Any] = {}
+    source: Source = "manual"
+    keyframe: bool = True
+
+
+class TagData(_Data):
+    tag: str
+    subject: Literal["track", "ego", "scene"]
+    track_id: str | None = None
+    related_track_id: str | None = None
+    first_frame: int
+    last_frame: int
+    attributes: dict[str, Any] = {}
+
+
+@dataclass
+class Issue:
+    """A rule violation before it is placed in a message (path relative to ``data``)."""
+
+    code: str
+    path: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def problem(self, prefix: str) -> Problem:
+        path = f"{prefix}.{self.path}" if self.path else prefix
+        return Problem(code=self.code, path=path, message=self.message)
+
+
+def parse(model: type[_Data], data: dict[str, Any]) -> tuple[_Data | None, list[Issue]]:
+    """Check field names and types; ``invalid_field`` for each failure."""
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        issues = [
+            Issue("invalid_field", ".".join(str(p) for p in e["loc"]), e["msg"])
+            for e in exc.errors()
+        ]
+        return None, issues
+
+
+def normalize_yaw(yaw: float) -> float:
+    """The same angle in (-pi, pi]."""
+    wrapped = math.remainder(yaw, 2 * math.pi)
+    return math.pi if wrapped == -math.pi else wrapped
+
+
+def cuboid_geometry(
+    c: CuboidData, frame: Frame | None, taxonomy: Taxonomy, label: str | None
+) -> list[Issue]:
+    """Finite numbers, positive size, frame bounds and the class's size prior."""
+    issues: list[Issue] = []
+    numbers = {
+        **{f"center.{i}": v for i, v in enumerate(c.center)},
+        **{f"size.{i}": v for i, v in enumerate(c.size)},
+        "yaw": c.yaw,
+        "pitch": c.pitch,
+        "roll": c.roll,
+    }
+    bad = [k for k, v in numbers.items() if not math.isfinite(v)]
+    issues += [Issue("non_finite", k, "must be a finite number") for k in bad]
+    issues += [
+        Issue("size_not_positive", f"size.{i}", f"size must be > 0 m, got {v}")
+        for i, v in enumerate(c.size)
+        if math.isfinite(v) and v <= 0
+    ]
+    if frame is None:
+        issues.append(Issue("frame_not_in_scene", "frame", f"frame {c.frame} is not in this scene"))
+    elif not bad:
+        issues += _center_in_bounds(c, frame)
+    cls = taxonomy.classes.get(label or "")
+    if cls and not issues:
+        outside = [i for i, v in enumerate(c.size) if not cls.min_size[i] <= v <= cls.max_size[i]]
+        issues += [
+            Issue(
+                "size_outside_prior",
+                f"size.{i}",
+                f"{('length', 'width', 'height')[i]} {c.size[i]:.2f} m is outside "
+                f"{cls.name}'s {cls.min_size[i]}-{cls.max_size[i]} m",
+                "warning",
+            )
+            for i in outside
+        ]
+    return issues
+
+
+def _center_in_bounds(c: CuboidData, frame: Frame) -> list[Issue]:
+    lo = (frame.min_x, frame.min_y, frame.min_z)
+    hi = (frame.max_x, frame.max_y, frame.max_z)
+    m = CENTER_MARGIN_M
+    if all(lo[i] - m <= c.center[i] <= hi[i] + m for i in range(3)):
+        return []
+    return [
+        Issue(
+            "center_out_of_bounds",
+            "center",
+            f"centre is more than {m:.0f} m outside frame {frame.index}'s points",
+        )
+    ]
+
+
+def tag_range(t: TagData, frame_count: int, taxonomy: Taxonomy, label: str | None) -> list[Issue]:
+    """Frame range inside the sequence, tag type known and allowed for the subject."""
+    issues: list[Issue] = []
+    if t.first_frame > t.last_frame:
+        issues.append(Issue("tag_range_reversed", "last_frame", "last_frame is before first_frame"))
+    if t.first_frame < 0 or t.last_frame >= frame_count:
+        issues.append(
+            Issue("tag_range_outside", "first_frame", f"range must lie in 0..{frame_count - 1}")
+        )
+    tag_type = taxonomy.tags.get(t.tag)
+    if tag_type is None:
+        return issues + [Issue("unknown_tag", "tag", f"tag type {t.tag!r} is not in the taxonomy")]
+    if t.subject not in tag_type.subjects:
+        issues.append(
+            Issue("tag_subject_not_allowed", "subject", f"{t.tag} cannot apply to {t.subject}")
+        )
+    if t.subject == "track" and t.track_id is None:
+        issues.append(Issue("invalid_field", "track_id", "a track tag needs track_id"))
+    if label and tag_type.classes and label not in tag_type.classes:
+        issues.append(Issue("tag_class_not_allowed", "tag", f"{t.tag} does not apply to {label}"))
+    return issues

@@ -1,0 +1,70 @@
+// @ts-check
+/** The application state and its named signals. Modules read state here and
+ *  announce changes through signals; only main.js wires modules together. */
+
+export class Signal {
+  constructor() { /** @type {Set<Function>} */ this.listeners = new Set(); }
+  /** @param {Function} fn */
+  add(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); }
+  /** @param {...any} args */
+  dispatch(...args) { for (const fn of this.listeners) fn(...args); }
+}
+
+/**
+ * @typedef {{id: string, track_id: string, frame: number, center: number[], size: number[],
+ *   yaw: number, pitch: number, roll: number, attributes: object, source: string,
+ *   keyframe: boolean, revision: number}} Cuboid
+ * @typedef {{id: string, label: string, attributes: object, revision: number}} Track
+ */
+
+export class App {
+  /** @param {number} sceneId */
+  constructor(sceneId) {
+    this.sceneId = sceneId;
+    /** @type {any} */ this.scene = null;
+    /** @type {any} */ this.taxonomy = null;
+    this.frame = 0;
+    this.label = "Car";
+    /** @type {Map<string, Track>} */ this.tracks = new Map();
+    /** @type {Map<string, Cuboid>} */ this.cuboids = new Map();
+    /** @type {string|null} */ this.selected = null;
+    this.signals = {
+      frameChanged: new Signal(),
+      cuboidChanged: new Signal(),   // (id) after create/update/delete
+      annotationsReset: new Signal(),
+      selectionChanged: new Signal(),
+      saveState: new Signal(),       // (state, message)
+      pointsLoaded: new Signal(),    // (stats)
+    };
+  }
+
+  /** Offset (absolute coordinates of local 0,0,0) of the current frame. */
+  get offset() { return this.scene.frames[this.frame].offset; }
+
+  /** @param {number} index */
+  setFrame(index) {
+    const n = this.scene.frames.length;
+    const next = Math.max(0, Math.min(n - 1, index));
+    if (next === this.frame) return;
+    this.frame = next;
+    this.select(null);
+    this.signals.frameChanged.dispatch(next);
+  }
+
+  /** @param {string|null} id */
+  select(id) {
+    if (this.selected === id) return;
+    this.selected = id;
+    this.signals.selectionChanged.dispatch(id);
+  }
+
+  /** Cuboids of the current frame. */
+  frameCuboids() {
+    return [...this.cuboids.values()].filter((c) => c.frame === this.frame);
+  }
+
+  /** @param {string} label */
+  classInfo(label) {
+    return this.taxonomy.classes.find((/** @type {any} */ c) => c.name === label);
+  }
+}
