@@ -141,3 +141,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"demo": _demo, "serve": _serve, "ingest": _ingest, "synth": _synth, "bench": _bench}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from pointcloud.io.pcd import write_pcd
+from server.app import create_app
+from server.config import Settings
+from server.db import make_engine
+from server.ingest import ingest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,3 +26,38 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/data not present")
     return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with a fresh data directory (a real SQLite file in WAL mode)."""
+    return Settings(data_dir=tmp_path / "data", default_user="tester")
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Engine:
+    return make_engine(settings.db_url)
+
+
+@pytest.fixture
+def small_cloud_file(tmp_path: Path) -> Path:
+    """A seeded 20k-point PCD: a ground plane with a box-shaped object on it."""
+    rng = np.random.default_rng(3)
+    ground = np.c_[rng.uniform(-30, 30, (18000, 2)), rng.normal(-1.7, 0.02, 18000)]
+    car = rng.uniform([8, -1, -1.7], [12.5, 1, -0.2], (2000, 3))
+    xyz = np.vstack([ground, car]).astype(np.float32)
+    path = tmp_path / "small.pcd"
+    write_pcd(path, xyz, {"intensity": rng.uniform(0, 1, len(xyz)).astype(np.float32)})
+    return path
+
+
+@pytest.fixture
+def scene_id(engine: Engine, settings: Settings, small_cloud_file: Path) -> int:
+    """A one-frame scene ingested from ``small_cloud_file``."""
+    return ingest(engine, settings, small_cloud_file).scene_id
+
+
+@pytest.fixture
+def client(settings: Settings, scene_id: int) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c

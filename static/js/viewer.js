@@ -63,11 +63,11 @@ export class Viewer {
   frameBounds(lo, hi) {
     const span = Math.max(hi[0] - lo[0], hi[1] - lo[1], 1);
     const box = new THREE.Box3(new THREE.Vector3(...lo), new THREE.Vector3(...hi));
-    // A driving scan (< 200 m) opens on the 120 m around its sensor at the origin;
+    // A driving scan (< 200 m) opens on the 60 m around its sensor at the origin;
     // a survey opens on its whole extent.
     const survey = span > 200;
     const centre = survey ? box.getCenter(new THREE.Vector3()) : box.clampPoint(new THREE.Vector3(), new THREE.Vector3());
-    const half = survey ? span / 2 : Math.min(span / 2, 60);
+    const half = survey ? span / 2 : Math.min(span / 2, 30);
     this.topHalfHeight = half;
     this.top.position.set(centre.x, centre.y, hi[2] + 100);
     this.top.zoom = 1;

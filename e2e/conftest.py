@@ -1,0 +1,113 @@
+"""e2e fixtures: Debian Chromium, and a real server on a free port over a temp data dir."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = (REPO / ".." / "shared" / "data").resolve()
+ARTIFACTS = REPO / "test-results"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, Any]:
+    return {
+        "executable_path": "/usr/bin/chromium",
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"],
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args() -> dict[str, Any]:
+    return {"viewport": {"width": 1280, "height": 760}}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A `pointlabel serve` process; restart() keeps the data directory."""
+
+    data_dir: Path
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "POINTLABEL_DATA_DIR": str(self.data_dir)}
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "server.cli", *args], env=self.env(),
+                             capture_output=True, text=True, check=True, cwd=REPO)
+        return out.stdout
+
+    def start(self) -> None:
+        self.port = self.port or _free_port()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+            env=self.env(), cwd=REPO)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/api/scenes", timeout=1)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with a generated 3-frame sequence ingested as scene 1, and the
+    real KITTI frame and autzen LAZ as scenes 2 and 3 when ../shared/data exists."""
+    srv = Server(tmp_path_factory.mktemp("pointlabel-e2e"))
+    seq = srv.data_dir / "sequence"
+    srv.cli("synth", str(seq), "--frames", "3")
+    srv.cli("ingest", str(seq), "--name", "generated")
+    if SHARED.is_dir():
+        srv.cli("ingest", str(SHARED / "kitti/velodyne/000000.bin"))
+        srv.cli("ingest", str(SHARED / "las/autzen_trim.laz"))
+        srv.cli("ingest", str(SHARED / "sustech/lidar"))
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Keep a screenshot of the page when a test fails."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    page = getattr(item, "funcargs", {}).get("page")
+    if report.when == "call" and report.failed and page is not None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{item.name}.png"))

@@ -1,0 +1,124 @@
+"""The workspace in real Chromium: points drawn, a box placed with the mouse survives
+a reload and a server restart."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from e2e.conftest import REPO, SHARED, Server
+
+BACKGROUND = (0x10, 0x13, 0x17)
+
+# Copies the WebGL canvas into a 2D canvas and counts pixels that differ from the
+# clear colour: points (and boxes) that were actually rasterised.
+COUNT_DRAWN = """([r, g, b]) => {
+  const src = document.querySelector('#viewport canvas');
+  const c = document.createElement('canvas');
+  c.width = src.width; c.height = src.height;
+  const ctx = c.getContext('2d');
+  ctx.drawImage(src, 0, 0);
+  const d = ctx.getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) > 30) n++;
+  }
+  return n;
+}"""
+
+
+def open_scene(page: Page, server: Server, scene_id: int) -> None:
+    page.goto(f"{server.url}/scenes/{scene_id}")
+    expect(page.locator("#workspace")).to_have_attribute("data-loaded-frame", "0", timeout=20_000)
+    expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+    page.wait_for_timeout(300)  # a few animation frames
+
+
+def drawn_pixels(page: Page) -> int:
+    return int(page.evaluate(COUNT_DRAWN, list(BACKGROUND)))
+
+
+def annotations(server: Server, scene_id: int) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{server.url}/api/scenes/{scene_id}/annotations") as r:
+        return dict(json.load(r))
+
+
+def canvas_centre(page: Page) -> tuple[float, float]:
+    box = page.locator("#viewport canvas").bounding_box()
+    assert box is not None
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+
+def test_generated_sequence_draws_its_points(page: Page, server: Server) -> None:
+    open_scene(page, server, 1)
+    assert drawn_pixels(page) > 2_000
+    expect(page.get_by_test_id("point-stats")).to_contain_text("points drawn")
+
+
+def test_box_drawn_with_the_mouse_survives_reload_and_server_restart(
+    page: Page, server: Server
+) -> None:
+    open_scene(page, server, 1)
+    before = drawn_pixels(page)
+    x, y = canvas_centre(page)
+    page.get_by_label("Class").select_option("Truck")
+    page.mouse.click(x + 120, y - 40)
+    expect(page.get_by_test_id("box-count")).to_have_text("1")
+    expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+    assert drawn_pixels(page) > before  # the box itself is drawn
+    (placed,) = annotations(server, 1)["cuboids"]
+
+    page.mouse.move(x + 120, y - 40)
+    page.mouse.down()
+    page.mouse.move(x + 150, y - 10, steps=5)
+    page.mouse.move(x + 180, y + 20, steps=5)
+    page.mouse.up()
+    expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+    (moved,) = annotations(server, 1)["cuboids"]
+    assert moved["id"] == placed["id"] and moved["revision"] > placed["revision"]
+    assert moved["center"][0] > placed["center"][0] + 2  # moved right (+x) in the top view
+    assert moved["center"][1] < placed["center"][1] - 2  # and down (-y)
+
+    page.reload()
+    open_scene(page, server, 1)
+    expect(page.get_by_test_id("box-count")).to_have_text("1")
+    server.restart()
+    open_scene(page, server, 1)
+    expect(page.get_by_test_id("box-count")).to_have_text("1")
+    (after,) = annotations(server, 1)["cuboids"]
+    assert after == moved
+    assert {t["label"] for t in annotations(server, 1)["tracks"]} == {"Truck"}
+
+
+def test_undo_removes_the_box_from_the_server(page: Page, server: Server) -> None:
+    open_scene(page, server, 1)
+    page.keyboard.press(",")  # stay on frame 0; a no-op at the first frame
+    count = len(annotations(server, 1)["cuboids"])
+    x, y = canvas_centre(page)
+    page.mouse.click(x - 150, y + 60)
+    expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+    assert len(annotations(server, 1)["cuboids"]) == count + 1
+    page.keyboard.press("Control+z")
+    expect(page.get_by_test_id("box-count")).to_have_text(str(count))
+    expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+    assert len(annotations(server, 1)["cuboids"]) == count
+
+
+@pytest.mark.parametrize("scene_id,name", [(2, "kitti"), (3, "autzen"), (4, "sustech")])
+def test_real_scans_draw_their_points(page: Page, server: Server, scene_id: int, name: str) -> None:
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data not present")
+    open_scene(page, server, scene_id)
+    assert drawn_pixels(page) > 2_000, name
+    if name == "kitti":
+        x, y = canvas_centre(page)
+        page.mouse.click(x + 60, y)
+        expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+        shots = Path(REPO / "docs" / "images")
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "workspace.png"))

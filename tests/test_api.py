@@ -1,0 +1,110 @@
+"""REST API, pages and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from server.models import Edit
+from tests.test_ws import new_box_ops
+
+
+def test_scene_list_and_detail_describe_frames(client: TestClient, scene_id: int) -> None:
+    (scene,) = client.get("/api/scenes").json()
+    assert (scene["id"], scene["frame_count"], scene["point_count"]) == (scene_id, 1, 20_000)
+    detail = client.get(f"/api/scenes/{scene_id}").json()
+    assert detail["frames"][0]["points"] == 20_000
+    assert "storage" not in detail
+
+
+def test_missing_scene_and_frame_are_404_with_a_code(client: TestClient, scene_id: int) -> None:
+    r = client.get("/api/scenes/999")
+    assert (r.status_code, r.json()["code"]) == (404, "scene_not_found")
+    r = client.get(f"/api/scenes/{scene_id}/frames/3/hierarchy")
+    assert (r.status_code, r.json()["code"]) == (404, "frame_not_found")
+    r = client.get("/api/tiles/" + "z" * 32)
+    assert (r.status_code, r.json()["code"]) == (404, "tile_not_found")
+    r = client.get("/api/tiles/..%2F..%2Fpointlabel.db")
+    assert (r.status_code, r.json()["code"]) == (404, "not_found")
+
+
+def test_tiles_are_immutable_gzip_with_an_etag(client: TestClient, scene_id: int) -> None:
+    h = client.get(f"/api/scenes/{scene_id}/frames/0/hierarchy").json()
+    node = h["nodes"][0]
+    r = client.get(f"/api/tiles/{node['tile']}")
+    assert r.status_code == 200
+    assert "immutable" in r.headers["cache-control"]
+    assert r.headers["content-encoding"] == "gzip"
+    assert len(r.content) == node["count"] * 7  # decompressed: 3 x uint16 + uint8
+    again = client.get(f"/api/tiles/{node['tile']}", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_rest_ops_take_the_same_write_path_as_the_websocket(
+    client: TestClient, engine: Engine, scene_id: int
+) -> None:
+    ops, _, cuboid_id = new_box_ops()
+    r = client.post(
+        f"/api/scenes/{scene_id}/ops",
+        json={"type": "ops", "seq": 1, "client_id": "script", "ops": ops},
+    )
+    assert r.status_code == 200 and r.json()["revision"] == 2
+    bad, _, _ = new_box_ops(size=(0, 1, 1))
+    r = client.post(
+        f"/api/scenes/{scene_id}/ops",
+        json={"type": "ops", "seq": 2, "client_id": "script", "ops": bad},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["code"] == "size_not_positive"
+    state = client.get(f"/api/scenes/{scene_id}/annotations").json()
+    assert [c["id"] for c in state["cuboids"]] == [cuboid_id]
+    with Session(engine) as s:
+        assert [e.client_id for e in s.exec(select(Edit)).all()] == ["script", "script"]
+
+
+def test_pages_render(client: TestClient, scene_id: int) -> None:
+    assert "small.pcd" in client.get("/").text
+    page = client.get(f"/scenes/{scene_id}").text
+    assert '"three": "/vendor/three/build/three.module.js"' in page
+    assert client.get("/vendor/three/build/three.module.js").status_code == 200
+    assert client.get("/static/js/main.js").status_code == 200
+
+
+def _cli(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "POINTLABEL_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_ingest_prints_json_with_the_point_count(
+    tmp_path: Path, small_cloud_file: Path
+) -> None:
+    r = _cli(["ingest", str(small_cloud_file), "--json", "--name", "mine"], tmp_path / "d")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["scene_id"], out["frames"], out["points"], out["name"]) == (1, 1, 20_000, "mine")
+
+
+def test_cli_ingest_of_a_bad_file_exits_with_an_error_code(tmp_path: Path) -> None:
+    bad = tmp_path / "x.pcd"
+    bad.write_bytes(b"VERSION 0.7\nFIELDS x y z\nDATA sideways\n")
+    r = _cli(["ingest", str(bad)], tmp_path / "d")
+    assert r.returncode == 2
+    assert json.loads(r.stderr.strip().splitlines()[-1])["error"] in {
+        "corrupt_file",
+        "unsupported_format",
+        "header_mismatch",
+    }
+    r = _cli(["ingest", str(tmp_path / "missing.las")], tmp_path / "d")
+    assert (r.returncode, json.loads(r.stderr)["error"]) == (2, "file_not_found")

@@ -1,0 +1,111 @@
+"""Ingest of real and generated files: exact counts, positions equal to the source."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import laspy
+import numpy as np
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from pointcloud.errors import HeaderMismatchError
+from pointcloud.tiles import QUANT, build_octree, decode_node
+from server.config import Settings
+from server.ingest import frame_file, ingest, tile_path
+from server.models import Frame, Scene
+
+
+def served_error(settings: Settings, scene: Scene, index: int, local: np.ndarray) -> float:
+    """Largest distance between a served (decoded) point and its source point.
+
+    ``local`` is the source in the frame's local coordinates; the octree is
+    rebuilt from it to pair each tile with the source points it must hold.
+    """
+    hierarchy = json.loads(frame_file(settings, scene, index, ".json").read_text())
+    nodes = build_octree(local.astype(np.float32), max_node_points=settings.max_node_points)
+    assert [n.key for n in nodes] == [h["key"] for h in hierarchy["nodes"]]
+    assert sum(h["count"] for h in hierarchy["nodes"]) == len(local)
+    worst = 0.0
+    for node, h in zip(nodes, hierarchy["nodes"], strict=True):
+        raw = gzip.decompress(tile_path(settings, h["tile"]).read_bytes())
+        pts, _ = decode_node(raw, np.array(h["lo"]), h["size"], h["count"])
+        worst = max(worst, float(np.abs(pts - local[node.indices]).max()))
+        assert worst <= h["size"] / QUANT
+    return worst
+
+
+def load_scene(engine: Engine, scene_id: int) -> tuple[Scene, list[Frame]]:
+    with Session(engine) as session:
+        scene = session.get(Scene, scene_id)
+        assert scene is not None
+        frames = session.exec(select(Frame).where(Frame.scene_id == scene_id)).all()
+        return scene, sorted(frames, key=lambda f: f.index)
+
+
+def test_kitti_frame_ingests_with_exact_count_and_positions(
+    engine: Engine, settings: Settings, shared_data: Path
+) -> None:
+    src = shared_data / "kitti/velodyne/000000.bin"
+    result = ingest(engine, settings, src)
+    assert (result.frames, result.points) == (1, 115_384)
+    scene, frames = load_scene(engine, result.scene_id)
+    raw = np.fromfile(src, dtype=np.float32).reshape(-1, 4)[:, :3]
+    full = np.load(frame_file(settings, scene, 0, ".npy")) + np.array(
+        [frames[0].offset_x, frames[0].offset_y, frames[0].offset_z]
+    )
+    assert np.array_equal(full.astype(np.float32), raw)
+    assert served_error(settings, scene, 0, raw.astype(np.float64)) < 0.005
+
+
+@pytest.mark.parametrize("name", ["autzen_trim.las", "autzen_trim.laz", "simple.laz"])
+def test_las_ingests_with_exact_count_and_georeferenced_positions(
+    engine: Engine, settings: Settings, shared_data: Path, name: str
+) -> None:
+    src = shared_data / "las" / name
+    las = laspy.read(src)
+    result = ingest(engine, settings, src)
+    assert result.points == len(las.points)
+    scene, frames = load_scene(engine, result.scene_id)
+    offset = np.array([frames[0].offset_x, frames[0].offset_y, frames[0].offset_z])
+    assert np.abs(offset).max() > 1e4 or name == "simple.laz"  # stays georeferenced
+    truth = np.c_[las.x, las.y, las.z]
+    full = np.load(frame_file(settings, scene, 0, ".npy")).astype(np.float64) + offset
+    assert np.abs(full - truth).max() < 1e-3
+    # Within the quantisation step of each node (asserted inside served_error).
+    served_error(settings, scene, 0, full - offset)
+
+
+def test_sustech_folder_ingests_as_one_scene_of_four_frames(
+    engine: Engine, settings: Settings, shared_data: Path
+) -> None:
+    result = ingest(engine, settings, shared_data / "sustech/lidar")
+    assert result.frames == 4
+    _, frames = load_scene(engine, result.scene_id)
+    assert [f.point_count for f in frames] == [68_242, 66_781, 66_899, 67_153]
+    assert result.points == 269_075
+    assert result.name == "sustech"
+
+
+def test_a_corrupt_file_stores_nothing(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.pcd"
+    bad.write_bytes(
+        b"VERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 100\nHEIGHT 1\n"
+        b"POINTS 100\nDATA binary\n" + b"\0" * 120
+    )
+    with pytest.raises(HeaderMismatchError):
+        ingest(engine, settings, bad)
+    with Session(engine) as session:
+        assert session.exec(select(Scene)).all() == []
+    assert list(settings.frames_dir.iterdir()) == []
+
+
+def test_skip_existing_returns_the_scene_already_ingested(
+    engine: Engine, settings: Settings, small_cloud_file: Path
+) -> None:
+    first = ingest(engine, settings, small_cloud_file)
+    again = ingest(engine, settings, small_cloud_file, skip_existing=True)
+    assert (again.scene_id, again.existing) == (first.scene_id, True)
