@@ -127,6 +127,16 @@ def decode_node(
     return pts, inten
 
 
+def _robust_range(z: NDArray[np.float32]) -> list[float]:
+    """The 2nd and 98th percentile of heights (local frame): a colour ramp that
+    outliers far below or above the scene do not flatten."""
+    if not len(z):
+        return [0.0, 0.0]
+    sample = z[:: max(1, len(z) // 200_000)]
+    lo, hi = np.percentile(sample, [2.0, 98.0])
+    return [float(lo), float(hi)]
+
+
 def build_tiles(
     cloud: PointCloud, *, max_node_points: int = 65536, grid: int = 128
 ) -> tuple[dict[str, Any], list[Tile]]:
@@ -153,6 +163,7 @@ def build_tiles(
             "max": [float(v) for v in cloud.local.max(axis=0)],
         },
         "intensity_range": list(i_range),
+        "z_range": _robust_range(cloud.local[:, 2]),
         "attributes": ["position", "intensity"] + (["rgb"] if "rgb" in cloud.attributes else []),
         "nodes": [
             {

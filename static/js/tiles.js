@@ -30,7 +30,7 @@ export class TileLoader {
    *  @param {() => boolean} cancelled */
   async load(frame, onNode, cancelled) {
     const h = await this.hierarchy(frame);
-    const zRange = [h.bounds.min[2], h.bounds.min[2] + Math.min(h.bounds.max[2] - h.bounds.min[2], 12)];
+    const zRange = h.z_range;
     const hasRgb = h.attributes.includes("rgb");
     let budget = this.pointBudget;
     const chosen = [];
