@@ -24,8 +24,14 @@ ARTIFACTS = REPO / "test-results"
 def browser_type_launch_args() -> dict[str, Any]:
     return {
         "executable_path": "/usr/bin/chromium",
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"],
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
     }
 
 
@@ -56,15 +62,23 @@ class Server:
         return {**os.environ, "POINTLABEL_DATA_DIR": str(self.data_dir)}
 
     def cli(self, *args: str) -> str:
-        out = subprocess.run([sys.executable, "-m", "server.cli", *args], env=self.env(),
-                             capture_output=True, text=True, check=True, cwd=REPO)
+        out = subprocess.run(
+            [sys.executable, "-m", "server.cli", *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+        )
         return out.stdout
 
     def start(self) -> None:
         self.port = self.port or _free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
-            env=self.env(), cwd=REPO)
+            env=self.env(),
+            cwd=REPO,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
