@@ -6,29 +6,43 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from server import models  # noqa: F401  (registers the tables)
 
 
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
 def make_engine(url: str) -> Engine:
-    """Create the engine and the tables.
+    """Create the engine and bring the schema up to date (Alembic migrations).
 
     SQLite runs in WAL mode with ``synchronous=FULL``: a commit has reached the
     disk before it returns, so an acknowledged edit survives a crash.
     """
     if url.startswith("sqlite:///"):
-        from pathlib import Path
-
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
     engine = create_engine(url, connect_args=connect_args)
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
-    SQLModel.metadata.create_all(engine)
+    migrate(engine)
     return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every pending migration in ``server/migrations``."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
