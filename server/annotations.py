@@ -23,6 +23,7 @@ from server.protocol import (
     DeleteOp,
     Event,
     EventOp,
+    Missed,
     Ops,
     Problem,
     Reject,
@@ -130,7 +131,13 @@ def apply_ops(
             session.rollback()
             return rejected.reply, None
         session.commit()
-        event = Event(revision=scene.revision, user=user_name, client_id=msg.client_id, ops=events)
+        event = Event(
+            revision=scene.revision,
+            user=user_name,
+            client_id=msg.client_id,
+            seq=msg.seq,
+            ops=events,
+        )
         revisions = {e.id: (None if e.op == "delete" else e.revision) for e in events}
         return Ack(
             seq=msg.seq, revision=scene.revision, revisions=revisions, warnings=warnings
@@ -315,6 +322,50 @@ def get_user(session: Session, name: str) -> User:
         session.add(user)
         session.flush()
     return user
+
+
+def events_since(engine: Engine, scene_id: int, since: int) -> Missed | None:
+    """The accepted batches after revision ``since``, rebuilt from the edit log.
+
+    None when the log cannot answer (``since`` is ahead of the scene: the
+    client holds another database's state); the caller sends a snapshot.
+    """
+    with Session(engine) as session:
+        scene = session.get(Scene, scene_id)
+        if scene is None or since > scene.revision:
+            return None
+        rows = session.exec(
+            select(Edit, User.name)
+            .join(User, User.id == Edit.user_id)  # type: ignore[arg-type]
+            .where(Edit.scene_id == scene_id, Edit.revision > since)
+            .order_by(Edit.revision)  # type: ignore[arg-type]
+        ).all()
+        events: list[Event] = []
+        for edit, user in rows:
+            op = EventOp.model_validate(
+                {
+                    "op": edit.op,
+                    "kind": edit.kind,
+                    "id": edit.object_id,
+                    "revision": edit.revision,
+                    "state": edit.after,
+                }
+            )
+            last = events[-1] if events else None
+            if last and (last.client_id, last.seq) == (edit.client_id, edit.client_seq):
+                last.ops.append(op)
+                last.revision = edit.revision
+            else:
+                events.append(
+                    Event(
+                        revision=edit.revision,
+                        user=user,
+                        client_id=edit.client_id,
+                        seq=edit.client_seq,
+                        ops=[op],
+                    )
+                )
+        return Missed(since_revision=since, revision=scene.revision, events=events)
 
 
 def snapshot(engine: Engine, scene_id: int, user_name: str) -> Snapshot:

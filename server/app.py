@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session, select
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pointcloud.errors import PointCloudError
@@ -24,8 +22,9 @@ from server.db import make_engine
 from server.hub import Hub
 from server.ingest import frame_file, tile_path
 from server.models import Frame, Scene
-from server.protocol import ErrorMessage, Hello, Ops, Problem, Reject, client_message
+from server.protocol import Ops
 from server.taxonomy import DEFAULT_TAXONOMY
+from server.ws import serve_scene_socket
 
 ROOT = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=ROOT / "templates")
@@ -177,58 +176,8 @@ def _routes(app: FastAPI) -> None:
 
     @app.websocket("/ws/scenes/{scene_id}")
     async def scene_socket(ws: WebSocket, scene_id: int) -> None:
-        await _serve_socket(ws, scene_id)
+        await serve_scene_socket(ws, scene_id, _user(ws))
 
 
 def _user(request: Request | WebSocket) -> str:
     return str(request.app.state.settings.default_user)
-
-
-async def _serve_socket(ws: WebSocket, scene_id: int) -> None:
-    """One client on one scene: hello -> snapshot, then ops -> ack/reject/conflict."""
-    app = ws.app
-    hub: Hub = app.state.hub
-    with Session(app.state.engine) as session:
-        exists = session.get(Scene, scene_id) is not None
-    await ws.accept()
-    if not exists:
-        await ws.send_json(ErrorMessage(code="scene_not_found", message="").model_dump())
-        await ws.close(code=4404)
-        return
-    hub.clients[scene_id].add(ws)
-    user = _user(ws)
-    try:
-        while True:
-            text = await ws.receive_text()
-            reply = await _handle(hub, scene_id, user, ws, text, app.state.settings)
-            if reply is not None:
-                await ws.send_json(reply)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        hub.clients[scene_id].discard(ws)
-
-
-async def _handle(
-    hub: Hub, scene_id: int, user: str, ws: WebSocket, text: str, settings: Settings
-) -> dict[str, Any] | None:
-    """The reply to one message, or None when it was sent already."""
-    if len(text) > settings.max_message_bytes:
-        return ErrorMessage(
-            code="message_too_large", message=f"limit is {settings.max_message_bytes} bytes"
-        ).model_dump()
-    try:
-        msg = client_message.validate_python(json.loads(text))
-    except (ValidationError, ValueError) as exc:
-        return ErrorMessage(code="invalid_message", message=str(exc)[:2000]).model_dump()
-    if isinstance(msg, Hello):
-        # Sent under the scene's lock: no event can overtake the snapshot.
-        async with hub.locks[scene_id]:
-            snap = await run_in_threadpool(snapshot, hub.engine, scene_id, user)
-            await ws.send_json(snap.model_dump())
-        return None
-    if len(msg.ops) > settings.max_ops_per_message:
-        problem = Problem(code="too_many_ops", message=f"limit is {settings.max_ops_per_message}")
-        return Reject(seq=msg.seq, errors=[problem]).model_dump()
-    reply = await hub.submit(scene_id, user, msg, origin=ws)
-    return reply.model_dump()

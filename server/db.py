@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -15,7 +14,6 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 from server import models  # noqa: F401  (registers the tables)
-
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -1,9 +1,11 @@
-"""Live scene connections: serialises each scene's writes and broadcasts events in order."""
+"""Live scene connections: serialises each scene's writes, broadcasts events in
+revision order, and keeps presence (who is on the scene, what each selected)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import WebSocket
@@ -11,12 +13,28 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from server.annotations import apply_ops
-from server.protocol import Ack, Conflict, Event, Ops, Reject
+from server.protocol import Ack, Conflict, Event, Ops, Presence, PresenceClient, Reject
 from server.taxonomy import Taxonomy
 
 
+@dataclass(eq=False)
+class Connection:
+    """One websocket on one scene. Sends are serialised per connection."""
+
+    ws: WebSocket
+    scene_id: int
+    user: str
+    client_id: str | None = None
+    selected: str | None = None
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def send(self, payload: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.ws.send_json(payload)
+
+
 class Hub:
-    """Every open websocket per scene, and one write lock per scene.
+    """Every open connection per scene, and one write lock per scene.
 
     A batch is applied and its event broadcast while the scene's lock is held,
     so clients receive events in revision order.
@@ -25,11 +43,11 @@ class Hub:
     def __init__(self, engine: Engine, taxonomy: Taxonomy) -> None:
         self.engine = engine
         self.taxonomy = taxonomy
-        self.clients: defaultdict[int, set[WebSocket]] = defaultdict(set)
+        self.clients: defaultdict[int, set[Connection]] = defaultdict(set)
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def submit(
-        self, scene_id: int, user: str, msg: Ops, origin: WebSocket | None = None
+        self, scene_id: int, user: str, msg: Ops, origin: Connection | None = None
     ) -> Ack | Reject | Conflict:
         """Apply a batch through the one write path, then broadcast it to the others."""
         async with self.locks[scene_id]:
@@ -40,12 +58,29 @@ class Hub:
                 await self.broadcast(scene_id, event, exclude=origin)
             return reply
 
-    async def broadcast(self, scene_id: int, event: Event, *, exclude: WebSocket | None) -> None:
-        payload: dict[str, Any] = event.model_dump()
-        for ws in list(self.clients[scene_id]):
-            if ws is exclude:
+    async def broadcast(
+        self, scene_id: int, message: Event | Presence, *, exclude: Connection | None = None
+    ) -> None:
+        payload = message.model_dump()
+        for conn in list(self.clients[scene_id]):
+            if conn is exclude:
                 continue
             try:
-                await ws.send_json(payload)
+                await conn.send(payload)
             except Exception:  # a client that went away is dropped, never blocks others
-                self.clients[scene_id].discard(ws)
+                self.clients[scene_id].discard(conn)
+
+    async def join(self, conn: Connection) -> None:
+        self.clients[conn.scene_id].add(conn)
+
+    async def leave(self, conn: Connection) -> None:
+        self.clients[conn.scene_id].discard(conn)
+        await self.broadcast_presence(conn.scene_id)
+
+    async def broadcast_presence(self, scene_id: int) -> None:
+        clients = [
+            PresenceClient(client_id=c.client_id, user=c.user, selected=c.selected)
+            for c in sorted(self.clients[scene_id], key=lambda c: c.client_id or "")
+            if c.client_id is not None
+        ]
+        await self.broadcast(scene_id, Presence(clients=clients))

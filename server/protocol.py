@@ -51,11 +51,20 @@ Op = Annotated[CreateOp | UpdateOp | DeleteOp, Field(discriminator="op")]
 
 
 class Hello(_Strict):
-    """First message on a connection; the server answers with a snapshot."""
+    """First message on a connection. Without ``since_revision`` (or when the log
+    cannot answer it) the server sends a ``snapshot``; with it, a ``missed``
+    message holding exactly the events after that revision."""
 
     type: Literal["hello"]
     client_id: str = Field(min_length=1, max_length=64)
-    since_revision: int | None = None
+    since_revision: int | None = Field(default=None, ge=0)
+
+
+class Select(_Strict):
+    """What this client has selected (None: nothing); shared through ``presence``."""
+
+    type: Literal["select"]
+    object_id: str | None = Field(default=None, max_length=64)
 
 
 class Ops(_Strict):
@@ -67,8 +76,8 @@ class Ops(_Strict):
     ops: list[Op] = Field(min_length=1)
 
 
-ClientMessage = Annotated[Hello | Ops, Field(discriminator="type")]
-client_message: TypeAdapter[Hello | Ops] = TypeAdapter(ClientMessage)
+ClientMessage = Annotated[Hello | Ops | Select, Field(discriminator="type")]
+client_message: TypeAdapter[Hello | Ops | Select] = TypeAdapter(ClientMessage)
 
 
 class Problem(BaseModel):
@@ -133,7 +142,30 @@ class Event(BaseModel):
     revision: int
     user: str
     client_id: str | None
+    seq: int | None = None
     ops: list[EventOp]
+
+
+class Missed(BaseModel):
+    """The events after ``since_revision``, in order; afterwards the client is at ``revision``."""
+
+    type: Literal["missed"] = "missed"
+    since_revision: int
+    revision: int
+    events: list[Event]
+
+
+class PresenceClient(BaseModel):
+    client_id: str
+    user: str
+    selected: str | None
+
+
+class Presence(BaseModel):
+    """Everyone on the scene (who said hello) and what each has selected."""
+
+    type: Literal["presence"] = "presence"
+    clients: list[PresenceClient]
 
 
 class ErrorMessage(BaseModel):

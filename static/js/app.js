@@ -28,6 +28,8 @@ export class App {
     /** @type {Map<string, Track>} */ this.tracks = new Map();
     /** @type {Map<string, Cuboid>} */ this.cuboids = new Map();
     /** @type {string|null} */ this.selected = null;
+    /** @type {Set<string>} ids other people on the scene have selected */
+    this.othersSelected = new Set();
     this.signals = {
       frameChanged: new Signal(),
       cuboidChanged: new Signal(),   // (id) after create/update/delete

@@ -38,6 +38,14 @@ sync.onSnapshot.add((/** @type {any} */ snap) => {
   app.signals.annotationsReset.dispatch();
 });
 sync.onEvent.add((/** @type {any} */ ev) => { applyOps(ev.ops); app.signals.annotationsReset.dispatch(); });
+sync.onPresence.add((/** @type {any[]} */ clients) => {
+  const others = clients.filter((c) => c.client_id !== sync.clientId);
+  app.othersSelected = new Set(others.map((c) => c.selected).filter(Boolean));
+  $("presence").textContent = others.length
+    ? `${others.length} other${others.length > 1 ? "s" : ""} here: ${[...new Set(others.map((c) => c.user))].join(", ")}`
+    : "only you";
+  drawBoxes();
+});
 sync.onState.add((/** @type {string} */ state, /** @type {string} */ message) => {
   const el = $("save-state");
   el.dataset.state = state;
@@ -52,7 +60,7 @@ function drawBoxes() {
     return { id: c.id, center: [c.center[0] - o[0], c.center[1] - o[1], c.center[2] - o[2]],
       size: c.size, yaw: c.yaw, color: app.classInfo(label)?.color ?? "#bdbdbd" };
   });
-  viewer.setBoxes(boxes, app.selected);
+  viewer.setBoxes(boxes, app.selected, app.othersSelected);
   $("box-count").textContent = String(boxes.length);
   const list = $("box-list");
   list.replaceChildren(...app.frameCuboids().map((c) => {
@@ -141,6 +149,7 @@ async function start() {
   app.signals.cuboidChanged.add(drawBoxes);
   app.signals.annotationsReset.add(drawBoxes);
   app.signals.selectionChanged.add(drawBoxes);
+  app.signals.selectionChanged.add((/** @type {string|null} */ id) => sync.select(id));
   bindKeys();
   setView("top");
   sync.connect();

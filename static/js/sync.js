@@ -14,8 +14,10 @@ export class Sync {
     /** @type {Map<number, {msg: object, resolve: Function}>} */ this.pending = new Map();
     /** @type {WebSocket|null} */ this.ws = null;
     this.state = "offline";
+    this.revision = -1;                // the latest scene revision this client holds
     this.onSnapshot = new Signal();
     this.onEvent = new Signal();
+    this.onPresence = new Signal();
     this.onState = new Signal();       // (state, message)
     this.retryMs = 250;
   }
@@ -26,7 +28,9 @@ export class Sync {
     this.ws = ws;
     ws.onopen = () => {
       this.retryMs = 250;
-      ws.send(JSON.stringify({ type: "hello", client_id: this.clientId }));
+      // After a reconnect, ask only for what was missed.
+      const since = this.revision >= 0 ? this.revision : null;
+      ws.send(JSON.stringify({ type: "hello", client_id: this.clientId, since_revision: since }));
     };
     ws.onmessage = (e) => this.receive(JSON.parse(e.data));
     ws.onclose = () => {
@@ -38,12 +42,17 @@ export class Sync {
 
   /** @param {any} msg */
   receive(msg) {
-    if (msg.type === "snapshot") {
-      this.onSnapshot.dispatch(msg);
+    if (msg.type === "snapshot" || msg.type === "missed") {
+      if (msg.type === "snapshot") this.onSnapshot.dispatch(msg);
+      else for (const ev of msg.events) this.onEvent.dispatch(ev);
+      this.revision = msg.revision;
       for (const p of this.pending.values()) this.ws?.send(JSON.stringify(p.msg));
       if (this.state !== "error") this.updateState();
     } else if (msg.type === "event") {
+      this.revision = Math.max(this.revision, msg.revision);
       this.onEvent.dispatch(msg);
+    } else if (msg.type === "presence") {
+      this.onPresence.dispatch(msg.clients);
     } else if (msg.type === "ack" || msg.type === "reject" || msg.type === "conflict") {
       const p = this.pending.get(msg.seq);
       this.pending.delete(msg.seq);
@@ -52,6 +61,7 @@ export class Sync {
       } else if (msg.type === "conflict") {
         this.setState("error", `conflict: ${msg.kind} ${msg.id} was changed by someone else`);
       } else {
+        this.revision = Math.max(this.revision, msg.revision);
         this.updateState();
       }
       p?.resolve(msg);
@@ -81,6 +91,13 @@ export class Sync {
   setState(state, message) {
     this.state = state;
     this.onState.dispatch(state, message);
+  }
+
+  /** Tell the others what this client has selected. @param {string|null} id */
+  select(id) {
+    if (this.ws?.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify({ type: "select", object_id: id }));
+    }
   }
 
   /** Ask for a fresh snapshot (after a reject or a conflict). */

@@ -132,11 +132,15 @@ export class Viewer {
   }
 
   /** Replace the drawn boxes. @param {{id: string, center: number[], size: number[], yaw: number,
-   *  color: string}[]} boxes centres in local coordinates @param {string|null} selected */
-  setBoxes(boxes, selected) {
+   *  color: string}[]} boxes centres in local coordinates @param {string|null} selected
+   *  @param {Set<string>} othersSelected boxes someone else has selected */
+  setBoxes(boxes, selected, othersSelected = new Set()) {
     for (const g of this.boxes.children) g.traverse((o) => /** @type {any} */ (o).geometry?.dispose());
     this.boxes.clear();
-    for (const b of boxes) this.boxes.add(boxObject(b, b.id === selected));
+    for (const b of boxes) {
+      const mark = b.id === selected ? "#ffffff" : othersSelected.has(b.id) ? "#ff4081" : null;
+      this.boxes.add(boxObject(b, mark));
+    }
   }
 
   render() {
@@ -147,11 +151,13 @@ export class Viewer {
 
 const UNIT_EDGES = new THREE.EdgesGeometry(new THREE.BoxGeometry(1, 1, 1));
 
-/** A cuboid: translucent body, edges, and a heading arrow along +x of the box. */
-function boxObject(/** @type {any} */ b, /** @type {boolean} */ selected) {
+/** A cuboid: translucent body, edges, and a heading arrow along +x of the box.
+ *  `mark` overrides the class colour (selected by me / by someone else). */
+function boxObject(/** @type {any} */ b, /** @type {string|null} */ mark) {
   const group = new THREE.Group();
   group.userData.id = b.id;
-  const color = new THREE.Color(selected ? "#ffffff" : b.color);
+  const selected = mark !== null;
+  const color = new THREE.Color(mark ?? b.color);
   const body = new THREE.Mesh(new THREE.BoxGeometry(1, 1, 1),
     new THREE.MeshBasicMaterial({ color, transparent: true, opacity: selected ? 0.25 : 0.12, depthWrite: false }));
   const edges = new THREE.LineSegments(UNIT_EDGES.clone(), new THREE.LineBasicMaterial({ color }));

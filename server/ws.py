@@ -1,0 +1,103 @@
+"""The scene websocket: one task per connection reading client messages."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from server.annotations import events_since, snapshot
+from server.config import Settings
+from server.hub import Connection, Hub
+from server.models import Scene
+from server.protocol import (
+    ErrorMessage,
+    Hello,
+    Missed,
+    Ops,
+    Problem,
+    Reject,
+    Select,
+    Snapshot,
+    client_message,
+)
+
+
+async def serve_scene_socket(ws: WebSocket, scene_id: int, user: str) -> None:
+    """hello -> snapshot (or missed events); ops -> ack/reject/conflict; select -> presence."""
+    hub: Hub = ws.app.state.hub
+    settings: Settings = ws.app.state.settings
+    with Session(hub.engine) as session:
+        exists = session.get(Scene, scene_id) is not None
+    await ws.accept()
+    conn = Connection(ws, scene_id, user)
+    if not exists:
+        await conn.send(ErrorMessage(code="scene_not_found", message="").model_dump())
+        await ws.close(code=4404)
+        return
+    await hub.join(conn)
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            reply = await _handle(hub, conn, message.get("text"), settings)
+            if reply is not None:
+                await conn.send(reply)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        await hub.leave(conn)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return ErrorMessage(code=code, message=message).model_dump()
+
+
+async def _handle(
+    hub: Hub, conn: Connection, text: str | None, settings: Settings
+) -> dict[str, Any] | None:
+    """The reply to one message, or None when it was sent already."""
+    if text is None:
+        return _error("invalid_message", "messages are JSON text frames")
+    if len(text) > settings.max_message_bytes:
+        return _error("message_too_large", f"limit is {settings.max_message_bytes} bytes")
+    try:
+        msg = client_message.validate_python(json.loads(text))
+    except (ValidationError, ValueError, RecursionError) as exc:
+        return _error("invalid_message", str(exc)[:2000])
+    if isinstance(msg, Hello):
+        await _hello(hub, conn, msg)
+        return None
+    if isinstance(msg, Select):
+        conn.selected = msg.object_id
+        await hub.broadcast_presence(conn.scene_id)
+        return None
+    return await _ops(hub, conn, msg, settings)
+
+
+async def _hello(hub: Hub, conn: Connection, msg: Hello) -> None:
+    conn.client_id = msg.client_id
+    # Sent under the scene's lock: no event can overtake the state it follows.
+    async with hub.locks[conn.scene_id]:
+        reply: Missed | Snapshot | None = None
+        if msg.since_revision is not None:
+            reply = await run_in_threadpool(
+                events_since, hub.engine, conn.scene_id, msg.since_revision
+            )
+        if reply is None:
+            reply = await run_in_threadpool(snapshot, hub.engine, conn.scene_id, conn.user)
+        await conn.send(reply.model_dump())
+    await hub.broadcast_presence(conn.scene_id)
+
+
+async def _ops(hub: Hub, conn: Connection, msg: Ops, settings: Settings) -> dict[str, Any]:
+    if len(msg.ops) > settings.max_ops_per_message:
+        problem = Problem(code="too_many_ops", message=f"limit is {settings.max_ops_per_message}")
+        return Reject(seq=msg.seq, errors=[problem]).model_dump()
+    reply = await hub.submit(conn.scene_id, conn.user, msg, origin=conn)
+    return reply.model_dump()
