@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from server.models import BehaviourTag, Cuboid, Edit, Frame, Scene, Track, User
@@ -36,6 +37,7 @@ from server.validation import (
     Issue,
     TagData,
     TrackData,
+    check_attributes,
     cuboid_geometry,
     normalize_yaw,
     parse,
@@ -127,10 +129,15 @@ def apply_ops(
         batch = _Batch(session, scene, taxonomy, get_user(session, user_name), msg)
         try:
             events, warnings = _apply_all(batch)
+            session.commit()
         except _Rejected as rejected:
             session.rollback()
             return rejected.reply, None
-        session.commit()
+        except IntegrityError as exc:
+            # Defence in depth: a constraint the rules missed still refuses the batch whole.
+            session.rollback()
+            problem = Problem(code="constraint_violation", message=str(exc.orig))
+            return Reject(seq=msg.seq, errors=[problem]), None
         event = Event(
             revision=scene.revision,
             user=user_name,
@@ -215,11 +222,14 @@ def _editable(s: dict[str, Any]) -> dict[str, Any]:
 def _check(b: _Batch, kind: str, obj_id: str, data: dict[str, Any]) -> list[Issue]:
     if kind == "track":
         track, issues = parse(TrackData, data)
-        if isinstance(track, TrackData) and track.label not in b.taxonomy.classes:
-            issues.append(
+        if not isinstance(track, TrackData):
+            return issues
+        cls = b.taxonomy.classes.get(track.label)
+        if cls is None:
+            return [
                 Issue("unknown_class", "label", f"class {track.label!r} is not in the taxonomy")
-            )
-        return issues
+            ]
+        return check_attributes(track.attributes, cls.track_attributes)
     if kind == "cuboid":
         cuboid, issues = parse(CuboidData, data)
         return issues if not isinstance(cuboid, CuboidData) else _check_cuboid(b, obj_id, cuboid)
@@ -235,6 +245,8 @@ def _check_cuboid(b: _Batch, obj_id: str, c: CuboidData) -> list[Issue]:
         select(Frame).where(Frame.scene_id == b.scene.id, Frame.index == c.frame)
     ).first()
     issues = cuboid_geometry(c, frame, b.taxonomy, track.label)
+    cls = b.taxonomy.classes.get(track.label)
+    issues += check_attributes(c.attributes, cls.cuboid_attributes if cls else ())
     other = b.session.exec(
         select(Cuboid.id).where(Cuboid.track_id == c.track_id, Cuboid.frame_index == c.frame)
     ).first()
@@ -253,12 +265,44 @@ def _check_tag(b: _Batch, t: TagData) -> list[Issue]:
     label = None
     for field in ("track_id", "related_track_id"):
         tid = getattr(t, field)
-        track = b.session.get(Track, tid) if tid else None
-        if tid and (track is None or track.scene_id != b.scene.id):
+        track = b.session.get(Track, tid) if tid is not None else None
+        if tid is not None and (track is None or track.scene_id != b.scene.id):
             return [Issue("track_not_found", field, f"track {tid} is not in this scene")]
         if field == "track_id" and track is not None:
             label = track.label
-    return tag_range(t, b.scene.frame_count, b.taxonomy, label)
+    issues = tag_range(t, b.scene.frame_count, b.taxonomy, label)
+    if (
+        t.subject == "track"
+        and t.track_id is not None
+        and not any(x.severity == "error" for x in issues)
+    ):
+        issues += _subject_coverage(b, t)
+    return issues
+
+
+def _subject_coverage(b: _Batch, t: TagData) -> list[Issue]:
+    """A warning when the subject track has no cuboid in some frames of the range."""
+    frames = set(
+        b.session.exec(
+            select(Cuboid.frame_index).where(
+                Cuboid.track_id == t.track_id,
+                Cuboid.frame_index >= t.first_frame,
+                Cuboid.frame_index <= t.last_frame,
+            )
+        ).all()
+    )
+    missing = [f for f in range(t.first_frame, t.last_frame + 1) if f not in frames]
+    if not missing:
+        return []
+    shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
+    return [
+        Issue(
+            "tag_subject_missing",
+            "track_id",
+            f"the track has no cuboid in {len(missing)} frame(s) of the range: {shown}",
+            "warning",
+        )
+    ]
 
 
 def _check_delete(b: _Batch, row: Row | None) -> list[Issue]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from server.models import Frame
 from server.protocol import Problem
-from server.taxonomy import Taxonomy
+from server.taxonomy import Attribute, Taxonomy
 
 CENTER_MARGIN_M = 10.0
 Source = Literal["manual", "interpolated", "pre-label", "imported"]
@@ -78,6 +78,33 @@ def parse(model: type[_Data], data: dict[str, Any]) -> tuple[_Data | None, list[
             for e in exc.errors()
         ]
         return None, issues
+
+
+def check_attributes(values: dict[str, Any], allowed: tuple[Attribute, ...]) -> list[Issue]:
+    """Every attribute is declared by the taxonomy and its value is allowed."""
+    by_name = {a.name: a for a in allowed}
+    issues = []
+    for name, value in values.items():
+        attr = by_name.get(name)
+        if attr is None:
+            known = ", ".join(by_name) or "none"
+            issues.append(
+                Issue(
+                    "unknown_attribute",
+                    f"attributes.{name}",
+                    f"{name!r} is not an attribute here (known: {known})",
+                )
+            )
+        elif not attr.accepts(value):
+            expected = "one of " + ", ".join(attr.values) if attr.kind == "enum" else attr.kind
+            issues.append(
+                Issue(
+                    "invalid_attribute_value",
+                    f"attributes.{name}",
+                    f"{name} must be {expected}, got {value!r}",
+                )
+            )
+    return issues
 
 
 def normalize_yaw(yaw: float) -> float:
@@ -158,6 +185,10 @@ def tag_range(t: TagData, frame_count: int, taxonomy: Taxonomy, label: str | Non
         )
     if t.subject == "track" and t.track_id is None:
         issues.append(Issue("invalid_field", "track_id", "a track tag needs track_id"))
+    if t.subject != "track" and t.track_id is not None:
+        issues.append(
+            Issue("invalid_field", "track_id", f"a tag on the {t.subject} has no track_id")
+        )
     if label and tag_type.classes and label not in tag_type.classes:
         issues.append(Issue("tag_class_not_allowed", "tag", f"{t.tag} does not apply to {label}"))
-    return issues
+    return issues + check_attributes(t.attributes, tag_type.attributes)

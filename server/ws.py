@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
@@ -26,6 +27,8 @@ from server.protocol import (
     client_message,
 )
 
+log = logging.getLogger("pointlabel.ws")
+
 
 async def serve_scene_socket(ws: WebSocket, scene_id: int, user: str) -> None:
     """hello -> snapshot (or missed events); ops -> ack/reject/conflict; select -> presence."""
@@ -45,7 +48,13 @@ async def serve_scene_socket(ws: WebSocket, scene_id: int, user: str) -> None:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            reply = await _handle(hub, conn, message.get("text"), settings)
+            try:
+                reply = await _handle(hub, conn, message.get("text"), settings)
+            except Exception:  # a bug must not end the session: report it, keep serving
+                log.exception("message on scene %s failed", scene_id)
+                reply = _error(
+                    "internal_error", "the server failed on this message; nothing stored"
+                )
             if reply is not None:
                 await conn.send(reply)
     except WebSocketDisconnect:

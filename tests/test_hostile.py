@@ -87,13 +87,20 @@ def op() -> st.SearchStrategy[dict[str, Any]]:
 plausible = st.one_of(st.floats(0.1, 8.0), st.floats(0.1, 8.0), st.floats(-8.0, 8.0), numbers)
 
 
+def _drop_base_on_create(op: dict[str, Any]) -> dict[str, Any]:
+    if op["op"] == "create":
+        op.pop("base_revision")
+    return op
+
+
 def nearly_valid_batch() -> st.SearchStrategy[dict[str, Any]]:
-    track = st.sampled_from(["t1", "t2", "t3"])
+    """A plausible batch (track + cuboids + tags) with some poisoned values."""
+    track = st.integers(1, 40).map(lambda i: f"t{i}")
     cuboid = st.fixed_dictionaries(
         {
-            "op": st.sampled_from(["create", "update"]),
+            "op": st.sampled_from(["create", "create", "update"]),
             "kind": st.just("cuboid"),
-            "id": st.sampled_from(["c1", "c2", "c3"]),
+            "id": st.integers(1, 80).map(lambda i: f"c{i}"),
             "base_revision": st.integers(0, 30),
             "data": st.fixed_dictionaries(
                 {
@@ -105,7 +112,7 @@ def nearly_valid_batch() -> st.SearchStrategy[dict[str, Any]]:
                 }
             ),
         },
-    )
+    ).map(_drop_base_on_create)
     create_track = st.fixed_dictionaries(
         {
             "op": st.just("create"),
@@ -201,8 +208,8 @@ def _assert_only_valid_objects(engine: Engine) -> None:
             assert min(c.length, c.width, c.height) > 0
             assert -math.pi < c.yaw <= math.pi
             assert c.frame_index == 0 and c.track_id in tracks
-        stored = len(tracks) + len(session.exec(select(Cuboid)).all())
-        assert stored > 3  # the generator reached the write path, not only the parser
+        # The generator reached the write path, not only the parser.
+        assert len(tracks) > 3 and len(session.exec(select(Cuboid)).all()) >= 1
         for g in session.exec(select(BehaviourTag)).all():
             assert 0 <= g.first_frame <= g.last_frame <= 0
             assert g.tag in DEFAULT_TAXONOMY.tags
