@@ -11,16 +11,17 @@ from typing import Any
 import numpy as np
 
 from benchmarks.core import run_core
+from benchmarks.geometry import run_geometry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = (REPO_ROOT / ".." / "shared" / "data").resolve()
 """Real sensor files, never copied into the repository (see ../shared/data/README.md)."""
 
-SUITES = ("all", "core")
+SUITES = ("all", "core", "geometry")
 
 
 def run(suite: str = "all") -> dict[str, Any]:
-    """Run ``suite`` ("all" or "core"; "all" is currently the core suite) and return the result.
+    """Run ``suite`` ("all", "core" or "geometry") and return the result.
 
     Speeds are million points per second; sizes bytes; errors metres; times
     seconds (best of 2-3 repetitions). Raises ValueError for an unknown suite.
@@ -28,7 +29,10 @@ def run(suite: str = "all") -> dict[str, Any]:
     if suite not in SUITES:
         raise ValueError(f"unknown benchmark suite {suite!r}; expected one of {SUITES}")
     result: dict[str, Any] = {"suite": suite, "environment": environment()}
-    result.update(run_core(DATA_DIR))
+    if suite in ("all", "core"):
+        result.update(run_core(DATA_DIR))
+    if suite in ("all", "geometry"):
+        result.update(run_geometry())
     result["peak_rss_mb_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 

@@ -45,7 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
 
     p = sub.add_parser("bench", help="run the benchmarks (ratios against peers, same run)")
-    p.add_argument("suite", nargs="?", default="all", choices=["all", "core"])
+    p.add_argument(
+        "suite",
+        nargs="?",
+        default="all",
+        choices=["all", "core", "geometry"],
+        help="core: tiling vs open3d, wire size, quantisation; geometry: IoU vs "
+        "shapely, points in boxes (default: all)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     args = parser.parse_args(argv)
