@@ -16,6 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from pointcloud.boxes import count_points_in_boxes
+from server.frames import FrameStore
 from server.models import BehaviourTag, Cuboid, Edit, Frame, Scene, Track, User
 from server.protocol import (
     Ack,
@@ -31,7 +33,7 @@ from server.protocol import (
     Snapshot,
     UpdateOp,
 )
-from server.taxonomy import Taxonomy
+from server.taxonomy import ObjectClass, Taxonomy
 from server.validation import (
     CuboidData,
     Issue,
@@ -96,12 +98,18 @@ class _Batch:
     session: Session
     scene: Scene
     taxonomy: Taxonomy
+    frames: FrameStore
     user: User
     msg: Ops
 
 
 def apply_ops(
-    engine: Engine, scene_id: int, user_name: str, msg: Ops, taxonomy: Taxonomy
+    engine: Engine,
+    scene_id: int,
+    user_name: str,
+    msg: Ops,
+    taxonomy: Taxonomy,
+    frames: FrameStore,
 ) -> tuple[Ack | Reject | Conflict, Event | None]:
     """Apply a batch of ops to a scene. Returns the reply and, if accepted, the event.
 
@@ -126,7 +134,7 @@ def apply_ops(
         scene = session.get(Scene, scene_id)
         if scene is None:
             return Reject(seq=msg.seq, errors=[Problem(code="scene_not_found", message="")]), None
-        batch = _Batch(session, scene, taxonomy, get_user(session, user_name), msg)
+        batch = _Batch(session, scene, taxonomy, frames, get_user(session, user_name), msg)
         try:
             events, warnings = _apply_all(batch)
             session.commit()
@@ -246,6 +254,8 @@ def _check_cuboid(b: _Batch, obj_id: str, c: CuboidData) -> list[Issue]:
     ).first()
     issues = cuboid_geometry(c, frame, b.taxonomy, track.label)
     cls = b.taxonomy.classes.get(track.label)
+    if cls is not None and frame is not None and not any(x.severity == "error" for x in issues):
+        issues += _enough_points(b, c, frame, cls)
     issues += check_attributes(c.attributes, cls.cuboid_attributes if cls else ())
     other = b.session.exec(
         select(Cuboid.id).where(Cuboid.track_id == c.track_id, Cuboid.frame_index == c.frame)
@@ -259,6 +269,24 @@ def _check_cuboid(b: _Batch, obj_id: str, c: CuboidData) -> list[Issue]:
             )
         )
     return issues
+
+
+def _enough_points(b: _Batch, c: CuboidData, frame: Frame, cls: ObjectClass) -> list[Issue]:
+    """At least the class's ``min_points`` full-resolution points inside the box."""
+    points = b.frames.local_points(b.scene.storage, frame.index)
+    offset = (frame.offset_x, frame.offset_y, frame.offset_z)
+    box = [*(c.center[i] - offset[i] for i in range(3)), *c.size, c.yaw, c.pitch, c.roll]
+    inside = int(count_points_in_boxes(points, [box])[0])
+    if inside >= cls.min_points:
+        return []
+    return [
+        Issue(
+            "too_few_points",
+            "size",
+            f"{inside} point(s) inside; a {cls.name} needs at least {cls.min_points}",
+            cls.min_points_severity,
+        )
+    ]
 
 
 def _check_tag(b: _Batch, t: TagData) -> list[Issue]:

@@ -19,6 +19,7 @@ from pointcloud.errors import PointCloudError
 from server.annotations import snapshot
 from server.config import Settings, get_settings
 from server.db import make_engine
+from server.frames import FrameStore
 from server.hub import Hub
 from server.ingest import frame_file, tile_path
 from server.models import Frame, Scene
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.db_url)
     app = FastAPI(title="PointLabel")
     app.state.settings, app.state.engine = settings, engine
-    app.state.hub = Hub(engine, DEFAULT_TAXONOMY)
+    app.state.hub = Hub(engine, DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.mount("/vendor/three", StaticFiles(directory=ROOT / "node_modules" / "three"), name="three")
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from server.annotations import apply_ops
+from server.frames import FrameStore
 from server.protocol import Ack, Conflict, Event, Ops, Presence, PresenceClient, Reject
 from server.taxonomy import Taxonomy
 
@@ -40,9 +41,10 @@ class Hub:
     so clients receive events in revision order.
     """
 
-    def __init__(self, engine: Engine, taxonomy: Taxonomy) -> None:
+    def __init__(self, engine: Engine, taxonomy: Taxonomy, frames: FrameStore) -> None:
         self.engine = engine
         self.taxonomy = taxonomy
+        self.frames = frames
         self.clients: defaultdict[int, set[Connection]] = defaultdict(set)
         self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -52,7 +54,7 @@ class Hub:
         """Apply a batch through the one write path, then broadcast it to the others."""
         async with self.locks[scene_id]:
             reply, event = await run_in_threadpool(
-                apply_ops, self.engine, scene_id, user, msg, self.taxonomy
+                apply_ops, self.engine, scene_id, user, msg, self.taxonomy, self.frames
             )
             if event is not None:
                 await self.broadcast(scene_id, event, exclude=origin)
