@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from server.config import Settings
+from server.ingest import ingest
 from server.models import Edit
 from tests.test_ws import new_box_ops
 
@@ -108,3 +111,42 @@ def test_cli_ingest_of_a_bad_file_exits_with_an_error_code(tmp_path: Path) -> No
     }
     r = _cli(["ingest", str(tmp_path / "missing.las")], tmp_path / "d")
     assert (r.returncode, json.loads(r.stderr)["error"]) == (2, "file_not_found")
+
+
+def test_rest_and_websocket_write_identical_edit_log_entries(
+    client: TestClient, engine: Engine, settings: Settings, small_cloud_file: Path
+) -> None:
+    """The same batch through each door: same revisions, ops, states and user."""
+    by_ws = ingest(engine, settings, small_cloud_file).scene_id
+    by_rest = ingest(engine, settings, small_cloud_file).scene_id
+
+    def batch(prefix: str) -> dict[str, Any]:
+        ops, _, _ = new_box_ops()
+        ops[0]["id"], ops[1]["id"] = f"{prefix}-t", f"{prefix}-c"
+        ops[1]["data"]["track_id"] = f"{prefix}-t"
+        return {"type": "ops", "seq": 1, "client_id": "same", "ops": ops}
+
+    with client.websocket_connect(f"/ws/scenes/{by_ws}") as ws:
+        ws.send_json(batch("ws"))
+        while ws.receive_json()["type"] != "ack":
+            pass
+    assert client.post(f"/api/scenes/{by_rest}/ops", json=batch("rest")).status_code == 200
+
+    def log(scene: int, prefix: str) -> list[tuple[Any, ...]]:
+        with Session(engine) as s:
+            edits = s.exec(select(Edit).where(Edit.scene_id == scene)).all()
+            return [
+                (
+                    e.revision,
+                    e.op,
+                    e.kind,
+                    e.object_id.removeprefix(prefix),
+                    e.user_id,
+                    json.dumps(e.after).replace(prefix, ""),
+                    e.client_id,
+                    e.client_seq,
+                )
+                for e in sorted(edits, key=lambda e: e.revision)
+            ]
+
+    assert log(by_ws, "ws") == log(by_rest, "rest") and len(log(by_ws, "ws")) == 2
