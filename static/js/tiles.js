@@ -44,8 +44,8 @@ export class TileLoader {
       const r = await fetch(`/api/tiles/${node.tile}`);
       if (!r.ok || cancelled()) return;
       const buffer = await r.arrayBuffer();
-      const data = await this.decode({ buffer, count: node.count, lo: node.lo, size: node.size,
-        zRange, colorBy: hasRgb ? "rgb" : "height", hasRgb });
+      const data = await this.decode({ buffer, count: node.count, lo: node.lo, bits: node.bits,
+        step: node.step, zRange, colorBy: hasRgb ? "rgb" : "height", hasRgb });
       if (cancelled()) return;
       loaded += node.count;
       onNode(node, data);
