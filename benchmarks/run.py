@@ -12,16 +12,17 @@ import numpy as np
 
 from benchmarks.core import run_core
 from benchmarks.geometry import run_geometry
+from benchmarks.ws import run_ws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = (REPO_ROOT / ".." / "shared" / "data").resolve()
 """Real sensor files, never copied into the repository (see ../shared/data/README.md)."""
 
-SUITES = ("all", "core", "geometry")
+SUITES = ("all", "core", "geometry", "ws")
 
 
 def run(suite: str = "all") -> dict[str, Any]:
-    """Run ``suite`` ("all", "core" or "geometry") and return the result.
+    """Run ``suite`` ("all", "core", "geometry" or "ws") and return the result.
 
     Speeds are million points per second; sizes bytes; errors metres; times
     seconds (best of 2-3 repetitions). Raises ValueError for an unknown suite.
@@ -33,6 +34,8 @@ def run(suite: str = "all") -> dict[str, Any]:
         result.update(run_core(DATA_DIR))
     if suite in ("all", "geometry"):
         result.update(run_geometry())
+    if suite in ("all", "ws"):
+        result.update(run_ws())
     result["peak_rss_mb_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 

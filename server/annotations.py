@@ -8,7 +8,6 @@ never be skipped. A batch is atomic: every op is applied or none.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -48,7 +47,7 @@ from server.validation import (
 
 Row = Track | Cuboid | BehaviourTag
 MODELS: dict[str, type[Row]] = {"track": Track, "cuboid": Cuboid, "tag": BehaviourTag}
-_scene_locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+_write_lock = threading.Lock()  # one writer per process: revisions are handed out in order
 
 
 def state(row: Row) -> dict[str, Any]:
@@ -103,6 +102,18 @@ class _Batch:
     msg: Ops
 
 
+Reply = Ack | Reject | Conflict
+
+
+@dataclass
+class Submission:
+    """One client batch waiting to be applied."""
+
+    scene_id: int
+    user: str
+    msg: Ops
+
+
 def apply_ops(
     engine: Engine,
     scene_id: int,
@@ -110,53 +121,66 @@ def apply_ops(
     msg: Ops,
     taxonomy: Taxonomy,
     frames: FrameStore,
-) -> tuple[Ack | Reject | Conflict, Event | None]:
-    """Apply a batch of ops to a scene. Returns the reply and, if accepted, the event.
+) -> tuple[Reply, Event | None]:
+    """Apply one batch to a scene and commit. Returns the reply and, if accepted, the event."""
+    return apply_group(engine, [Submission(scene_id, user_name, msg)], taxonomy, frames)[0]
 
-    Resending a batch with the same ``client_id`` and ``seq`` is acknowledged
-    again (``replayed``) and applied once.
+
+def apply_group(
+    engine: Engine, subs: list[Submission], taxonomy: Taxonomy, frames: FrameStore
+) -> list[tuple[Reply, Event | None]]:
+    """Apply batches in order, each atomically (a savepoint), then commit them together.
+
+    One commit (one fsync) for the group: the replies are only valid once this
+    returns, and every ``ack`` among them is then on disk. Resending a batch
+    with the same ``client_id`` and ``seq`` is acknowledged again
+    (``replayed``) and applied once.
     """
-    with _scene_locks[scene_id], Session(engine) as session:
-        done = session.exec(
-            select(Edit)
-            .where(
-                Edit.scene_id == scene_id,
-                Edit.client_id == msg.client_id,
-                Edit.client_seq == msg.seq,
-            )
-            .order_by(Edit.revision)  # type: ignore[arg-type]
-        ).all()
-        if done:
-            revisions = {e.object_id: (None if e.op == "delete" else e.revision) for e in done}
-            return Ack(
-                seq=msg.seq, revision=done[-1].revision, revisions=revisions, replayed=True
-            ), None
-        scene = session.get(Scene, scene_id)
-        if scene is None:
-            return Reject(seq=msg.seq, errors=[Problem(code="scene_not_found", message="")]), None
-        batch = _Batch(session, scene, taxonomy, frames, get_user(session, user_name), msg)
-        try:
-            events, warnings = _apply_all(batch)
-            session.commit()
-        except _Rejected as rejected:
-            session.rollback()
-            return rejected.reply, None
-        except IntegrityError as exc:
-            # Defence in depth: a constraint the rules missed still refuses the batch whole.
-            session.rollback()
-            problem = Problem(code="constraint_violation", message=str(exc.orig))
-            return Reject(seq=msg.seq, errors=[problem]), None
-        event = Event(
-            revision=scene.revision,
-            user=user_name,
-            client_id=msg.client_id,
-            seq=msg.seq,
-            ops=events,
+    with _write_lock, Session(engine) as session:
+        results = [_apply_batch(session, sub, taxonomy, frames) for sub in subs]
+        session.commit()
+        return results
+
+
+def _apply_batch(
+    session: Session, sub: Submission, taxonomy: Taxonomy, frames: FrameStore
+) -> tuple[Reply, Event | None]:
+    msg = sub.msg
+    done = session.exec(
+        select(Edit)
+        .where(
+            Edit.scene_id == sub.scene_id,
+            Edit.client_id == msg.client_id,
+            Edit.client_seq == msg.seq,
         )
-        revisions = {e.id: (None if e.op == "delete" else e.revision) for e in events}
-        return Ack(
-            seq=msg.seq, revision=scene.revision, revisions=revisions, warnings=warnings
-        ), event
+        .order_by(Edit.revision)  # type: ignore[arg-type]
+    ).all()
+    if done:
+        revisions = {e.object_id: (None if e.op == "delete" else e.revision) for e in done}
+        ack = Ack(seq=msg.seq, revision=done[-1].revision, revisions=revisions, replayed=True)
+        return ack, None
+    scene = session.get(Scene, sub.scene_id)
+    if scene is None:
+        return Reject(seq=msg.seq, errors=[Problem(code="scene_not_found", message="")]), None
+    savepoint = session.begin_nested()
+    try:
+        batch = _Batch(session, scene, taxonomy, frames, get_user(session, sub.user), msg)
+        events, warnings = _apply_all(batch)
+        savepoint.commit()
+    except _Rejected as rejected:
+        savepoint.rollback()
+        return rejected.reply, None
+    except IntegrityError as exc:
+        # Defence in depth: a constraint the rules missed still refuses the batch whole.
+        savepoint.rollback()
+        problem = Problem(code="constraint_violation", message=str(exc.orig))
+        return Reject(seq=msg.seq, errors=[problem]), None
+    event = Event(
+        revision=scene.revision, user=sub.user, client_id=msg.client_id, seq=msg.seq, ops=events
+    )
+    revisions = {e.id: (None if e.op == "delete" else e.revision) for e in events}
+    ack = Ack(seq=msg.seq, revision=scene.revision, revisions=revisions, warnings=warnings)
+    return ack, event
 
 
 def _apply_all(b: _Batch) -> tuple[list[EventOp], list[Problem]]:

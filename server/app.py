@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request, WebSocket
+from fastapi import Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -174,6 +175,17 @@ def _routes(app: FastAPI) -> None:
         reply = await request.app.state.hub.submit(scene.id, _user(request), msg)
         status = {"ack": 200, "reject": 422, "conflict": 409}[reply.type]
         return JSONResponse(reply.model_dump(), status_code=status)
+
+    @app.websocket("/ws/echo")
+    async def echo_socket(ws: WebSocket) -> None:
+        """A no-op peer for `pointlabel bench ws`: answers each text frame with a tiny ack."""
+        await ws.accept()
+        try:
+            while True:
+                msg = json.loads(await ws.receive_text())
+                await ws.send_json({"type": "ack", "seq": msg.get("seq"), "revision": 0})
+        except (WebSocketDisconnect, ValueError, AttributeError):
+            return
 
     @app.websocket("/ws/scenes/{scene_id}")
     async def scene_socket(ws: WebSocket, scene_id: int) -> None:

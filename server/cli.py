@@ -49,9 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         "suite",
         nargs="?",
         default="all",
-        choices=["all", "core", "geometry"],
+        choices=["all", "core", "geometry", "ws"],
         help="core: tiling vs open3d, wire size, quantisation; geometry: IoU vs "
-        "shapely, points in boxes (default: all)",
+        "shapely, points in boxes; ws: live edits/s and ack latency, 32 clients, vs an echo "
+        "endpoint (default: all)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 

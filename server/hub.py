@@ -12,9 +12,9 @@ from fastapi import WebSocket
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from server.annotations import apply_ops
+from server.annotations import Reply, Submission, apply_group
 from server.frames import FrameStore
-from server.protocol import Ack, Conflict, Event, Ops, Presence, PresenceClient, Reject
+from server.protocol import Event, Ops, Presence, PresenceClient
 from server.taxonomy import Taxonomy
 
 
@@ -35,30 +35,63 @@ class Connection:
 
 
 class Hub:
-    """Every open connection per scene, and one write lock per scene.
+    """Every open connection per scene, and the one writer.
 
-    A batch is applied and its event broadcast while the scene's lock is held,
-    so clients receive events in revision order.
+    Batches from every connection and the REST mirror go through a queue to a
+    single writer task, which applies whatever has queued up as one group
+    (each batch atomic, one commit for the group: group commit), broadcasts
+    the events in revision order, and only then answers the submitters.
+    ``write_lock`` is held while a group is applied and broadcast, and while a
+    snapshot is taken and sent, so no event can overtake a snapshot.
     """
+
+    MAX_GROUP = 256
 
     def __init__(self, engine: Engine, taxonomy: Taxonomy, frames: FrameStore) -> None:
         self.engine = engine
         self.taxonomy = taxonomy
         self.frames = frames
         self.clients: defaultdict[int, set[Connection]] = defaultdict(set)
-        self.locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.write_lock = asyncio.Lock()
+        self._queue: asyncio.Queue[_Pending] | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     async def submit(
         self, scene_id: int, user: str, msg: Ops, origin: Connection | None = None
-    ) -> Ack | Reject | Conflict:
-        """Apply a batch through the one write path, then broadcast it to the others."""
-        async with self.locks[scene_id]:
-            reply, event = await run_in_threadpool(
-                apply_ops, self.engine, scene_id, user, msg, self.taxonomy, self.frames
-            )
-            if event is not None:
-                await self.broadcast(scene_id, event, exclude=origin)
-            return reply
+    ) -> Reply:
+        """Apply a batch through the one write path; the reply comes after the commit."""
+        if self._queue is None or self._writer is None or self._writer.done():
+            self._queue = asyncio.Queue()
+            self._writer = asyncio.create_task(self._write_forever(self._queue))
+        done: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(Submission(scene_id, user, msg), origin, done))
+        return await done
+
+    async def _write_forever(self, queue: asyncio.Queue[_Pending]) -> None:
+        while True:
+            group = [await queue.get()]
+            while not queue.empty() and len(group) < self.MAX_GROUP:
+                group.append(queue.get_nowait())
+            try:
+                async with self.write_lock:
+                    results = await run_in_threadpool(
+                        apply_group,
+                        self.engine,
+                        [p.sub for p in group],
+                        self.taxonomy,
+                        self.frames,
+                    )
+                    for pending, (_, event) in zip(group, results, strict=True):
+                        if event is not None:
+                            await self.broadcast(
+                                pending.sub.scene_id, event, exclude=pending.origin
+                            )
+            except Exception as exc:  # nothing of the group was committed: fail each submitter
+                for pending in group:
+                    pending.done.set_exception(exc)
+                continue
+            for pending, (reply, _) in zip(group, results, strict=True):
+                pending.done.set_result(reply)
 
     async def broadcast(
         self, scene_id: int, message: Event | Presence, *, exclude: Connection | None = None
@@ -86,3 +119,10 @@ class Hub:
             if c.client_id is not None
         ]
         await self.broadcast(scene_id, Presence(clients=clients))
+
+
+@dataclass
+class _Pending:
+    sub: Submission
+    origin: Connection | None
+    done: asyncio.Future[Reply]

@@ -92,7 +92,7 @@ async def _handle(
 async def _hello(hub: Hub, conn: Connection, msg: Hello) -> None:
     conn.client_id = msg.client_id
     # Sent under the scene's lock: no event can overtake the state it follows.
-    async with hub.locks[conn.scene_id]:
+    async with hub.write_lock:
         reply: Missed | Snapshot | None = None
         if msg.since_revision is not None:
             reply = await run_in_threadpool(
