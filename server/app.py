@@ -17,7 +17,6 @@ from sqlmodel import Session, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pointcloud.errors import PointCloudError
-from server.annotations import snapshot
 from server.config import Settings, get_settings
 from server.db import make_engine
 from server.frames import FrameStore
@@ -25,6 +24,7 @@ from server.hub import Hub
 from server.ingest import frame_file, tile_path
 from server.models import Frame, Scene
 from server.protocol import Ops
+from server.reads import snapshot
 from server.taxonomy import DEFAULT_TAXONOMY
 from server.ws import serve_scene_socket
 
@@ -163,7 +163,10 @@ def _routes(app: FastAPI) -> None:
     @app.get("/api/scenes/{scene_id}/annotations")
     def annotations(scene: SceneDep, request: Request) -> dict[str, Any]:
         assert scene.id is not None
-        return snapshot(request.app.state.engine, scene.id, _user(request)).model_dump()
+        snap = snapshot(request.app.state.engine, scene.id, _user(request))
+        if snap is None:
+            raise ApiError(404, "scene_not_found", f"scene {scene.id} does not exist")
+        return snap.model_dump()
 
     @app.post("/api/scenes/{scene_id}/ops")
     async def post_ops(scene: SceneDep, request: Request) -> JSONResponse:

@@ -12,7 +12,7 @@ from fastapi import WebSocket
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from server.annotations import Reply, Submission, apply_group
+from server.annotations import Reply, Submission, Writer
 from server.frames import FrameStore
 from server.protocol import Event, Ops, Presence, PresenceClient
 from server.taxonomy import Taxonomy
@@ -33,6 +33,10 @@ class Connection:
         async with self.send_lock:
             await self.ws.send_json(payload)
 
+    async def send_text(self, text: str) -> None:
+        async with self.send_lock:
+            await self.ws.send_text(text)
+
 
 class Hub:
     """Every open connection per scene, and the one writer.
@@ -49,8 +53,7 @@ class Hub:
 
     def __init__(self, engine: Engine, taxonomy: Taxonomy, frames: FrameStore) -> None:
         self.engine = engine
-        self.taxonomy = taxonomy
-        self.frames = frames
+        self.writer = Writer(engine, taxonomy, frames)
         self.clients: defaultdict[int, set[Connection]] = defaultdict(set)
         self.write_lock = asyncio.Lock()
         self._queue: asyncio.Queue[_Pending] | None = None
@@ -75,11 +78,7 @@ class Hub:
             try:
                 async with self.write_lock:
                     results = await run_in_threadpool(
-                        apply_group,
-                        self.engine,
-                        [p.sub for p in group],
-                        self.taxonomy,
-                        self.frames,
+                        self.writer.apply_group, [p.sub for p in group]
                     )
                     for pending, (_, event) in zip(group, results, strict=True):
                         if event is not None:
@@ -96,12 +95,12 @@ class Hub:
     async def broadcast(
         self, scene_id: int, message: Event | Presence, *, exclude: Connection | None = None
     ) -> None:
-        payload = message.model_dump()
+        text = message.model_dump_json()  # encoded once for every recipient
         for conn in list(self.clients[scene_id]):
             if conn is exclude:
                 continue
             try:
-                await conn.send(payload)
+                await conn.send_text(text)
             except Exception:  # a client that went away is dropped, never blocks others
                 self.clients[scene_id].discard(conn)
 

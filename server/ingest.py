@@ -1,9 +1,11 @@
 """Ingest: point-cloud files -> frames on disk (tiles, full resolution) -> scene rows.
 
-Files are processed one frame at a time (memory stays at one frame) into a new
-storage folder; only when every frame is written are the scene and its frames
-inserted, in one short transaction. A failure leaves no rows and removes the
-folder.
+Files are processed one frame at a time into a new storage folder; only when
+every frame is written are the scene and its frames inserted, in one short
+transaction. A failure leaves no rows and removes the folder. A frame is read
+whole into memory, except a LAS/LAZ file of more than ``STREAM_MIN_POINTS``
+points: it is streamed (``pointcloud.stream``), so memory stays bounded
+whatever its size.
 """
 
 from __future__ import annotations
@@ -19,12 +21,20 @@ import numpy as np
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from pointcloud.cloud import PointCloud
-from pointcloud.io import read_cloud
+from pointcloud.io import detect_format, read_cloud
+from pointcloud.io.las import LasChunks, open_las_chunks
 from pointcloud.io.sequence import list_frames, read_poses
-from pointcloud.tiles import build_tiles
+from pointcloud.stream import stream_tiles
+from pointcloud.tiles import Tile, build_tiles
 from server.config import Settings
 from server.models import Frame, Scene
+
+STREAM_MIN_POINTS = 20_000_000
+"""LAS/LAZ frames with more points than this are streamed rather than read whole."""
+STREAM_CHUNK_POINTS = 2_000_000
+"""Points per chunk read from a streamed file."""
+
+Pose = tuple[float | None, np.ndarray | None]
 
 
 @dataclass
@@ -47,11 +57,14 @@ def ingest(
     *,
     name: str | None = None,
     skip_existing: bool = False,
+    stream_min_points: int = STREAM_MIN_POINTS,
 ) -> IngestResult:
     """Ingest a file or a folder of frames as one scene.
 
     With ``skip_existing`` a scene already ingested from the same path is
-    returned instead of a new one.
+    returned instead of a new one. LAS/LAZ frames of more than
+    ``stream_min_points`` points are streamed (bounded memory; the tiles differ
+    slightly from the in-memory build, docs/tiles.md).
     """
     path = path.resolve()
     name = name or (path.parent.name if path.name in ("lidar", "velodyne") else path.name)
@@ -70,7 +83,7 @@ def ingest(
     folder.mkdir(parents=True)
     try:
         frames = [
-            _store_frame(settings, folder, i, f, poses.get(_rel(f, path)))
+            _store_frame(settings, folder, i, f, poses.get(_rel(f, path)), stream_min_points)
             for i, f in enumerate(files)
         ]
         points = sum(f.point_count for f in frames)
@@ -106,27 +119,67 @@ def _store_frame(
     folder: Path,
     index: int,
     file: Path,
-    pose: tuple[float | None, np.ndarray | None] | None,
+    pose: Pose | None,
+    stream_min_points: int,
 ) -> Frame:
+    if detect_format(file) == "las":
+        with open_las_chunks(file, chunk_points=STREAM_CHUNK_POINTS) as chunks:
+            if chunks.total > stream_min_points:
+                return _stream_frame(settings, folder, index, file, pose, chunks)
     cloud = read_cloud(file)
     hierarchy, tiles = build_tiles(cloud, max_node_points=settings.max_node_points)
     for tile in tiles:
-        target = tile_path(settings, tile.digest)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(tile.payload)
-            tmp.replace(target)
+        _write_tile(settings, tile)
     (folder / f"{index}.json").write_text(json.dumps(hierarchy))
     np.save(folder / f"{index}.npy", cloud.local)
-    return _frame_row(index, file, cloud, pose)
+    lo = cloud.local.min(axis=0).astype(np.float64)
+    hi = cloud.local.max(axis=0).astype(np.float64)
+    return _frame_row(index, file, pose, cloud.offset, (lo, hi), len(cloud), cloud.dropped)
+
+
+def _stream_frame(
+    settings: Settings,
+    folder: Path,
+    index: int,
+    file: Path,
+    pose: Pose | None,
+    chunks: LasChunks,
+) -> Frame:
+    """Store a large LAS/LAZ frame chunk by chunk; scratch files go to ``folder``."""
+    streamed = stream_tiles(
+        chunks,
+        chunks.total,
+        folder / f"{index}.npy",
+        lambda tile: _write_tile(settings, tile),
+        tmp_dir=folder,
+        max_node_points=settings.max_node_points,
+    )
+    (folder / f"{index}.json").write_text(json.dumps(streamed.hierarchy))
+    bounds = (streamed.lo, streamed.hi)
+    return _frame_row(index, file, pose, streamed.offset, bounds, streamed.points, 0)
+
+
+def _write_tile(settings: Settings, tile: Tile) -> None:
+    """Store a tile under its content hash (atomically; kept if already there)."""
+    target = tile_path(settings, tile.digest)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(tile.payload)
+        tmp.replace(target)
 
 
 def _frame_row(
-    index: int, file: Path, cloud: PointCloud, pose: tuple[float | None, np.ndarray | None] | None
+    index: int,
+    file: Path,
+    pose: Pose | None,
+    offset: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray],
+    points: int,
+    dropped: int,
 ) -> Frame:
-    lo = cloud.local.min(axis=0).astype(np.float64) + cloud.offset
-    hi = cloud.local.max(axis=0).astype(np.float64) + cloud.offset
+    """The frame's row; ``bounds`` are the per-axis minimum and maximum of its local points."""
+    lo, hi = bounds[0] + offset, bounds[1] + offset
     timestamp, matrix = pose if pose else (None, None)
     return Frame(
         scene_id=0,
@@ -134,11 +187,11 @@ def _frame_row(
         source_file=str(file),
         timestamp=timestamp,
         pose=matrix.tolist() if matrix is not None else None,
-        point_count=len(cloud),
-        dropped_points=cloud.dropped,
-        offset_x=cloud.offset[0],
-        offset_y=cloud.offset[1],
-        offset_z=cloud.offset[2],
+        point_count=points,
+        dropped_points=dropped,
+        offset_x=offset[0],
+        offset_y=offset[1],
+        offset_z=offset[2],
         min_x=lo[0],
         min_y=lo[1],
         min_z=lo[2],

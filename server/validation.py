@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from server.models import Frame
 from server.protocol import Problem
+from server.state import FrameInfo
 from server.taxonomy import Attribute, Taxonomy
 
 CENTER_MARGIN_M = 10.0
@@ -114,7 +114,7 @@ def normalize_yaw(yaw: float) -> float:
 
 
 def cuboid_geometry(
-    c: CuboidData, frame: Frame | None, taxonomy: Taxonomy, label: str | None
+    c: CuboidData, frame: FrameInfo | None, taxonomy: Taxonomy, label: str | None
 ) -> list[Issue]:
     """Finite numbers, positive size, frame bounds and the class's size prior."""
     issues: list[Issue] = []
@@ -152,9 +152,8 @@ def cuboid_geometry(
     return issues
 
 
-def _center_in_bounds(c: CuboidData, frame: Frame) -> list[Issue]:
-    lo = (frame.min_x, frame.min_y, frame.min_z)
-    hi = (frame.max_x, frame.max_y, frame.max_z)
+def _center_in_bounds(c: CuboidData, frame: FrameInfo) -> list[Issue]:
+    lo, hi = frame.lo, frame.hi
     m = CENTER_MARGIN_M
     if all(lo[i] - m <= c.center[i] <= hi[i] + m for i in range(3)):
         return []

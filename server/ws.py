@@ -11,7 +11,6 @@ from pydantic import ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from server.annotations import events_since, snapshot
 from server.config import Settings
 from server.hub import Connection, Hub
 from server.models import Scene
@@ -26,6 +25,7 @@ from server.protocol import (
     Snapshot,
     client_message,
 )
+from server.reads import events_since, snapshot
 
 log = logging.getLogger("pointlabel.ws")
 
@@ -91,7 +91,7 @@ async def _handle(
 
 async def _hello(hub: Hub, conn: Connection, msg: Hello) -> None:
     conn.client_id = msg.client_id
-    # Sent under the scene's lock: no event can overtake the state it follows.
+    # Sent under the write lock: no event can overtake the state it follows.
     async with hub.write_lock:
         reply: Missed | Snapshot | None = None
         if msg.since_revision is not None:
@@ -100,6 +100,9 @@ async def _hello(hub: Hub, conn: Connection, msg: Hello) -> None:
             )
         if reply is None:
             reply = await run_in_threadpool(snapshot, hub.engine, conn.scene_id, conn.user)
+        if reply is None:  # the scene was deleted while connected
+            await conn.send(_error("scene_not_found", ""))
+            return
         await conn.send(reply.model_dump())
     await hub.broadcast_presence(conn.scene_id)
 

@@ -118,8 +118,8 @@ def test_too_few_points_warns_or_refuses_as_the_class_says(
     reply = post(client, scene_id, cuboid(tid, **empty_air))
     assert reply["type"] == "ack" and warnings(reply) == ["too_few_points"]
     strict = dataclasses.replace(DEFAULT_TAXONOMY.classes["Car"], min_points_severity="error")
-    hub = client.app.state.hub  # type: ignore[attr-defined]
-    hub.taxonomy = dataclasses.replace(
+    writer = client.app.state.hub.writer  # type: ignore[attr-defined]
+    writer.taxonomy = dataclasses.replace(
         DEFAULT_TAXONOMY, classes={**DEFAULT_TAXONOMY.classes, "Car": strict}
     )
     tid2 = with_track(client, scene_id)

@@ -1,0 +1,199 @@
+"""The in-memory state of the scenes being edited, and its persistence.
+
+The writer keeps each edited scene's tracks, cuboids and tags in memory (the
+same JSON states the protocol uses) so that validating an op costs dictionary
+lookups, not queries. The database stays the truth: a scene's state is loaded
+from it on first use, every change is written by :func:`persist` in the
+group's one transaction, and a failed commit drops the scene from memory so
+that it is reloaded from what was committed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from server.models import BehaviourTag, Cuboid, Edit, Frame, Scene, Track, User
+
+TABLES: dict[str, Table] = {
+    "track": Track.__table__,  # type: ignore[attr-defined]
+    "cuboid": Cuboid.__table__,  # type: ignore[attr-defined]
+    "tag": BehaviourTag.__table__,  # type: ignore[attr-defined]
+}
+KINDS = tuple(TABLES)
+State = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """A frame's position in the scene and its point bounds (absolute, metres)."""
+
+    index: int
+    offset: tuple[float, float, float]
+    lo: tuple[float, float, float]
+    hi: tuple[float, float, float]
+
+
+@dataclass
+class SceneState:
+    """One scene's annotations as protocol states, with the indexes the rules need."""
+
+    scene_id: int
+    storage: str
+    frame_count: int
+    revision: int
+    frames: dict[int, FrameInfo]
+    objects: dict[str, dict[str, State]] = field(default_factory=lambda: {k: {} for k in KINDS})
+    box_at: dict[tuple[str, int], str] = field(default_factory=dict)
+    boxes_per_track: Counter[str] = field(default_factory=Counter)
+    tags_per_track: Counter[str] = field(default_factory=Counter)
+
+    def put(self, kind: str, obj_id: str, new: State | None) -> State | None:
+        """Replace an object's state (None: remove it); returns the previous state."""
+        old = self.objects[kind].pop(obj_id, None)
+        if old is not None:
+            self._index(kind, old, -1)
+        if new is not None:
+            self.objects[kind][obj_id] = new
+            self._index(kind, new, +1)
+        return old
+
+    def _index(self, kind: str, s: State, sign: int) -> None:
+        if kind == "cuboid":
+            key = (s["track_id"], s["frame"])
+            if sign > 0:
+                self.box_at[key] = s["id"]
+            elif self.box_at.get(key) == s["id"]:
+                del self.box_at[key]
+            self.boxes_per_track[s["track_id"]] += sign
+        elif kind == "tag":
+            for ref in {s["track_id"], s["related_track_id"]} - {None}:
+                self.tags_per_track[ref] += sign
+
+
+def track_state(r: Any) -> State:
+    return {"id": r.id, "label": r.label, "attributes": r.attributes, "revision": r.revision}
+
+
+def cuboid_state(r: Any) -> State:
+    return {
+        "id": r.id, "track_id": r.track_id, "frame": r.frame_index,
+        "center": [r.cx, r.cy, r.cz], "size": [r.length, r.width, r.height],
+        "yaw": r.yaw, "pitch": r.pitch, "roll": r.roll, "attributes": r.attributes,
+        "source": r.source, "keyframe": r.keyframe, "revision": r.revision,
+    }  # fmt: skip
+
+
+def tag_state(r: Any) -> State:
+    return {
+        "id": r.id, "tag": r.tag, "subject": r.subject, "track_id": r.track_id,
+        "related_track_id": r.related_track_id, "first_frame": r.first_frame,
+        "last_frame": r.last_frame, "attributes": r.attributes, "revision": r.revision,
+    }  # fmt: skip
+
+
+TO_STATE = {"track": track_state, "cuboid": cuboid_state, "tag": tag_state}
+
+
+def load_scene(conn: Connection, scene_id: int) -> SceneState | None:
+    """A scene's state as committed, or None if it does not exist."""
+    scene = conn.execute(select(Scene.__table__).where(Scene.__table__.c.id == scene_id)).first()  # type: ignore[attr-defined]
+    if scene is None:
+        return None
+    ft = Frame.__table__  # type: ignore[attr-defined]
+    frames = {}
+    for f in conn.execute(select(ft).where(ft.c.scene_id == scene_id)):
+        m = f._mapping  # a Row's .index is tuple.index, not the column
+        frames[m["index"]] = FrameInfo(
+            m["index"], (m["offset_x"], m["offset_y"], m["offset_z"]),
+            (m["min_x"], m["min_y"], m["min_z"]), (m["max_x"], m["max_y"], m["max_z"]),
+        )  # fmt: skip
+    st = SceneState(scene_id, scene.storage, scene.frame_count, scene.revision, frames)
+    for kind, table in TABLES.items():
+        for row in conn.execute(select(table).where(table.c.scene_id == scene_id)):
+            st.put(kind, row.id, TO_STATE[kind](row))
+    return st
+
+
+def _row(kind: str, scene_id: int, s: State) -> dict[str, Any]:
+    if kind == "track":
+        return {"id": s["id"], "scene_id": scene_id, "label": s["label"],
+                "attributes": s["attributes"], "revision": s["revision"]}  # fmt: skip
+    if kind == "cuboid":
+        (cx, cy, cz), (length, width, height) = s["center"], s["size"]
+        return {
+            "id": s["id"], "scene_id": scene_id, "track_id": s["track_id"],
+            "frame_index": s["frame"], "cx": cx, "cy": cy, "cz": cz, "length": length,
+            "width": width, "height": height, "yaw": s["yaw"], "pitch": s["pitch"],
+            "roll": s["roll"], "attributes": s["attributes"], "source": s["source"],
+            "keyframe": s["keyframe"], "revision": s["revision"],
+        }  # fmt: skip
+    return {"scene_id": scene_id, **s}
+
+
+@dataclass
+class Changes:
+    """What a group of accepted batches changed, to be written in one transaction."""
+
+    existed: dict[tuple[int, str, str], bool] = field(default_factory=dict)
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    scenes: dict[int, SceneState] = field(default_factory=dict)
+
+    def touch(self, st: SceneState, kind: str, obj_id: str) -> None:
+        """Remember whether the object was in the database before this group."""
+        self.existed.setdefault((st.scene_id, kind, obj_id), obj_id in st.objects[kind])
+        self.scenes[st.scene_id] = st
+
+
+def persist(conn: Connection, changes: Changes) -> None:
+    """Write the final state of every touched object, the edits and the revisions.
+
+    Inserts go parents first (tracks before cuboids and tags), deletes children
+    first, so foreign keys hold at every statement.
+    """
+    inserts: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
+    updates: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
+    deletes: dict[str, list[str]] = {k: [] for k in KINDS}
+    for (scene_id, kind, obj_id), existed in changes.existed.items():
+        now = changes.scenes[scene_id].objects[kind].get(obj_id)
+        if now is not None:
+            (updates if existed else inserts)[kind].append(_row(kind, scene_id, now))
+        elif existed:
+            deletes[kind].append(obj_id)
+    for kind in KINDS:
+        if inserts[kind]:
+            conn.execute(insert(TABLES[kind]), inserts[kind])
+    for kind in KINDS:
+        if updates[kind]:
+            table = TABLES[kind]
+            columns = [c for c in updates[kind][0] if c != "id"]
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("_id"))
+                .values({c: bindparam(c) for c in columns})
+            )
+            conn.execute(stmt, [{**row, "_id": row["id"]} for row in updates[kind]])
+    for kind in reversed(KINDS):
+        if deletes[kind]:
+            conn.execute(delete(TABLES[kind]).where(TABLES[kind].c.id.in_(deletes[kind])))
+    if changes.edits:
+        conn.execute(insert(Edit.__table__), changes.edits)  # type: ignore[attr-defined]
+    scenes = Scene.__table__  # type: ignore[attr-defined]
+    for st in changes.scenes.values():
+        conn.execute(update(scenes).where(scenes.c.id == st.scene_id).values(revision=st.revision))
+
+
+def user_id(conn: Connection, name: str) -> int:
+    """The id of the user called ``name``, created on first use (until accounts exist)."""
+    users = User.__table__  # type: ignore[attr-defined]
+    found = conn.execute(select(users.c.id).where(users.c.name == name)).scalar()
+    if found is not None:
+        return int(found)
+    from server.models import utcnow
+
+    result = conn.execute(insert(users).values(name=name, role="annotator", created_at=utcnow()))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
