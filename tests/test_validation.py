@@ -197,3 +197,16 @@ def test_too_many_ops_and_too_large_messages_are_refused(client: TestClient, sce
         assert [e["code"] for e in ws.receive_json()["errors"]] == ["too_many_ops"]
         ws.send_text('{"type": "ops", "pad": "' + "x" * 1_100_000 + '"}')
         assert ws.receive_json()["code"] == "message_too_large"
+
+
+def test_relabelling_a_tagged_track_to_a_class_the_tag_excludes_is_refused(
+    client: TestClient, scene_id: int
+) -> None:
+    tid = with_track(client, scene_id)
+    post(client, scene_id, cuboid(tid))
+    post(client, scene_id, tag(tid))  # cut_in: vehicles only
+    to_pedestrian = {"op": "update", "kind": "track", "id": tid, "base_revision": 1,
+                     "data": {"label": "Pedestrian"}}  # fmt: skip
+    assert codes(post(client, scene_id, to_pedestrian)) == ["tag_class_not_allowed"]
+    to_truck = {**to_pedestrian, "data": {"label": "Truck"}}
+    assert post(client, scene_id, to_truck)["type"] == "ack"
