@@ -139,7 +139,8 @@ async function start() {
   const f0 = scene.frames[0];
   const o = f0.offset;
   viewer.frameBounds(f0.min.map((/** @type {number} */ v, /** @type {number} */ i) => v - o[i]),
-    f0.max.map((/** @type {number} */ v, /** @type {number} */ i) => v - o[i]));
+    f0.max.map((/** @type {number} */ v, /** @type {number} */ i) => v - o[i]),
+    o.some((/** @type {number} */ v) => v !== 0));
   $("view-top").onclick = () => setView("top");
   $("view-persp").onclick = () => setView("persp");
   $("prev-frame").onclick = () => app.setFrame(app.frame - 1);

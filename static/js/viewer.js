@@ -59,13 +59,14 @@ export class Viewer {
     this.top.updateProjectionMatrix();
   }
 
-  /** Frame the cameras on a bounding box (local coordinates). @param {number[]} lo @param {number[]} hi */
-  frameBounds(lo, hi) {
+  /** Frame the cameras on a bounding box (local coordinates).
+   *  @param {number[]} lo @param {number[]} hi @param {boolean} georeferenced */
+  frameBounds(lo, hi, georeferenced) {
     const span = Math.max(hi[0] - lo[0], hi[1] - lo[1], 1);
     const box = new THREE.Box3(new THREE.Vector3(...lo), new THREE.Vector3(...hi));
-    // A driving scan (< 200 m) opens on the 60 m around its sensor at the origin;
-    // a survey opens on its whole extent.
-    const survey = span > 200;
+    // A sensor-centred scan opens on the 60 m around the sensor at the origin;
+    // a georeferenced or very large cloud (a survey) opens on its whole extent.
+    const survey = georeferenced || span > 400;
     const centre = survey ? box.getCenter(new THREE.Vector3()) : box.clampPoint(new THREE.Vector3(), new THREE.Vector3());
     const half = survey ? span / 2 : Math.min(span / 2, 30);
     this.topHalfHeight = half;
