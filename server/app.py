@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pointcloud.errors import PointCloudError
@@ -21,7 +24,7 @@ from server.config import Settings, get_settings
 from server.db import make_engine
 from server.frames import FrameStore
 from server.hub import Hub
-from server.ingest import frame_file, tile_path
+from server.ingest import frame_file, ingest, tile_path
 from server.models import Frame, Scene
 from server.protocol import Ops
 from server.reads import snapshot
@@ -132,6 +135,29 @@ def _routes(app: FastAPI) -> None:
         ).all()
         return _scene_json(scene, list(frames))
 
+    @app.post("/api/scenes", status_code=201)
+    async def upload_scene(request: Request, filename: str, name: str | None = None) -> Any:
+        """Ingest one uploaded point-cloud file (the raw body) as a new scene.
+
+        A bad file is a 422 with the reader's stable ``code``; nothing is stored.
+        """
+        settings: Settings = request.app.state.settings
+        safe = Path(filename).name
+        if not safe or safe != filename or safe.startswith("."):
+            raise ApiError(422, "invalid_filename", "give a plain file name, e.g. scan.laz")
+        folder = settings.data_dir / "uploads" / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        target = folder / safe
+        try:
+            await _receive_file(request, target, settings.max_upload_bytes)
+            result = await run_in_threadpool(
+                ingest, request.app.state.engine, settings, target, name=name or safe
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return result.to_json()
+
     @app.get("/api/taxonomy")
     def taxonomy() -> dict[str, Any]:
         return DEFAULT_TAXONOMY.to_json()
@@ -193,6 +219,19 @@ def _routes(app: FastAPI) -> None:
     @app.websocket("/ws/scenes/{scene_id}")
     async def scene_socket(ws: WebSocket, scene_id: int) -> None:
         await serve_scene_socket(ws, scene_id, _user(ws))
+
+
+async def _receive_file(request: Request, target: Path, limit: int) -> None:
+    """Stream the request body to ``target``; 413 past ``limit`` bytes."""
+    size = 0
+    with target.open("wb") as out:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, "upload_too_large", f"the limit is {limit:,} bytes")
+            out.write(chunk)
+    if size == 0:
+        raise ApiError(422, "empty_upload", "the request body is empty")
 
 
 def _user(request: Request | WebSocket) -> str:

@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     max_message_bytes: int = 1_000_000
     max_ops_per_message: int = 500
     max_node_points: int = 65536
+    max_upload_bytes: int = 50 * 2**30
 
     @property
     def db_url(self) -> str:

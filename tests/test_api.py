@@ -150,3 +150,21 @@ def test_rest_and_websocket_write_identical_edit_log_entries(
             ]
 
     assert log(by_ws, "ws") == log(by_rest, "rest") and len(log(by_ws, "ws")) == 2
+
+
+def test_upload_ingests_a_file_and_a_bad_one_is_a_422_with_a_code(
+    client: TestClient, small_cloud_file: Path, settings: Settings
+) -> None:
+    r = client.post("/api/scenes?filename=scan.pcd&name=uploaded",
+                    content=small_cloud_file.read_bytes())  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert (r.json()["points"], r.json()["name"]) == (20_000, "uploaded")
+    truncated = small_cloud_file.read_bytes()[:-100]
+    r = client.post("/api/scenes?filename=bad.pcd", content=truncated)
+    assert (r.status_code, r.json()["code"]) == (422, "header_mismatch")
+    r = client.post("/api/scenes?filename=notes.txt", content=b"hello")
+    assert (r.status_code, r.json()["code"]) == (422, "unsupported_format")
+    r = client.post("/api/scenes?filename=../../etc/x.pcd", content=b"x")
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_filename")
+    assert len(client.get("/api/scenes").json()) == 2  # the fixture's scene and the good upload
+    assert len(list((settings.data_dir / "uploads").iterdir())) == 1  # failures left nothing

@@ -109,3 +109,15 @@ def test_skip_existing_returns_the_scene_already_ingested(
     first = ingest(engine, settings, small_cloud_file)
     again = ingest(engine, settings, small_cloud_file, skip_existing=True)
     assert (again.scene_id, again.existing) == (first.scene_id, True)
+
+
+def test_las_and_laz_of_the_same_points_give_identical_tiles(
+    engine: Engine, settings: Settings, shared_data: Path
+) -> None:
+    hierarchies = []
+    for name in ("autzen_trim.las", "autzen_trim.laz"):
+        scene, _ = load_scene(engine, ingest(engine, settings, shared_data / "las" / name).scene_id)
+        hierarchies.append(json.loads(frame_file(settings, scene, 0, ".json").read_text()))
+    las, laz = hierarchies
+    assert [n["tile"] for n in las["nodes"]] == [n["tile"] for n in laz["nodes"]]
+    assert las == laz
