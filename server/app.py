@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -14,15 +15,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pointcloud.errors import PointCloudError
+from pointcloud.spatial import GridIndex
 from server.config import Settings, get_settings
 from server.db import make_engine
 from server.frames import FrameStore
+from server.geometry import fit_in_frame, ground_at
 from server.hub import Hub
 from server.ingest import frame_file, ingest, tile_path
 from server.models import Frame, Scene
@@ -158,6 +161,21 @@ def _routes(app: FastAPI) -> None:
             raise
         return result.to_json()
 
+    @app.post("/api/scenes/{scene_id}/frames/{index}/fit")
+    async def fit(scene: SceneDep, index: int, body: FitRequest, request: Request) -> Any:
+        """Auto-fit: the box that fits the object around the given one (absolute coordinates)."""
+        grid, offset = _frame_grid(request, scene, index)
+        box = [*body.center, *body.size, body.yaw]
+        return await run_in_threadpool(fit_in_frame, grid, offset, box, margin=body.margin)
+
+    @app.get("/api/scenes/{scene_id}/frames/{index}/ground")
+    async def ground(scene: SceneDep, index: int, x: float, y: float, request: Request) -> Any:
+        """The ground height under (x, y), or null when too little ground is seen there."""
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise ApiError(422, "non_finite", "x and y must be finite")
+        grid, offset = _frame_grid(request, scene, index)
+        return {"z": await run_in_threadpool(ground_at, grid, offset, x, y)}
+
     @app.get("/api/taxonomy")
     def taxonomy() -> dict[str, Any]:
         return DEFAULT_TAXONOMY.to_json()
@@ -219,6 +237,37 @@ def _routes(app: FastAPI) -> None:
     @app.websocket("/ws/scenes/{scene_id}")
     async def scene_socket(ws: WebSocket, scene_id: int) -> None:
         await serve_scene_socket(ws, scene_id, _user(ws))
+
+
+class FitRequest(BaseModel):
+    """A rough box around an object: centre (m, absolute), size (l, w, h; m), yaw (rad)."""
+
+    center: tuple[float, float, float]
+    size: tuple[float, float, float]
+    yaw: float = 0.0
+    margin: float = Field(default=0.5, ge=0.0, le=5.0)
+
+    @model_validator(mode="after")
+    def _finite(self) -> FitRequest:
+        if not all(math.isfinite(v) for v in (*self.center, *self.size, self.yaw)):
+            raise ValueError("every number must be finite")
+        if min(self.size) <= 0:
+            raise ValueError("sizes must be > 0")
+        return self
+
+
+def _frame_grid(
+    request: Request, scene: Scene, index: int
+) -> tuple[GridIndex, tuple[float, float, float]]:
+    """The frame's grid index and offset, or a 404 with ``frame_not_found``."""
+    with Session(request.app.state.engine) as session:
+        frame = session.exec(
+            select(Frame).where(Frame.scene_id == scene.id, Frame.index == index)
+        ).first()
+    if frame is None:
+        raise ApiError(404, "frame_not_found", f"scene {scene.id} has no frame {index}")
+    grid = request.app.state.hub.writer.frames.grid(scene.storage, index)
+    return grid, (frame.offset_x, frame.offset_y, frame.offset_z)
 
 
 async def _receive_file(request: Request, target: Path, limit: int) -> None:
