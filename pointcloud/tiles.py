@@ -89,16 +89,37 @@ def build_octree(
         raise ValueError(f"grid must be a power of two from 2 to 1024, not {grid}")
     if not len(local):
         return [Node("r", np.zeros(3), 1.0, np.zeros(0, dtype=np.int64))]
+    lo, size = root_cube(*_bounds(local))
+    top = Node("r", lo, size, np.arange(len(local), dtype=np.int64))
+    return build_subtree(local, top, max_node_points=max_node_points, grid=grid)
+
+
+def root_cube(lo: list[float], hi: list[float]) -> tuple[NDArray[np.float64], float]:
+    """Low corner and edge (metres, local frame) of the root cube of points with
+    per-axis bounds ``lo`` and ``hi``: the bounding box's largest edge, grown by 1e-6."""
+    low = np.array(lo, dtype=np.float64)
+    size = float((np.array(hi, dtype=np.float64) - low).max()) or 1.0
+    return low, size * (1.0 + 1e-6)
+
+
+def build_subtree(
+    local: NDArray[np.float32], top: Node, *, max_node_points: int = 65536, grid: int = 128
+) -> list[Node]:
+    """Split the points ``top.indices`` of ``local`` (N, 3) into the subtree under ``top``.
+
+    As :func:`build_octree`, with the top node (key, cube, points) given: keys
+    below it extend ``top.key``, and depths (``MAX_DEPTH``) count from the root
+    'r'. Returns the nodes, ``top`` first, parents before children, with their
+    ``children`` set; ``top.indices`` must be non-empty.
+    """
+    gbits = int(grid).bit_length() - 1
+    if grid < 2 or grid != 1 << gbits or gbits > 10:
+        raise ValueError(f"grid must be a power of two from 2 to 1024, not {grid}")
     cols = [np.ascontiguousarray(local[:, axis]) for axis in range(3)]
-    lo = np.array([c.min() for c in cols], dtype=np.float64)
-    hi = np.array([c.max() for c in cols], dtype=np.float64)
-    size = float((hi - lo).max()) or 1.0
-    size *= 1.0 + 1e-6
     nodes: list[Node] = []
-    pending = [Node("r", lo, size, np.arange(len(local), dtype=np.int64))]
+    pending = [top]
     while pending:
-        top = pending.pop()
-        _octree_pass(cols, top, max_node_points, gbits, nodes, pending)
+        _octree_pass(cols, pending.pop(), max_node_points, gbits, nodes, pending)
     nodes.sort(key=lambda n: (len(n.key), n.key))
     by_key = {n.key: n for n in nodes}
     for n in nodes[1:]:
@@ -245,7 +266,7 @@ def _octree_level(
     rest = ~first
     cell_size = top.size / (1 << level)
     for s, c, is_leaf in zip(starts.tolist(), counts.tolist(), leaf.tolist(), strict=True):
-        key, lo = _node_place(top, int(code[s] >> np.uint64(3 * (bits - level))), level, cell_size)
+        key, lo = node_place(top, int(code[s] >> np.uint64(3 * (bits - level))), level, cell_size)
         part = idx[s : s + c]
         if is_leaf or not sampled:
             rest[s : s + c] = False
@@ -269,8 +290,10 @@ def _run_starts(values: NDArray[np.uint64]) -> NDArray[np.int64]:
     return np.concatenate([[0], change]).astype(np.int64)
 
 
-def _node_place(top: Node, code: int, level: int, size: float) -> tuple[str, NDArray[np.float64]]:
-    """Key and low corner of the node at ``level`` below ``top`` with Morton prefix ``code``."""
+def node_place(top: Node, code: int, level: int, size: float) -> tuple[str, NDArray[np.float64]]:
+    """Key and low corner of the node at ``level`` below ``top`` with Morton prefix ``code``
+    (``level`` octal digits, x in the high bit of each); ``size`` is its edge,
+    ``top.size / 2**level``."""
     cell = [0, 0, 0]
     for i in range(level):
         triple = (code >> (3 * i)) & 7
@@ -349,7 +372,7 @@ def decode_node(
     return pts, inten
 
 
-def _robust_range(z: NDArray[np.float32]) -> list[float]:
+def robust_range(z: NDArray[np.float32]) -> list[float]:
     """The 2nd and 98th percentile of heights (local frame): a colour ramp that
     outliers far below or above the scene do not flatten."""
     if not len(z):
@@ -359,7 +382,7 @@ def _robust_range(z: NDArray[np.float32]) -> list[float]:
     return [float(lo), float(hi)]
 
 
-def _tile(cloud: PointCloud, node: Node, intensity_range: tuple[float, float]) -> Tile:
+def encode_tile(cloud: PointCloud, node: Node, intensity_range: tuple[float, float]) -> Tile:
     """Encode, gzip (run-length strategy, no file name, mtime 0) and name one node."""
     packer = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, 31, 9, zlib.Z_RLE)
     payload = packer.compress(encode_node(cloud, node, intensity_range)) + packer.flush()
@@ -384,21 +407,46 @@ def build_tiles(
     nodes = build_octree(cloud.local, max_node_points=max_node_points, grid=grid)
     workers = min(4, os.cpu_count() or 1, len(nodes))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        tiles = list(pool.map(lambda node: _tile(cloud, node, i_range), nodes))
-    hierarchy = {
-        "version": 2,
-        "points": len(cloud),
-        "offset": [float(v) for v in cloud.offset],
-        "bounds": {"min": lo, "max": hi},
-        "intensity_range": list(i_range),
-        "z_range": _robust_range(cloud.local[:, 2]),
-        "attributes": ["position", "intensity"] + (["rgb"] if "rgb" in cloud.attributes else []),
-        "nodes": [_node_entry(t) for t in tiles],
-    }
+        tiles = list(pool.map(lambda node: encode_tile(cloud, node, i_range), nodes))
+    hierarchy = hierarchy_document(
+        cloud.offset,
+        (lo, hi),
+        i_range,
+        robust_range(cloud.local[:, 2]),
+        [node_entry(t) for t in tiles],
+        rgb="rgb" in cloud.attributes,
+    )
     return hierarchy, tiles
 
 
-def _bounds(local: NDArray[np.float32]) -> tuple[list[float], list[float]]:
+def hierarchy_document(
+    offset: NDArray[np.float64],
+    bounds: tuple[list[float], list[float]],
+    intensity_range: tuple[float, float],
+    z_range: list[float],
+    nodes: list[dict[str, Any]],
+    *,
+    rgb: bool,
+) -> dict[str, Any]:
+    """The version 2 hierarchy document (docs/tiles.md) of a frame.
+
+    ``bounds`` are the per-axis minimum and maximum of the local points and
+    ``nodes`` the :func:`node_entry` of each node, parents first; ``points`` is
+    the sum of their counts.
+    """
+    return {
+        "version": 2,
+        "points": sum(int(n["count"]) for n in nodes),
+        "offset": [float(v) for v in offset],
+        "bounds": {"min": bounds[0], "max": bounds[1]},
+        "intensity_range": list(intensity_range),
+        "z_range": z_range,
+        "attributes": ["position", "intensity"] + (["rgb"] if rgb else []),
+        "nodes": nodes,
+    }
+
+
+def _bounds(local: NDArray[np.floating]) -> tuple[list[float], list[float]]:
     """Per-axis minimum and maximum of points (N, 3); zeros when there are none."""
     if not len(local):
         return [0.0] * 3, [0.0] * 3
@@ -406,7 +454,7 @@ def _bounds(local: NDArray[np.float32]) -> tuple[list[float], list[float]]:
     return [float(c.min()) for c in cols], [float(c.max()) for c in cols]
 
 
-def _node_entry(tile: Tile) -> dict[str, Any]:
+def node_entry(tile: Tile) -> dict[str, Any]:
     """The hierarchy entry of one tile's node (docs/tiles.md)."""
     node = tile.node
     bits, step = position_encoding(node.size)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import laspy
@@ -51,53 +53,120 @@ def read_las(
     (float64) and ``rgb`` (uint8 (N, 3); 16-bit colours are scaled down) when the
     point format has them.
     """
+    with open_las_chunks(path, max_points=max_points, chunk_points=chunk_points) as chunks:
+        total = chunks.total
+        local = np.empty((total, 3), dtype=np.float32)
+        attrs: Attributes = {
+            k: np.empty(total, dtype=t) for k, t in LAS_ATTRIBUTES.items() if k in chunks.names
+        }
+        rgb16 = np.empty((total, 3), dtype=np.uint16) if chunks.has_rgb else None
+        origin = np.zeros(3)
+        done = 0
+        for chunk in chunks:
+            count = len(chunk)
+            origin = chunk.offset
+            local[done : done + count] = chunk.local
+            for name, column in attrs.items():
+                column[done : done + count] = chunk.attributes[name]
+            if rgb16 is not None:
+                rgb16[done : done + count] = chunk.attributes["rgb"]
+            done += count
+    if rgb16 is not None:
+        attrs["rgb"] = rgb_to_uint8(rgb16)
+    return PointCloud(origin, local, attrs, 0)
+
+
+@contextmanager
+def open_las_chunks(
+    path: str | Path, *, max_points: int = 500_000_000, chunk_points: int = CHUNK_POINTS
+) -> Iterator[LasChunks]:
+    """Open a LAS/LAZ file to read it ``chunk_points`` points at a time (a context manager).
+
+    The header is checked at once (as :func:`read_las` does); iterating the
+    result yields the chunks. Decoding errors are raised as
+    :class:`CorruptFileError`, a file missing points as :class:`HeaderMismatchError`.
+    """
     try:
-        with laspy.open(path, laz_backend=_laz_backend()) as reader:
-            return _read(reader, path, max_points, chunk_points)
+        reader = laspy.open(path, laz_backend=_laz_backend())
     except _LIBRARY_ERRORS as exc:
         raise CorruptFileError(f"{path}: cannot decode LAS/LAZ: {exc}") from exc
+    with reader:
+        yield LasChunks(reader, path, max_points, chunk_points)
 
 
-def _read(reader: laspy.LasReader, path: str | Path, max_points: int, chunk: int) -> PointCloud:
-    header = reader.header
-    total = int(header.point_count)
-    check_point_count(total, max_points, path)
-    scales = np.asarray(header.scales, dtype=np.float64)
-    offsets = np.asarray(header.offsets, dtype=np.float64)
-    if not (np.all(np.isfinite(scales)) and np.all(scales != 0) and np.all(np.isfinite(offsets))):
-        raise CorruptFileError(f"{path}: LAS scale {scales} / offset {offsets} is unusable")
-    if total == 0:
-        raise EmptyCloudError(f"{path}: the LAS header declares 0 points")
-    _check_uncompressed_size(header, path)
-    names = set(header.point_format.dimension_names)
-    local = np.empty((total, 3), dtype=np.float32)
-    attrs: Attributes = {
-        k: np.empty(total, dtype=t) for k, t in LAS_ATTRIBUTES.items() if k in names
-    }
-    rgb16 = np.empty((total, 3), dtype=np.uint16) if set(RGB) <= names else None
-    origin: NDArray[np.float64] | None = None
-    done = 0
-    for points in reader.chunk_iterator(chunk):
-        count = len(points)
-        if done + count > total:
-            raise HeaderMismatchError(f"{path}: more points than the {total} the header declares")
-        raw = (points.X, points.Y, points.Z)
-        xyz = [np.asarray(r, dtype=np.float64) * scales[i] + offsets[i] for i, r in enumerate(raw)]
-        if origin is None:
-            origin = _choose_origin(header, xyz)
-        for axis in range(3):
-            local[done : done + count, axis] = xyz[axis] - origin[axis]
-        for name, column in attrs.items():
-            column[done : done + count] = points[name]
-        if rgb16 is not None:
-            for axis, name in enumerate(RGB):
-                rgb16[done : done + count, axis] = points[name]
-        done += count
-    if done != total or origin is None:
-        raise HeaderMismatchError(f"{path}: the LAS header declares {total} points, read {done}")
-    if rgb16 is not None:
-        attrs["rgb"] = _rgb_to_uint8(rgb16)
-    return PointCloud(origin, local, attrs, 0)
+class LasChunks:
+    """An open LAS/LAZ file; iterate it for :class:`PointCloud` chunks, in file order.
+
+    ``total`` is the number of points the header declares, ``names`` the point
+    format's dimension names and ``has_rgb`` whether it has colours. Each chunk
+    holds up to ``chunk_points`` points: ``offset`` (the same for every chunk,
+    chosen as :func:`read_las` does), float32 ``local`` and the attributes of
+    :func:`read_las`, except ``rgb``, which is uint16 (n, 3) as stored (see
+    :func:`rgb_to_uint8`). Chunk arrays are new arrays. Iterate once.
+    """
+
+    def __init__(self, reader: laspy.LasReader, path: str | Path, max_points: int, chunk: int):
+        header = reader.header
+        self.total = int(header.point_count)
+        check_point_count(self.total, max_points, path)
+        self._scales = np.asarray(header.scales, dtype=np.float64)
+        self._offsets = np.asarray(header.offsets, dtype=np.float64)
+        if not (
+            np.all(np.isfinite(self._scales))
+            and np.all(self._scales != 0)
+            and np.all(np.isfinite(self._offsets))
+        ):
+            raise CorruptFileError(
+                f"{path}: LAS scale {self._scales} / offset {self._offsets} is unusable"
+            )
+        if self.total == 0:
+            raise EmptyCloudError(f"{path}: the LAS header declares 0 points")
+        _check_uncompressed_size(header, path)
+        self.names = set(header.point_format.dimension_names)
+        self.has_rgb = set(RGB) <= self.names
+        self._reader, self._path, self._chunk = reader, path, chunk
+
+    def __iter__(self) -> Iterator[PointCloud]:
+        path, total = self._path, self.total
+        kept = [k for k in LAS_ATTRIBUTES if k in self.names]
+        origin: NDArray[np.float64] | None = None
+        done = 0
+        for points in self._decoded():
+            count = len(points)
+            if done + count > total:
+                raise HeaderMismatchError(
+                    f"{path}: more points than the {total} the header declares"
+                )
+            xyz = [
+                np.asarray(r, dtype=np.float64) * self._scales[i] + self._offsets[i]
+                for i, r in enumerate((points.X, points.Y, points.Z))
+            ]
+            if origin is None:
+                origin = _choose_origin(self._reader.header, xyz)
+            local = np.empty((count, 3), dtype=np.float32)
+            for axis in range(3):
+                local[:, axis] = xyz[axis] - origin[axis]
+            attrs: Attributes = {k: np.asarray(points[k], LAS_ATTRIBUTES[k]) for k in kept}
+            if self.has_rgb:
+                attrs["rgb"] = np.stack([np.asarray(points[c], np.uint16) for c in RGB], axis=1)
+            done += count
+            yield PointCloud(origin, local, attrs, 0)
+        if done != total or origin is None:
+            raise HeaderMismatchError(
+                f"{path}: the LAS header declares {total} points, read {done}"
+            )
+
+    def _decoded(self) -> Iterator[laspy.ScaleAwarePointRecord]:
+        """laspy's chunks, with its decoding errors raised as :class:`CorruptFileError`."""
+        chunks = self._reader.chunk_iterator(self._chunk)
+        while True:
+            try:
+                points = next(chunks)
+            except StopIteration:
+                return
+            except _LIBRARY_ERRORS as exc:
+                raise CorruptFileError(f"{self._path}: cannot decode LAS/LAZ: {exc}") from exc
+            yield points
 
 
 def _check_uncompressed_size(header: laspy.LasHeader, path: str | Path) -> None:
@@ -132,8 +201,10 @@ def _choose_origin(
     return np.zeros(3) if np.all(np.abs(origin) < SMALL_COORDINATE) else origin
 
 
-def _rgb_to_uint8(rgb16: NDArray[np.uint16]) -> NDArray[np.uint8]:
-    """LAS colours are 16-bit; files that store 0..255 are kept, others are shifted by 8 bits."""
-    if rgb16.size and int(rgb16.max()) > 255:
-        return (rgb16 >> 8).astype(np.uint8)
-    return rgb16.astype(np.uint8)
+def rgb_to_uint8(rgb16: NDArray[np.uint16], *, wide: bool | None = None) -> NDArray[np.uint8]:
+    """LAS colours (n, 3) are 16-bit; files that store 0..255 are kept, others are
+    shifted by 8 bits. ``wide`` says which (default: whether any value of
+    ``rgb16`` exceeds 255; pass the whole file's answer for a chunk). A new array."""
+    if wide is None:
+        wide = bool(rgb16.size and int(rgb16.max()) > 255)
+    return (rgb16 >> 8).astype(np.uint8) if wide else rgb16.astype(np.uint8)
