@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -27,6 +23,8 @@ from typing import Any
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
+
+from server.launch import free_port, start_server
 
 CLIENTS = 32
 BURST_S = 4.0
@@ -41,8 +39,8 @@ def run_ws(
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         scenes = _prepare(data, clients)
-        port = _free_port()
-        proc = _serve(data, port)
+        port = free_port()
+        proc = start_server(data / "pl", port)
         try:
             return asyncio.run(_measure(port, scenes, burst_s, drag_s))
         finally:
@@ -64,29 +62,6 @@ def _prepare(data: Path, n: int) -> list[int]:
     settings = Settings(data_dir=data / "pl")
     engine = make_engine(settings.db_url)
     return [ingest(engine, settings, cloud).scene_id for _ in range(n)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(data: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-        env={**os.environ, "POINTLABEL_DATA_DIR": str(data / "pl")},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 class Client:

@@ -7,11 +7,7 @@ import json
 import os
 import random
 import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,36 +19,11 @@ from websockets.sync.client import ClientConnection, connect
 from server.config import Settings
 from server.db import make_engine
 from server.ingest import ingest
+from server.launch import free_port, start_server
 from server.models import Cuboid, Edit, Track
 
 KILLS = 20
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "POINTLABEL_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("server did not start")
 
 
 def _batch(seq: int) -> tuple[dict[str, Any], str, str]:
@@ -110,12 +81,12 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_edit(
     settings = Settings(data_dir=tmp_path / "data")
     scene = ingest(make_engine(settings.db_url), settings, small_cloud_file).scene_id
     rng = random.Random(20261122)
-    port = _free_port()
+    port = free_port()
     acked: dict[int, tuple[str, str]] = {}
     sent: dict[int, dict[str, Any]] = {}
     seq = 0
     for _ in range(KILLS):
-        proc = _start(settings.data_dir, port)
+        proc = start_server(settings.data_dir, port)
         with connect(f"ws://127.0.0.1:{port}/ws/scenes/{scene}", compression=None) as ws:
             _hello(ws)
             # The previous round's last batch may have been lost with its ack: resend it.
