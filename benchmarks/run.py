@@ -12,17 +12,19 @@ import numpy as np
 
 from benchmarks.core import run_core
 from benchmarks.geometry import run_geometry
+from benchmarks.ingest import run_ingest
 from benchmarks.ws import run_ws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = (REPO_ROOT / ".." / "shared" / "data").resolve()
 """Real sensor files, never copied into the repository (see ../shared/data/README.md)."""
 
-SUITES = ("all", "core", "geometry", "ws")
+SUITES = ("all", "core", "tiles", "geometry", "ingest", "ws")
+"""core = tiles + geometry + ingest (the point-cloud core's keys); all = core + ws."""
 
 
 def run(suite: str = "all") -> dict[str, Any]:
-    """Run ``suite`` ("all", "core", "geometry" or "ws") and return the result.
+    """Run ``suite`` (one of SUITES) and return the result.
 
     Speeds are million points per second; sizes bytes; errors metres; times
     seconds (best of 2-3 repetitions). Raises ValueError for an unknown suite.
@@ -30,12 +32,11 @@ def run(suite: str = "all") -> dict[str, Any]:
     if suite not in SUITES:
         raise ValueError(f"unknown benchmark suite {suite!r}; expected one of {SUITES}")
     result: dict[str, Any] = {"suite": suite, "environment": environment()}
-    if suite in ("all", "core"):
-        result.update(run_core(DATA_DIR))
-    if suite in ("all", "geometry"):
-        result.update(run_geometry())
-    if suite in ("all", "ws"):
-        result.update(run_ws())
+    parts = {"tiles": lambda: run_core(DATA_DIR), "geometry": run_geometry,
+             "ingest": run_ingest, "ws": run_ws}  # fmt: skip
+    groups = {"all": list(parts), "core": ["tiles", "geometry", "ingest"]}
+    for name in groups.get(suite, [suite]):
+        result.update(parts[name]())
     result["peak_rss_mb_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
 

@@ -49,10 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         "suite",
         nargs="?",
         default="all",
-        choices=["all", "core", "geometry", "ws"],
-        help="core: tiling vs open3d, wire size, quantisation; geometry: IoU vs "
-        "shapely, points in boxes; ws: live edits/s and ack latency, 32 clients, vs an echo "
-        "endpoint (default: all)",
+        choices=["all", "core", "tiles", "geometry", "ingest", "ws"],
+        help="tiles: LOD build vs open3d, wire bytes, quantisation error; geometry: IoU vs "
+        "shapely, points in boxes; ingest: peak memory ingesting a generated 100M-point LAS; "
+        "ws: live edits/s and ack latency, 32 clients, vs an echo endpoint; "
+        "core = tiles + geometry + ingest; all = core + ws (default)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
