@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -125,3 +126,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call" and report.failed and page is not None:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{item.name}.png"))
+
+
+@pytest.fixture
+def scene(server: Server) -> int:
+    """A fresh scene (the generated 3-frame sequence ingested again) for one test."""
+    out = server.cli("ingest", str(server.data_dir / "sequence"), "--name", "fresh", "--json")
+    return int(json.loads(out)["scene_id"])
+
+
+@pytest.fixture
+def ground_truth(server: Server) -> dict[str, Any]:
+    """The generated sequence's ground-truth tracks and tags (docs/demo-data.md)."""
+    return dict(json.loads((server.data_dir / "sequence" / "ground_truth.json").read_text()))

@@ -1,8 +1,14 @@
 // @ts-check
 /** Wires the workspace together: the only module that knows all the others. */
 
+import { GeometryApi } from "./api.js";
 import { App } from "./app.js";
-import { DeleteBoxCommand, Editor } from "./commands.js";
+import { BoxActions } from "./box-actions.js";
+import { Editor } from "./commands.js";
+import { Keyboard } from "./keys.js";
+import { Notices } from "./notices.js";
+import { boxName, renderPanel } from "./panel.js";
+import { Outbox } from "./store.js";
 import { Sync } from "./sync.js";
 import { TileLoader } from "./tiles.js";
 import { BoxTool } from "./tools.js";
@@ -12,11 +18,14 @@ const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.get
 const root = $("workspace");
 const app = new App(Number(root.dataset.sceneId));
 const viewer = new Viewer($("viewport"));
-const sync = new Sync(app.sceneId);
+const sync = new Sync(app.sceneId, await Outbox.open(app.sceneId));
 const editor = new Editor(app, sync);
 const loader = new TileLoader(app.sceneId);
-new BoxTool(app, viewer, editor);
-/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor };
+const api = new GeometryApi(app.sceneId);
+const notices = new Notices($("toast"), $("conflict"));
+const actions = new BoxActions(app, editor, viewer, api, (m) => notices.toast(m));
+new BoxTool(app, viewer, editor, api);
+/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor, actions };
 
 /** Apply protocol ops to the local state: event ops carry `state`, our own
  *  unacknowledged ops carry `data`. @param {any[]} ops */
@@ -28,16 +37,27 @@ function applyOps(ops) {
     else if (op.state) map.set(op.id, op.state);
     else map.set(op.id, { ...(map.get(op.id) ?? { id: op.id, revision: 0 }), ...structuredClone(op.data) });
   }
+  if (app.selected && !app.cuboids.has(app.selected)) app.select(null);
 }
 
 sync.onSnapshot.add((/** @type {any} */ snap) => {
   app.tracks = new Map(snap.tracks.map((/** @type {any} */ t) => [t.id, t]));
   app.cuboids = new Map(snap.cuboids.map((/** @type {any} */ c) => [c.id, c]));
-  for (const p of sync.pending.values()) applyOps(/** @type {any} */ (p.msg).ops);
-  if (app.selected && !app.cuboids.has(app.selected)) app.select(null);
+  // Our edits the server has not acknowledged yet stay visible on top of it.
+  for (const msg of sync.pending) applyOps(msg.ops);
   app.signals.annotationsReset.dispatch();
 });
 sync.onEvent.add((/** @type {any} */ ev) => { applyOps(ev.ops); app.signals.annotationsReset.dispatch(); });
+sync.onAck.add((/** @type {any} */ ack) => editor.acknowledged(ack));
+sync.onRefused.add((/** @type {any} */ msg) => {
+  editor.refused();
+  if (msg.type !== "conflict") return;
+  const name = msg.kind === "cuboid" ? `${boxName(app, msg.id)} box` : `${msg.kind} ${msg.id.slice(0, 8)}`;
+  notices.conflict(msg, name);
+  // Show the server's version at once; the snapshot that follows confirms it.
+  applyOps([{ op: msg.current ? "update" : "delete", kind: msg.kind, id: msg.id, state: msg.current }]);
+  app.signals.annotationsReset.dispatch();
+});
 sync.onPresence.add((/** @type {any[]} */ clients) => {
   const others = clients.filter((c) => c.client_id !== sync.clientId);
   app.othersSelected = new Set(others.map((c) => c.selected).filter(Boolean));
@@ -61,24 +81,7 @@ function drawBoxes() {
       size: c.size, yaw: c.yaw, color: app.classInfo(label)?.color ?? "#bdbdbd" };
   });
   viewer.setBoxes(boxes, app.selected, app.othersSelected);
-  $("box-count").textContent = String(boxes.length);
-  const list = $("box-list");
-  list.replaceChildren(...app.frameCuboids().map((c) => {
-    const li = document.createElement("li");
-    li.textContent = `${app.tracks.get(c.track_id)?.label ?? "?"} · ${c.track_id.slice(0, 8)}`;
-    li.classList.toggle("selected", c.id === app.selected);
-    li.onclick = () => app.select(c.id);
-    return li;
-  }));
-  showSelection();
-}
-
-function showSelection() {
-  const c = app.selected ? app.cuboids.get(app.selected) : null;
-  const el = $("selection");
-  if (!c) { el.textContent = "Nothing selected"; return; }
-  const f = (/** @type {number[]} */ v) => v.map((x) => x.toFixed(2)).join(", ");
-  el.textContent = `${app.tracks.get(c.track_id)?.label} · centre ${f(c.center)} · size ${f(c.size)} · yaw ${c.yaw.toFixed(2)}`;
+  renderPanel(app);
 }
 
 let loadToken = 0;
@@ -103,20 +106,28 @@ function setView(/** @type {"top"|"persp"} */ mode) {
 }
 
 function bindKeys() {
-  window.addEventListener("keydown", (e) => {
-    if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
-    const k = e.key;
-    if ((e.ctrlKey || e.metaKey) && k.toLowerCase() === "z") { e.shiftKey ? editor.redo() : editor.undo(); }
-    else if ((e.ctrlKey || e.metaKey) && k.toLowerCase() === "y") editor.redo();
-    else if (k === "t" || k === "T") setView("top");
-    else if (k === "p" || k === "P") setView("persp");
-    else if (k === ",") app.setFrame(app.frame - 1);
-    else if (k === ".") app.setFrame(app.frame + 1);
-    else if (k === "Escape") app.select(null);
-    else if ((k === "Delete" || k === "Backspace") && app.selected) editor.execute(new DeleteBoxCommand(app, app.selected));
-    else if (/^[1-9]$/.test(k) && app.taxonomy.classes[Number(k) - 1]) setClass(app.taxonomy.classes[Number(k) - 1].name);
-    else return;
-    e.preventDefault();
+  const step = (/** @type {KeyboardEvent} */ e, /** @type {number} */ small, /** @type {number} */ big) => (e.shiftKey ? big : small);
+  const keys = new Keyboard(window);
+  keys.bind("ctrl+z", () => editor.undo()).bind("ctrl+shift+z ctrl+y", () => editor.redo())
+    .bind("t", () => setView("top")).bind("p", () => setView("persp"))
+    .bind(",", () => app.setFrame(app.frame - 1)).bind(".", () => app.setFrame(app.frame + 1))
+    .bind("escape", () => app.select(null))
+    .bind("tab", () => actions.cycle(1)).bind("shift+tab", () => actions.cycle(-1))
+    .bind("delete backspace", () => actions.remove())
+    .bind("q shift+q", (e) => actions.rotate(step(e, 1, 15))).bind("e shift+e", (e) => actions.rotate(-step(e, 1, 15)))
+    .bind("x", () => actions.flip()).bind("f", () => actions.fit()).bind("g", () => actions.snapToGround());
+  /** @type {[string, number, number][]} */
+  const moves = [["arrowup w", 0, 1], ["arrowdown s", 0, -1], ["arrowleft a", -1, 0], ["arrowright d", 1, 0]];
+  for (const [combos, right, up] of moves) {
+    const all = combos.split(" ").flatMap((k) => [k, `shift+${k}`]).join(" ");
+    keys.bind(all, (e) => actions.nudge(right * step(e, 0.1, 1), up * step(e, 0.1, 1)));
+  }
+  /** @type {[string, 0|1|2, number][]} */
+  const sizes = [["i", 0, 1], ["k", 0, -1], ["l", 1, 1], ["j", 1, -1], ["o", 2, 1], ["u", 2, -1]];
+  for (const [key, axis, sign] of sizes) keys.bind(`${key} shift+${key}`, (e) => actions.resize(axis, sign * step(e, 0.1, 0.5)));
+  app.taxonomy.classes.slice(0, 9).forEach((/** @type {any} */ c, /** @type {number} */ i) => {
+    // With a box selected a number changes its track's class; otherwise the class of new boxes.
+    keys.bind(String(i + 1), () => (app.selected ? actions.relabel(c.name) : setClass(c.name)));
   });
 }
 

@@ -1,43 +1,83 @@
 // @ts-check
-/** The scene websocket: hello -> snapshot, ops -> ack/reject/conflict, live events.
- *  Unacknowledged batches are resent with the same client id and seq after a
- *  reconnect; the server applies each batch once. docs/protocol.md has the wire format. */
+/** The scene websocket: hello -> snapshot (or missed events), ops -> ack/reject/
+ *  conflict, live events and presence. Batches come from the persisted Outbox and
+ *  go one at a time, so a batch is built on acknowledged revisions; the one in
+ *  flight when the connection drops is resent unchanged (same client id and seq)
+ *  after the next hello, and the server applies it once. docs/protocol.md has the
+ *  wire format. */
 
 import { Signal } from "./app.js";
 
+/** @typedef {import("./store.js").Outbox} Outbox */
+
 export class Sync {
-  /** @param {number} sceneId */
-  constructor(sceneId) {
+  /** @param {number} sceneId @param {Outbox} outbox */
+  constructor(sceneId, outbox) {
     this.sceneId = sceneId;
-    this.clientId = crypto.randomUUID();
-    this.seq = 0;
-    /** @type {Map<number, {msg: object, resolve: Function}>} */ this.pending = new Map();
+    this.outbox = outbox;
+    this.clientId = outbox.clientId;
     /** @type {WebSocket|null} */ this.ws = null;
-    this.state = "offline";
+    this.ready = false;                // the hello on this socket has been answered
+    /** @type {number|null} */ this.inFlight = null;
     this.revision = -1;                // the latest scene revision this client holds
-    this.onSnapshot = new Signal();
-    this.onEvent = new Signal();
-    this.onPresence = new Signal();
-    this.onState = new Signal();       // (state, message)
+    this.error = "";                   // the last refusal, shown until the next ack
+    this.preparing = 0;
+    /** @type {string|null} */ this.selected = null;  // told again after a reconnect                // edits waiting on the server's geometry (fit, ground)
+    this.state = "offline";
     this.retryMs = 250;
+    /** @type {ReturnType<typeof setTimeout>|undefined} */ this.retryTimer = undefined;
+    this.onSnapshot = new Signal();    // (snapshot)
+    this.onEvent = new Signal();       // (event)
+    this.onPresence = new Signal();    // (clients)
+    this.onState = new Signal();       // (state, message)
+    this.onAck = new Signal();         // (ack)
+    this.onRefused = new Signal();     // (reject or conflict)
+    // Chromium keeps a socket open when the network goes away (and holds its
+    // frames); the browser knows better, so follow its online/offline events.
+    this.started = false;
+    window.addEventListener("offline", () => { if (this.started) this.drop(); });
+    window.addEventListener("online", () => {
+      clearTimeout(this.retryTimer);
+      this.retryMs = 250;
+      if (this.started && !this.ws) this.connect();
+    });
   }
 
+  /** Unacknowledged batches, oldest first. */
+  get pending() { return this.outbox.batches; }
+
   connect() {
+    this.started = true;
     const proto = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${proto}://${location.host}/ws/scenes/${this.sceneId}`);
     this.ws = ws;
     ws.onopen = () => {
       this.retryMs = 250;
       // After a reconnect, ask only for what was missed.
-      const since = this.revision >= 0 ? this.revision : null;
-      ws.send(JSON.stringify({ type: "hello", client_id: this.clientId, since_revision: since }));
+      this.hello(this.revision >= 0 ? this.revision : null);
     };
     ws.onmessage = (e) => this.receive(JSON.parse(e.data));
-    ws.onclose = () => {
-      this.setState("offline", "reconnecting…");
-      setTimeout(() => this.connect(), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, 5000);
-    };
+    ws.onclose = () => { if (this.ws === ws) this.drop(); };
+  }
+
+  /** Forget the socket and try again later. */
+  drop() {
+    const ws = this.ws;
+    this.ws = null;
+    this.ready = false;
+    this.inFlight = null;
+    if (ws) { ws.onclose = ws.onmessage = ws.onopen = null; ws.close(); }
+    this.updateState();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => { if (!this.ws) this.connect(); }, this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, 5000);
+  }
+
+  /** @param {number|null} since */
+  hello(since) {
+    this.ready = false;
+    this.inFlight = null;
+    this.ws?.send(JSON.stringify({ type: "hello", client_id: this.clientId, since_revision: since }));
   }
 
   /** @param {any} msg */
@@ -46,45 +86,80 @@ export class Sync {
       if (msg.type === "snapshot") this.onSnapshot.dispatch(msg);
       else for (const ev of msg.events) this.onEvent.dispatch(ev);
       this.revision = msg.revision;
-      for (const p of this.pending.values()) this.ws?.send(JSON.stringify(p.msg));
-      if (this.state !== "error") this.updateState();
+      this.ready = true;
+      if (this.selected) this.select(this.selected);
+      this.updateState();
+      this.pump();
     } else if (msg.type === "event") {
       this.revision = Math.max(this.revision, msg.revision);
       this.onEvent.dispatch(msg);
     } else if (msg.type === "presence") {
       this.onPresence.dispatch(msg.clients);
     } else if (msg.type === "ack" || msg.type === "reject" || msg.type === "conflict") {
-      const p = this.pending.get(msg.seq);
-      this.pending.delete(msg.seq);
-      if (msg.type === "reject") {
-        this.setState("error", msg.errors.map((/** @type {any} */ e) => `${e.code}: ${e.message}`).join("; "));
-      } else if (msg.type === "conflict") {
-        this.setState("error", `conflict: ${msg.kind} ${msg.id} was changed by someone else`);
-      } else {
-        this.revision = Math.max(this.revision, msg.revision);
-        this.updateState();
-      }
-      p?.resolve(msg);
+      this.answered(msg);
     } else if (msg.type === "error") {
-      this.setState("error", `${msg.code}: ${msg.message}`);
+      this.error = `${msg.code}: ${msg.message}`;
+      this.updateState();
     }
   }
 
-  /** Send a batch of ops; resolves with the server's ack, reject or conflict.
-   *  @param {object[]} ops @returns {Promise<any>} */
-  send(ops) {
-    const seq = ++this.seq;
-    const msg = { type: "ops", seq, client_id: this.clientId, ops };
-    return new Promise((resolve) => {
-      this.pending.set(seq, { msg, resolve });
-      this.setState("saving", "");
-      if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
-    });
+  /** @param {any} msg an ack, reject or conflict */
+  answered(msg) {
+    if (msg.seq !== this.inFlight) return;
+    this.inFlight = null;
+    this.outbox.remove(msg.seq);
+    if (msg.type === "ack") {
+      this.revision = Math.max(this.revision, msg.revision);
+      this.outbox.rebase(msg.revisions);
+      this.error = "";
+      this.onAck.dispatch(msg);
+      this.updateState();
+      this.pump();
+      return;
+    }
+    this.error = msg.type === "reject"
+      ? msg.errors.map((/** @type {any} */ e) => `${e.code}: ${e.message}`).join("; ")
+      : `conflict: a ${msg.kind} was changed by someone else first; your edit was not saved`;
+    this.onRefused.dispatch(msg);
+    // The server's state is the truth again: take a fresh snapshot, then go on.
+    this.hello(null);
+    this.updateState();
+  }
+
+  /** Queue a batch of ops: kept in the outbox at once, sent in turn. @param {object[]} ops */
+  submit(ops) {
+    this.outbox.add(ops);
+    this.updateState();
+    this.pump();
+  }
+
+  /** Count an edit that is being prepared (e.g. waiting for the ground height) as
+   *  unsaved until `work` settles. @template T @param {Promise<T>} work @returns {Promise<T>} */
+  async busy(work) {
+    this.preparing++;
+    this.updateState();
+    try { return await work; } finally { this.preparing--; this.updateState(); }
+  }
+
+  /** Send the oldest unacknowledged batch once it is on disk, if none is in flight. */
+  async pump() {
+    const ws = this.ws;
+    const head = this.outbox.batches[0];
+    if (!ws || !this.ready || this.inFlight !== null || !head) return;
+    this.inFlight = head.seq;
+    await this.outbox.saved(head.seq);
+    if (this.ws !== ws || !this.ready || this.inFlight !== head.seq) return;
+    ws.send(JSON.stringify(head));
   }
 
   updateState() {
-    if (this.ws?.readyState !== WebSocket.OPEN) return;
-    this.setState(this.pending.size ? "saving" : "saved", "");
+    const n = this.pending.length + this.preparing;
+    const kept = this.outbox.problem || `${n} edit${n === 1 ? "" : "s"} kept in this browser`;
+    const open = this.ws?.readyState === WebSocket.OPEN;
+    if (!open || (!this.ready && !this.error)) this.setState("offline", n ? kept : open ? "connecting…" : "reconnecting…");
+    else if (this.error) this.setState("error", this.error);
+    else if (this.outbox.problem) this.setState(n ? "saving" : "saved", this.outbox.problem);
+    else this.setState(n ? "saving" : "saved", "");
   }
 
   /** @param {string} state @param {string} message */
@@ -95,15 +170,7 @@ export class Sync {
 
   /** Tell the others what this client has selected. @param {string|null} id */
   select(id) {
-    if (this.ws?.readyState === WebSocket.OPEN) {
-      this.ws.send(JSON.stringify({ type: "select", object_id: id }));
-    }
-  }
-
-  /** Ask for a fresh snapshot (after a reject or a conflict). */
-  resync() {
-    if (this.ws?.readyState === WebSocket.OPEN) {
-      this.ws.send(JSON.stringify({ type: "hello", client_id: this.clientId }));
-    }
+    this.selected = id;
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: "select", object_id: id }));
   }
 }

@@ -60,5 +60,6 @@ self.onmessage = (e) => {
       }
     }
   }
-  self.postMessage({ id, positions, colors }, [positions.buffer, colors.buffer]);
+  // A worker's postMessage(message, transfer); the DOM typings only know Window's.
+  /** @type {any} */ (self).postMessage({ id, positions, colors }, [positions.buffer, colors.buffer]);
 };

@@ -17,7 +17,8 @@ export class Viewer {
     this.scene = new THREE.Scene();
     this.points = new THREE.Group();
     this.boxes = new THREE.Group();
-    this.scene.add(this.points, this.boxes);
+    this.draft = new THREE.Group();    // the box being drawn
+    this.scene.add(this.points, this.boxes, this.draft);
     this.pointMaterial = new THREE.PointsMaterial({ size: 2, sizeAttenuation: false, vertexColors: true });
     /** @type {Float32Array[]} */ this.loadedPositions = [];
 
@@ -142,6 +143,29 @@ export class Viewer {
       const mark = b.id === selected ? "#ffffff" : othersSelected.has(b.id) ? "#ff4081" : null;
       this.boxes.add(boxObject(b, mark));
     }
+  }
+
+  /** Show (or with null, hide) the box being drawn. @param {any} box local coordinates */
+  setDraft(box) {
+    this.draft.traverse((o) => /** @type {any} */ (o).geometry?.dispose());
+    this.draft.clear();
+    if (box) this.draft.add(boxObject(box, "#ffffff"));
+  }
+
+  /** Unit vectors on the ground for the screen's right and up, as [x, y] pairs:
+   *  in the top view +x and +y; in the 3D view, the camera's heading. */
+  groundAxes() {
+    if (this.mode === "top") return { right: [1, 0], up: [0, 1] };
+    const d = this.perspControls.target.clone().sub(this.persp.position);
+    const n = Math.hypot(d.x, d.y) || 1;
+    return { right: [d.y / n, -d.x / n], up: [d.x / n, d.y / n] };
+  }
+
+  /** Where a local point is on the page (client pixels). @param {number[]} p */
+  screenPoint(p) {
+    const v = new THREE.Vector3(p[0], p[1], p[2]).project(this.camera);
+    const r = this.renderer.domElement.getBoundingClientRect();
+    return { x: r.left + (v.x + 1) / 2 * r.width, y: r.top + (1 - v.y) / 2 * r.height };
   }
 
   render() {

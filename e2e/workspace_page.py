@@ -1,0 +1,76 @@
+"""Helpers for driving the workspace page and reading the server's state in e2e tests."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from e2e.conftest import Server
+
+CUBOID_FIELDS = ("id", "track_id", "frame", "center", "size", "yaw", "revision")
+
+
+def open_scene(page: Page, server: Server, scene_id: int) -> None:
+    """Open a scene and wait until frame 0 is drawn and everything is saved."""
+    page.goto(f"{server.url}/scenes/{scene_id}")
+    expect(page.locator("#workspace")).to_have_attribute("data-loaded-frame", "0", timeout=20_000)
+    expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+    page.wait_for_timeout(200)  # a few animation frames
+
+
+def annotations(server: Server, scene_id: int) -> dict[str, Any]:
+    """The REST snapshot of a scene's annotations."""
+    with urllib.request.urlopen(f"{server.url}/api/scenes/{scene_id}/annotations") as r:
+        return dict(json.load(r))
+
+
+def expect_saved(page: Page) -> None:
+    expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+
+
+def screen_xy(page: Page, x: float, y: float, z: float = 0.0) -> tuple[float, float]:
+    """Where absolute frame coordinates (x, y, z) are on the page, in the current view."""
+    p = page.evaluate(
+        """([x, y, z]) => { const { app, viewer } = window.pointlabel; const o = app.offset;
+             return viewer.screenPoint([x - o[0], y - o[1], z - o[2]]); }""",
+        [x, y, z],
+    )
+    return float(p["x"]), float(p["y"])
+
+
+def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=8)
+    page.mouse.up()
+
+
+def page_cuboids(page: Page) -> list[dict[str, Any]]:
+    """The cuboids the page holds (window.pointlabel.app), sorted by id."""
+    return list(
+        page.evaluate(
+            "() => [...window.pointlabel.app.cuboids.values()].sort((a, b) => a.id < b.id ? -1 : 1)"
+        )
+    )
+
+
+def page_tracks(page: Page) -> list[dict[str, Any]]:
+    return list(
+        page.evaluate(
+            "() => [...window.pointlabel.app.tracks.values()].sort((a, b) => a.id < b.id ? -1 : 1)"
+        )
+    )
+
+
+def server_cuboids(server: Server, scene_id: int) -> list[dict[str, Any]]:
+    return sorted(annotations(server, scene_id)["cuboids"], key=lambda c: str(c["id"]))
+
+
+def selected_cuboid(page: Page) -> dict[str, Any] | None:
+    result = page.evaluate(
+        "() => { const a = window.pointlabel.app; return a.selected ? a.cuboids.get(a.selected) : null; }"
+    )
+    return None if result is None else dict(result)
