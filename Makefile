@@ -18,7 +18,7 @@ help:
 	@echo "make demo   install, generate + ingest the demo sequence, serve on http://$(HOST):$(PORT)"
 	@echo "make test   install, lint, unit/API/websocket tests, e2e tests in headless Chromium"
 	@echo "make bench  pointlabel bench --json"
-	@echo "make lint   ruff + mypy"
+	@echo "make lint   ruff, mypy, tsc on static/js"
 
 install: $(VENV)/.installed node_modules/.installed .deb-check
 
@@ -57,6 +57,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	node_modules/.bin/tsc -p .   # JSDoc types of static/js (tsconfig.json)
 
 test-unit: install
 	$(BIN)/pytest tests

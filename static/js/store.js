@@ -24,6 +24,20 @@ function openDb() {
   });
 }
 
+/** The sessionStorage key under which a tab remembers its client id for a scene.
+ *  @param {string} lockName */
+const tabKey = (lockName) => `${lockName.split("/")[0]}:tab`;
+
+/** A random UUID, also where crypto.randomUUID is missing (insecure contexts). */
+export function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 /** @param {IDBRequest|IDBTransaction} r @returns {Promise<any>} */
 const done = (r) => new Promise((resolve, reject) => {
   if (r instanceof IDBTransaction) { r.oncomplete = () => resolve(undefined); r.onerror = r.onabort = () => reject(r.error); }
@@ -31,9 +45,12 @@ const done = (r) => new Promise((resolve, reject) => {
 });
 
 /** Take the Web Lock `name` for the life of the page, if no other tab holds it.
- *  @param {string} name @returns {Promise<boolean>} */
+ *  Without Web Locks (plain http off localhost) a tab may only take back the
+ *  outbox it had before a reload: its client id is kept in sessionStorage,
+ *  which is per tab.
+ *  @param {string} name "pointlabel:<scene>/<client>" @returns {Promise<boolean>} */
 function holdLock(name) {
-  if (!navigator.locks) return Promise.resolve(false);
+  if (!navigator.locks) return Promise.resolve(sessionStorage.getItem(tabKey(name)) === name);
   return new Promise((resolve) => {
     navigator.locks.request(name, { ifAvailable: true }, (lock) => {
       resolve(lock !== null);
@@ -60,7 +77,7 @@ export class Outbox {
    *  @param {number} sceneId @returns {Promise<Outbox>} */
   static async open(sceneId) {
     /** @type {IDBDatabase} */ let db;
-    try { db = await openDb(); } catch { return new Outbox(sceneId, null, crypto.randomUUID(), 0, []); }
+    try { db = await openDb(); } catch { return new Outbox(sceneId, null, uuid(), 0, []); }
     const index = db.transaction(CLIENTS).objectStore(CLIENTS).index("scene");
     const records = /** @type {any[]} */ (await done(index.getAll(sceneId)));
     for (const rec of records) {
@@ -69,8 +86,9 @@ export class Outbox {
       const rows = await done(db.transaction(BATCHES).objectStore(BATCHES).getAll(range));
       return new Outbox(sceneId, db, rec.clientId, rec.nextSeq, rows.map((/** @type {any} */ r) => r.msg));
     }
-    const clientId = crypto.randomUUID();
+    const clientId = uuid();
     await holdLock(`pointlabel:${sceneId}/${clientId}`);
+    sessionStorage.setItem(tabKey(`pointlabel:${sceneId}/`), `pointlabel:${sceneId}/${clientId}`);
     const box = new Outbox(sceneId, db, clientId, 0, []);
     box.write((tx) => tx.objectStore(CLIENTS).put(box.record()));
     return box;

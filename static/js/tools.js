@@ -6,6 +6,7 @@
  *  New boxes stand on the ground the server sees under their centre. */
 
 import { CreateBoxCommand, UpdateBoxCommand } from "./commands.js";
+import { uuid } from "./store.js";
 
 /** Pointer travel (px) below which a press is a click, not a drag. */
 const CLICK_PX = 4;
@@ -114,9 +115,9 @@ export class BoxTool {
     const ground = (await this.api.ground(frame, x, y))
       ?? (this.viewer.groundAt(shape.center[0], shape.center[1]) ?? 0) + o[2];
     if (frame !== this.app.frame) return;
-    const track = { id: crypto.randomUUID(), label: cls.name, attributes: {}, revision: 0 };
+    const track = { id: uuid(), label: cls.name, attributes: {}, revision: 0 };
     const cuboid = {
-      id: crypto.randomUUID(), track_id: track.id, frame,
+      id: uuid(), track_id: track.id, frame,
       center: [x, y, ground + shape.size[2] / 2], size: shape.size, yaw: shape.yaw,
       pitch: 0, roll: 0, attributes: {}, source: "manual", keyframe: true, revision: 0,
     };
