@@ -106,6 +106,7 @@ class Writer:
         with self._lock:
             try:
                 with self.engine.begin() as conn:
+                    self._refresh(conn, {sub.scene_id for sub in subs})
                     results = [self._apply_batch(conn, sub, changes) for sub in subs]
                     persist(conn, changes)
             except BaseException:
@@ -115,17 +116,21 @@ class Writer:
                 raise
         return results
 
-    def _state(self, conn: Connection, scene_id: int) -> SceneState | None:
-        """The scene's state, reloaded if another process has written to it since."""
-        st = self.states.get(scene_id)
-        revision = conn.execute(select(SCENES.c.revision).where(SCENES.c.id == scene_id)).scalar()
-        if revision is None:
-            return None
-        if st is None or st.revision != revision:
-            st = load_scene(conn, scene_id)
-            assert st is not None
-            self.states[scene_id] = st
-        return st
+    def _refresh(self, conn: Connection, scene_ids: set[int]) -> None:
+        """Load the group's scenes: anew where missing or where another process has
+        written since (its revision moved); drop those that no longer exist."""
+        rows = conn.execute(
+            select(SCENES.c.id, SCENES.c.revision).where(SCENES.c.id.in_(scene_ids))
+        ).all()
+        revisions = {row.id: row.revision for row in rows}
+        for scene_id in scene_ids:
+            st = self.states.get(scene_id)
+            if scene_id not in revisions:
+                self.states.pop(scene_id, None)
+            elif st is None or st.revision != revisions[scene_id]:
+                loaded = load_scene(conn, scene_id)
+                assert loaded is not None
+                self.states[scene_id] = loaded
 
     def _apply_batch(
         self, conn: Connection, sub: Submission, changes: Changes
@@ -134,7 +139,7 @@ class Writer:
         replay = self._replayed(conn, sub)
         if replay is not None:
             return replay, None
-        st = changes.scenes.get(sub.scene_id) or self._state(conn, sub.scene_id)
+        st = self.states.get(sub.scene_id)
         if st is None:
             return Reject(seq=msg.seq, errors=[Problem(code="scene_not_found", message="")]), None
         batch = _Batch(conn, st, sub, changes, self._user_id(conn, sub.user))
