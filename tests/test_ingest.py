@@ -121,3 +121,29 @@ def test_las_and_laz_of_the_same_points_give_identical_tiles(
     las, laz = hierarchies
     assert [n["tile"] for n in las["nodes"]] == [n["tile"] for n in laz["nodes"]]
     assert las == laz
+
+
+README_COUNTS = {
+    "kitti/velodyne/000000.bin": 115_384,
+    "kitti/velodyne/000001.bin": 120_268,
+    "las/simple.las": 1_065,
+    "las/simple.laz": 1_065,
+    "las/autzen_trim.las": 110_000,
+    "las/autzen_trim.laz": 110_000,
+    "las/sample_c.las": 14_408,
+    "las/bcts_1.laz": 531_662,
+    "las/bcts_merged.laz": 2_834_350,
+    "sustech/lidar/000950.pcd": 68_242,
+}
+
+
+@pytest.mark.parametrize("name,count", README_COUNTS.items())
+def test_every_shared_file_ingests_with_its_readme_point_count(
+    engine: Engine, settings: Settings, shared_data: Path, name: str, count: int
+) -> None:
+    result = ingest(engine, settings, shared_data / name)
+    assert (result.frames, result.points, result.dropped) == (1, count, 0)
+    scene, _ = load_scene(engine, result.scene_id)
+    hierarchy = json.loads(frame_file(settings, scene, 0, ".json").read_text())
+    assert sum(n["count"] for n in hierarchy["nodes"]) == count
+    assert len(np.load(frame_file(settings, scene, 0, ".npy"), mmap_mode="r")) == count
