@@ -234,9 +234,16 @@ def count_in_cuboid(
 
 
 def _cuboids(scene: Scene, t: float, points: NDArray[np.float32]) -> dict[str, dict[str, Any]]:
-    """Ground-truth cuboids in the sensor frame at time ``t`` for actors within LABEL_RANGE."""
+    """Ground-truth cuboids in the sensor frame at time ``t`` for actors within LABEL_RANGE.
+
+    Values are rounded as written to JSON and ``points`` is counted with the
+    rounded cuboid, so a reader recounting the PCD gets the same number.
+    """
     u, v, yaw = ego_state(t)
     c, s = math.cos(yaw), math.sin(yaw)
+    xyz = points.astype(np.float64)
+    order = np.argsort(xyz[:, 0], kind="stable")
+    xs = xyz[order, 0]
     out: dict[str, dict[str, Any]] = {}
     for actor in scene.actors:
         state = actor_state(actor, t)
@@ -247,7 +254,9 @@ def _cuboids(scene: Scene, t: float, points: NDArray[np.float32]) -> dict[str, d
         center = [round(c * du + s * dv, 4), round(-s * du + c * dv, 4), round(z, 4)]
         size = [round(x, 4) for x in actor.size]
         box_yaw = round(wrap_angle(state.yaw - yaw), 6)
-        n = count_in_cuboid(points, center, size, box_yaw)
+        reach = math.hypot(size[0], size[1]) / 2 + 1e-3
+        lo, hi = np.searchsorted(xs, [center[0] - reach, center[0] + reach])
+        n = count_in_cuboid(xyz[order[lo:hi]], center, size, box_yaw)
         out[actor.track_id] = {"center": center, "size": size, "yaw": box_yaw, "points": n}
     return out
 
