@@ -223,6 +223,53 @@ def _routes(app: FastAPI) -> None:
         status = {"ack": 200, "reject": 422, "conflict": 409}[reply.type]
         return JSONResponse(reply.model_dump(), status_code=status)
 
+    @app.get("/api/scenes/{scene_id}/export/{fmt}")
+    async def export(scene: SceneDep, fmt: str, request: Request, points: bool = False) -> Response:
+        """The scene's annotations in an interchange format (docs/formats.md), as a zip."""
+        from server.interchange import export_scene, export_zip
+        from server.interchange.model import InterchangeError
+
+        settings: Settings = request.app.state.settings
+        folder = settings.data_dir / "exports" / uuid.uuid4().hex
+        try:
+            assert scene.id is not None
+            engine = request.app.state.engine
+            summary = await run_in_threadpool(
+                export_scene, engine, settings, scene.id, fmt, folder, points=points
+            )
+            (folder / "summary.json").write_text(json.dumps(summary, indent=1))
+            body = await run_in_threadpool(export_zip, folder)
+        except InterchangeError as exc:
+            raise ApiError(422, exc.code, str(exc)) from exc
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        name = f"scene-{scene.id}-{fmt}.zip"
+        headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+        return Response(body, media_type="application/zip", headers=headers)
+
+    @app.post("/api/import/{fmt}", status_code=201)
+    async def import_labels(fmt: str, path: str, request: Request, name: str | None = None) -> Any:
+        """Import a labelled scene from a folder under ``$POINTLABEL_DATA_DIR/imports``."""
+        from server.interchange import import_scene
+        from server.interchange.model import InterchangeError
+
+        settings: Settings = request.app.state.settings
+        root = (settings.data_dir / "imports").resolve()
+        target = (root / path).resolve()
+        if not target.is_relative_to(root) or not target.exists():
+            raise ApiError(
+                404, "import_path_not_found", f"no folder {path!r} under the import root"
+            )
+        hub = request.app.state.hub
+        try:
+            result = await run_in_threadpool(
+                import_scene, request.app.state.engine, settings, fmt, target,
+                name=name, user=_user(request), writer=hub.writer,
+            )  # fmt: skip
+        except InterchangeError as exc:
+            raise ApiError(422, exc.code, str(exc)) from exc
+        return result.to_json()
+
     @app.websocket("/ws/echo")
     async def echo_socket(ws: WebSocket) -> None:
         """A no-op peer for `pointlabel bench ws`: answers each text frame with a tiny ack."""

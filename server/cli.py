@@ -1,4 +1,4 @@
-"""The ``pointlabel`` command line: demo, serve, ingest, synth, bench."""
+"""The ``pointlabel`` command line: demo, serve, ingest, import, export, synth, bench."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pointcloud.errors import PointCloudError
+from server.interchange.model import InterchangeError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +40,19 @@ def main(argv: list[str] | None = None) -> int:
         help="if a scene was already ingested from PATH, report it instead",
     )
 
+    p = sub.add_parser("import", help="import a labelled scene (points and labels)")
+    p.add_argument("format", choices=["sustech", "kitti", "nuscenes", "openlabel"])
+    p.add_argument("path", type=Path, help="the scene folder (docs/formats.md)")
+    p.add_argument("--name", help="scene name (default: the folder name)")
+    p.add_argument("--json", action="store_true", help="print one JSON summary")
+
+    p = sub.add_parser("export", help="write a scene's annotations in an interchange format")
+    p.add_argument("scene_id", type=int)
+    p.add_argument("format", choices=["openlabel", "kitti", "nuscenes", "sustech", "csv"])
+    p.add_argument("out", type=Path, help="output folder")
+    p.add_argument("--no-points", action="store_true", help="labels only, no point clouds")
+    p.add_argument("--json", action="store_true", help="print one JSON summary")
+
     p = sub.add_parser("synth", help="write the generated demo driving sequence")
     p.add_argument("out", type=Path, help="output folder")
     p.add_argument("--frames", type=int, default=40)
@@ -61,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(COMMANDS[args.command](args) or 0)
     except PointCloudError as exc:
+        _out(json.dumps({"error": exc.code, "message": str(exc)}), err=True)
+        return 2
+    except InterchangeError as exc:
         _out(json.dumps({"error": exc.code, "message": str(exc)}), err=True)
         return 2
     except FileNotFoundError as exc:
@@ -116,6 +133,34 @@ def _ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from server.config import get_settings
+    from server.db import make_engine
+    from server.interchange import import_scene
+
+    settings = get_settings()
+    result = import_scene(
+        make_engine(settings.db_url), settings, args.format, args.path, name=args.name
+    )
+    summary = result.to_json()
+    _out(json.dumps(summary) if args.json else json.dumps(summary, indent=2))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from server.config import get_settings
+    from server.db import make_engine
+    from server.interchange import export_scene
+
+    settings = get_settings()
+    engine = make_engine(settings.db_url)
+    summary = export_scene(
+        engine, settings, args.scene_id, args.format, args.out, points=not args.no_points
+    )
+    _out(json.dumps(summary) if args.json else json.dumps(summary, indent=2))
+    return 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from pointcloud.synth import generate_sequence
 
@@ -149,7 +194,15 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"demo": _demo, "serve": _serve, "ingest": _ingest, "synth": _synth, "bench": _bench}
+COMMANDS = {
+    "demo": _demo,
+    "serve": _serve,
+    "ingest": _ingest,
+    "import": _import,
+    "export": _export,
+    "synth": _synth,
+    "bench": _bench,
+}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,106 @@
+"""Import and export labelled scenes: SUSTechPOINTS, KITTI, nuScenes-style JSON,
+ASAM OpenLABEL 1.0 and CSV (docs/formats.md)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from server.annotations import Writer
+from server.config import Settings
+from server.interchange import csv_export, kitti, nuscenes, openlabel, sustech
+from server.interchange.exporter import SceneData, load
+from server.interchange.importer import ImportResult, Parsed, import_parsed
+from server.interchange.model import InterchangeError, Report
+from server.taxonomy import DEFAULT_TAXONOMY, Taxonomy
+
+Reader = Callable[[Path, Taxonomy], Parsed]
+WriterFn = Callable[..., Report]
+
+READERS: dict[str, Reader] = {
+    "sustech": sustech.read,
+    "kitti": kitti.read,
+    "nuscenes": nuscenes.read,
+    "openlabel": openlabel.read,
+}
+WRITERS: dict[str, WriterFn] = {
+    "sustech": sustech.write,
+    "kitti": kitti.write,
+    "nuscenes": nuscenes.write,
+    "openlabel": openlabel.write,
+    "csv": csv_export.write,
+}
+IMPORT_FORMATS = tuple(READERS)
+EXPORT_FORMATS = tuple(WRITERS)
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "IMPORT_FORMATS",
+    "ImportResult",
+    "InterchangeError",
+    "Report",
+    "export_scene",
+    "export_zip",
+    "import_scene",
+]
+
+
+class UnknownFormatError(InterchangeError):
+    """A format name that is not one of the import or export formats."""
+
+    code = "unknown_format"
+
+
+def import_scene(
+    engine: Engine,
+    settings: Settings,
+    fmt: str,
+    path: Path,
+    *,
+    name: str | None = None,
+    user: str | None = None,
+    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
+    writer: Writer | None = None,
+) -> ImportResult:
+    """Import a labelled scene in ``fmt`` from ``path`` (a folder; docs/formats.md)."""
+    if fmt not in READERS:
+        raise UnknownFormatError(f"cannot import {fmt!r}; formats: {', '.join(IMPORT_FORMATS)}")
+    path = Path(path).resolve()
+    if not path.exists():
+        raise FileNotFoundError(path)
+    parsed = READERS[fmt](path, taxonomy)
+    return import_parsed(
+        engine, settings, parsed, name=name, user=user, taxonomy=taxonomy, writer=writer
+    )
+
+
+def export_scene(
+    engine: Engine, settings: Settings, scene_id: int, fmt: str, out: Path, *, points: bool = True
+) -> dict[str, Any]:
+    """Write the scene's current annotations in ``fmt`` into the folder ``out``.
+
+    With ``points`` the frames' point clouds are copied too, so that ``out``
+    can be imported again. Returns a JSON summary (what the format cannot
+    hold is in ``lost``).
+    """
+    if fmt not in WRITERS:
+        raise UnknownFormatError(f"cannot export {fmt!r}; formats: {', '.join(EXPORT_FORMATS)}")
+    data: SceneData = load(engine, settings, scene_id)
+    out.mkdir(parents=True, exist_ok=True)
+    report = WRITERS[fmt](data, out, points=points)
+    return {"scene_id": scene_id, "format": fmt, "out": str(out), **report.to_json()}
+
+
+def export_zip(folder: Path) -> bytes:
+    """Every file under ``folder`` as a zip archive (paths relative to ``folder``)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                zf.write(f, f.relative_to(folder).as_posix())
+    return buf.getvalue()

@@ -1,0 +1,100 @@
+"""Read a scene's current annotations from the database into an :class:`AnnotationSet`."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from pointcloud.io.sequence import natural_key
+from server.config import Settings
+from server.interchange.importer import external_id
+from server.interchange.model import AnnotationSet, Box, FrameMeta, InterchangeError, Tag, Track
+from server.interchange.model import frame_key as key_of
+from server.models import Frame, Scene
+from server.state import load_scene
+
+
+@dataclass
+class SceneData:
+    """A scene's annotations with the facts writers need: name, storage, where points live."""
+
+    scene_id: int
+    name: str
+    storage: str
+    labels: AnnotationSet
+    settings: Settings
+    offsets: list[tuple[float, float, float]]
+
+    def local_points(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """A frame's stored points: (N, 3) float32 local coordinates and the float64 offset."""
+        pts = np.load(self.settings.frames_dir / self.storage / f"{index}.npy")
+        return pts, np.array(self.offsets[index], dtype=np.float64)
+
+    def copy_points(self, folder: Path) -> int:
+        """Copy each frame's source file into ``folder`` (kept name); returns how many were missing."""
+        folder.mkdir(parents=True, exist_ok=True)
+        missing = 0
+        for f in self.labels.frames:
+            if f.source is None or not f.source.is_file():
+                missing += 1
+                continue
+            shutil.copyfile(f.source, folder / f.source.name)
+        return missing
+
+
+def load(engine: Engine, settings: Settings, scene_id: int) -> SceneData:
+    """The scene's committed annotations as an :class:`AnnotationSet` (format track ids)."""
+    with engine.connect() as conn:
+        st = load_scene(conn, scene_id)
+    with Session(engine) as session:
+        scene = session.get(Scene, scene_id)
+        rows = session.exec(
+            select(Frame).where(Frame.scene_id == scene_id).order_by(Frame.index)  # type: ignore[arg-type]
+        ).all()
+    if st is None or scene is None:
+        raise InterchangeError(f"scene {scene_id} does not exist")
+    frames = [
+        FrameMeta(key_of(r.source_file), r.timestamp, r.pose, Path(r.source_file)) for r in rows
+    ]
+    ext = {tid: external_id(scene_id, tid) for tid in st.objects["track"]}
+    tracks = [
+        Track(ext[t["id"]], t["label"], dict(t["attributes"])) for t in st.objects["track"].values()
+    ]
+    tracks.sort(key=lambda t: natural_key(t.id))
+    boxes = [
+        Box(
+            ext[c["track_id"]],
+            c["frame"],
+            tuple(c["center"]),
+            tuple(c["size"]),
+            c["yaw"],
+            c["pitch"],
+            c["roll"],
+            dict(c["attributes"]),
+            c["keyframe"],
+            c["source"],
+        )  # fmt: skip
+        for c in st.objects["cuboid"].values()
+    ]
+    boxes.sort(key=lambda b: (b.frame, natural_key(b.track_id)))
+    tags = [
+        Tag(
+            g["tag"],
+            g["subject"],
+            g["first_frame"],
+            g["last_frame"],
+            ext.get(g["track_id"]) if g["track_id"] else None,
+            ext.get(g["related_track_id"]) if g["related_track_id"] else None,
+            dict(g["attributes"]),
+        )  # fmt: skip
+        for g in st.objects["tag"].values()
+    ]
+    tags.sort(key=lambda g: (g.first_frame, g.tag, g.track_id or ""))
+    offsets = [(r.offset_x, r.offset_y, r.offset_z) for r in rows]
+    labels = AnnotationSet(frames, tracks, boxes, tags)
+    return SceneData(scene_id, scene.name, scene.storage, labels, settings, offsets)

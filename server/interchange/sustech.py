@@ -1,0 +1,139 @@
+"""SUSTechPOINTS scenes: ``lidar/<frame>.pcd`` and ``label/<frame>.json``.
+
+A label file is a JSON array of ``{"psr": {"position": {x, y, z}, "scale":
+{x, y, z}, "rotation": {x, y, z}}, "obj_type": str, "obj_id": str}`` in the
+lidar frame: ``position`` is the centre, ``scale`` the full size (x = length,
+y = width, z = height), ``rotation`` roll / pitch / yaw in radians. PointLabel
+adds an optional ``"pointlabel"`` key per box (``label``, ``attributes``,
+``track_attributes``, ``keyframe``) that SUSTechPOINTS ignores.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pointcloud.io.sequence import list_frames
+from server.interchange.classes import from_class, to_class
+from server.interchange.exporter import SceneData
+from server.interchange.importer import Parsed
+from server.interchange.model import (
+    AnnotationSet,
+    Box,
+    FrameMeta,
+    InterchangeError,
+    Report,
+    Track,
+    frame_key,
+)
+from server.interchange.poses import write_poses
+from server.taxonomy import Taxonomy
+
+LOST = ["behaviour tags", "ego poses and timestamps (written to poses.json beside lidar/)"]
+
+
+def read(path: Path, taxonomy: Taxonomy) -> Parsed:
+    """Read a SUSTechPOINTS scene folder (``lidar/``, ``label/``; ``calib/``, ``camera/`` unused)."""
+    report = Report()
+    frames = [FrameMeta(frame_key(f)) for f in list_frames(path)]
+    labels = AnnotationSet(frames=frames)
+    index_of = {f.key: i for i, f in enumerate(frames)}
+    tracks: dict[str, Track] = {}
+    for file in sorted((path / "label").glob("*.json")):
+        items = _load(file)
+        if file.stem not in index_of:
+            report.drop("label_without_point_cloud", len(items))
+            continue
+        for n, item in enumerate(items):
+            box = _box(item, index_of[file.stem], f"{file.stem}-{n}", tracks, taxonomy, report)
+            if box is not None:
+                labels.boxes.append(box)
+    labels.tracks = list(tracks.values())
+    for folder in ("calib", "camera"):
+        if (path / folder).is_dir():
+            report.notes.append(f"{folder}/ is not imported (PointLabel has no cameras yet)")
+    return Parsed(path, labels, report)
+
+
+def _load(file: Path) -> list[Any]:
+    try:
+        items = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InterchangeError(f"{file}: not JSON: {exc}") from exc
+    if not isinstance(items, list):
+        raise InterchangeError(f"{file}: expected a JSON array of boxes")
+    return items
+
+
+def _box(
+    item: Any, frame: int, fallback_id: str, tracks: dict[str, Track], tax: Taxonomy, r: Report
+) -> Box | None:
+    try:
+        psr = item["psr"]
+        p, s, rot = (psr[k] for k in ("position", "scale", "rotation"))
+        center = (float(p["x"]), float(p["y"]), float(p["z"]))
+        size = (float(s["x"]), float(s["y"]), float(s["z"]))
+        angles = (float(rot["z"]), float(rot.get("y", 0.0)), float(rot.get("x", 0.0)))
+        obj_type = str(item.get("obj_type") or "Unknown")
+    except (KeyError, TypeError, ValueError, AttributeError):
+        r.drop("malformed_box")
+        return None
+    ext = item.get("pointlabel") if isinstance(item.get("pointlabel"), dict) else {}
+    track_id = str(item.get("obj_id") or "")
+    if not track_id:
+        r.counts["boxes_without_obj_id"] += 1
+        track_id = fallback_id
+    if track_id not in tracks:
+        label, attrs = (
+            (ext["label"], {})
+            if ext.get("label") in tax.classes
+            else to_class("sustech", obj_type, tax, r)
+        )
+        tracks[track_id] = Track(track_id, label, {**attrs, **ext.get("track_attributes", {})})
+    return Box(
+        track_id, frame, center, size, *angles,
+        attributes=dict(ext.get("attributes", {})), keyframe=bool(ext.get("keyframe", True)),
+    )  # fmt: skip
+
+
+def write(data: SceneData, out: Path, *, points: bool) -> Report:
+    """Write ``label/<frame>.json`` (every frame, empty arrays included) and optionally ``lidar/``."""
+    report = Report(lost=list(LOST))
+    labels = data.labels
+    tracks = {t.id: t for t in labels.tracks}
+    per_frame: list[list[dict[str, Any]]] = [[] for _ in labels.frames]
+    for b in labels.boxes:
+        t = tracks[b.track_id]
+        obj_type = from_class("sustech", t.label, t.attributes)
+        if obj_type != t.label:
+            report.class_map[t.label] = obj_type
+        per_frame[b.frame].append(
+            {
+                "psr": {
+                    "position": dict(zip("xyz", b.center, strict=True)),
+                    "scale": dict(zip("xyz", b.size, strict=True)),
+                    "rotation": {"x": b.roll, "y": b.pitch, "z": b.yaw},
+                },
+                "obj_type": obj_type,
+                "obj_id": b.track_id,
+                "pointlabel": {
+                    "label": t.label,
+                    "track_attributes": t.attributes,
+                    "attributes": b.attributes,
+                    "keyframe": b.keyframe,
+                },
+            }  # fmt: skip
+        )
+    (out / "label").mkdir(parents=True, exist_ok=True)
+    for f, items in zip(labels.frames, per_frame, strict=True):
+        (out / "label" / f"{f.key}.json").write_text(json.dumps(items, indent=1))
+    report.counts.update(boxes=len(labels.boxes), frames=len(labels.frames))
+    if labels.tags:
+        report.dropped["tags"] = len(labels.tags)
+    if points:
+        missing = data.copy_points(out / "lidar")
+        if missing:
+            report.dropped["missing_point_files"] = missing
+        write_poses(labels, out, "lidar")
+    return report
