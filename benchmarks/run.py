@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.browser import run_browser
 from benchmarks.core import run_core
 from benchmarks.geometry import run_geometry
 from benchmarks.ingest import run_ingest
@@ -19,8 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = (REPO_ROOT / ".." / "shared" / "data").resolve()
 """Real sensor files, never copied into the repository (see ../shared/data/README.md)."""
 
-SUITES = ("all", "core", "tiles", "geometry", "ingest", "ws")
-"""core = tiles + geometry + ingest (the point-cloud core's keys); all = core + ws."""
+SUITES = ("all", "core", "tiles", "geometry", "ingest", "ws", "browser")
+"""core = tiles + geometry + ingest (the point-cloud core's keys); all = core + ws + browser."""
 
 
 def run(suite: str = "all") -> dict[str, Any]:
@@ -33,7 +34,7 @@ def run(suite: str = "all") -> dict[str, Any]:
         raise ValueError(f"unknown benchmark suite {suite!r}; expected one of {SUITES}")
     result: dict[str, Any] = {"suite": suite, "environment": environment()}
     parts = {"tiles": lambda: run_core(DATA_DIR), "geometry": run_geometry,
-             "ingest": run_ingest, "ws": run_ws}  # fmt: skip
+             "ingest": run_ingest, "ws": run_ws, "browser": run_browser}  # fmt: skip
     groups = {"all": list(parts), "core": ["tiles", "geometry", "ingest"]}
     for name in groups.get(suite, [suite]):
         result.update(parts[name]())

@@ -1,65 +1,66 @@
 // @ts-check
 /** Decodes one LOD tile (docs/tiles.md, hierarchy version 2) into transferable
- *  typed arrays: float32 positions in the frame's local coordinates and uint8
- *  RGB colours. The body arrives gunzipped (Content-Encoding: gzip). */
-
-/** Height ramp: blue (low) -> cyan -> green -> yellow -> red (high). t in [0, 1]. */
-function ramp(t, out, i) {
-  const stops = [[40, 60, 200], [40, 190, 230], [80, 210, 90], [240, 220, 60], [230, 60, 50]];
-  const x = Math.min(0.9999, Math.max(0, t)) * (stops.length - 1);
-  const k = Math.floor(x), f = x - k;
-  for (let c = 0; c < 3; c++) out[i + c] = stops[k][c] + (stops[k + 1][c] - stops[k][c]) * f;
-}
+ *  typed arrays: float32 positions in the frame's local coordinates, the uint8
+ *  intensity, and when the hierarchy lists them uint8 RGB and classification.
+ *  Colouring happens on the GPU (viewer.js), so a colour-mode switch needs no
+ *  re-decode. The body arrives gunzipped (Content-Encoding: gzip). */
 
 /** Undo zigzag deltas stored as byte planes (lowest bytes first) of `width`-byte
- *  unsigned values, calling put(i, value) for each of the `count` values.
+ *  unsigned values into `out[i * stride + at]`, mapped by `f`.
  *  @param {Uint8Array} bytes @param {number} offset @param {number} count
- *  @param {number} width 1, 2 or 4 @param {(i: number, v: number) => void} put */
-function unzigzag(bytes, offset, count, width, put) {
+ *  @param {number} width 1, 2 or 4 @param {Float32Array|Uint8Array} out
+ *  @param {number} stride @param {number} at @param {number} base @param {number} step */
+function unzigzag(bytes, offset, count, width, out, stride, at, base, step) {
   const mask = width === 4 ? 0xffffffff : (1 << (8 * width)) - 1;
+  const p0 = offset, p1 = offset + count, p2 = offset + 2 * count, p3 = offset + 3 * count;
   let acc = 0;
   for (let i = 0; i < count; i++) {
-    let z = 0;
-    for (let b = 0; b < width; b++) z |= bytes[offset + b * count + i] << (8 * b);
+    let z = bytes[p0 + i];
+    if (width > 1) z |= bytes[p1 + i] << 8;
+    if (width > 2) z |= (bytes[p2 + i] << 16) | (bytes[p3 + i] << 24);
     z >>>= 0;
     const d = (z >>> 1) ^ -(z & 1);
     acc = width === 4 ? (acc + d) | 0 : (acc + d) & mask;
-    put(i, width === 4 ? acc >>> 0 : acc);
+    out[i * stride + at] = base + (width === 4 ? acc >>> 0 : acc) * step;
   }
 }
 
 self.onmessage = (e) => {
-  const { id, buffer, count, lo, bits, step, zRange, colorBy, hasRgb } = e.data;
-  const bytes = new Uint8Array(buffer);
-  const width = bits / 8;
-  const positions = new Float32Array(count * 3);
-  for (let axis = 0; axis < 3; axis++) {
-    const base = lo[axis];
-    unzigzag(bytes, axis * width * count, count, width, (i, q) => {
-      positions[i * 3 + axis] = base + q * step;
-    });
-  }
-  let offset = 3 * width * count;
-  const intensity = bytes.subarray(offset, offset + count);
-  offset += count;
-  const colors = new Uint8Array(count * 3);
-  const [z0, z1] = zRange;
-  if (colorBy === "rgb" && hasRgb) {
-    const green = new Uint8Array(count);
-    unzigzag(bytes, offset, count, 1, (i, g) => { green[i] = g; colors[i * 3 + 1] = g; });
-    unzigzag(bytes, offset + count, count, 1, (i, r) => { colors[i * 3] = r + green[i]; });
-    unzigzag(bytes, offset + 2 * count, count, 1, (i, b) => { colors[i * 3 + 2] = b + green[i]; });
-  } else {
-    for (let i = 0; i < count; i++) {
-      const j = i * 3;
-      if (colorBy === "intensity") {
-        const v = 40 + intensity[i] * 0.84;
-        colors[j] = v; colors[j + 1] = v; colors[j + 2] = v;
-      } else {
-        ramp((positions[j + 2] - z0) / (z1 - z0 || 1), colors, j);
-      }
+  const { id, buffer, count, lo, bits, step, hasRgb, hasClass } = e.data;
+  try {
+    const bytes = new Uint8Array(buffer);
+    const width = bits / 8;
+    const need = count * (3 * width + 1 + (hasRgb ? 3 : 0) + (hasClass ? 1 : 0));
+    if (bytes.length < need) throw new Error(`tile has ${bytes.length} bytes, expected ${need}`);
+    const positions = new Float32Array(count * 3);
+    for (let axis = 0; axis < 3; axis++) {
+      unzigzag(bytes, axis * width * count, count, width, positions, 3, axis, lo[axis], step);
     }
+    let offset = 3 * width * count;
+    const intensity = bytes.slice(offset, offset + count);
+    offset += count;
+    /** @type {Uint8Array|null} */ let rgb = null;
+    if (hasRgb) {
+      rgb = new Uint8Array(count * 3);
+      const green = new Uint8Array(count);
+      unzigzag(bytes, offset, count, 1, green, 1, 0, 0, 1);
+      unzigzag(bytes, offset + count, count, 1, rgb, 3, 0, 0, 1);       // R - G
+      unzigzag(bytes, offset + 2 * count, count, 1, rgb, 3, 2, 0, 1);   // B - G
+      for (let i = 0; i < count; i++) {
+        const g = green[i];
+        rgb[i * 3] = rgb[i * 3] + g; rgb[i * 3 + 1] = g; rgb[i * 3 + 2] = rgb[i * 3 + 2] + g;
+      }
+      offset += 3 * count;
+    }
+    // Classification is not part of format version 2; a hierarchy that lists it
+    // is expected to append one plain uint8 per point.
+    const classification = hasClass ? bytes.slice(offset, offset + count) : null;
+    /** @type {any[]} */ const transfer = [positions.buffer, intensity.buffer];
+    if (rgb) transfer.push(rgb.buffer);
+    if (classification) transfer.push(classification.buffer);
+    // A worker's postMessage(message, transfer); the DOM typings only know Window's.
+    /** @type {any} */ (self).postMessage({ id, positions, intensity, rgb, classification }, transfer);
+  } catch (err) {
+    /** @type {any} */ (self).postMessage({ id, error: String(err) });
   }
-  // A worker's postMessage(message, transfer); the DOM typings only know Window's.
-  /** @type {any} */ (self).postMessage({ id, positions, colors }, [positions.buffer, colors.buffer]);
 };

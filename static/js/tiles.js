@@ -1,64 +1,158 @@
 // @ts-check
-/** Loads a frame's LOD tiles: hierarchy first, then nodes coarse-to-fine until
- *  the point budget is reached. Decoding runs in a Web Worker. */
+/** Tile loading: frame hierarchies, tile fetches (abortable) and decoding in a
+ *  small pool of Web Workers, and a least-recently-used cache of decoded tiles
+ *  under a byte budget (shared by the current frame and its preloaded
+ *  neighbours). Which tiles to load is decided by lod.js and stream.js. */
+
+/**
+ * @typedef {{key: string, lo: number[], size: number, count: number, children: string[],
+ *   tile: string, bytes: number, bits: number, step: number}} TileNode
+ * @typedef {{version: number, points: number, offset: number[],
+ *   bounds: {min: number[], max: number[]}, intensity_range: number[], z_range: number[],
+ *   attributes: string[], nodes: TileNode[]}} Hierarchy
+ * @typedef {{positions: Float32Array, intensity: Uint8Array, rgb: Uint8Array|null,
+ *   classification: Uint8Array|null, count: number, bytes: number}} DecodedTile
+ */
+
+/** Decoded bytes kept by default: the current frame at a 2M budget is ~30 MB. */
+export const DEFAULT_CACHE_BYTES = 384 * 1024 * 1024;
+
+/** The cache key of a node's decoded tile: the tile's bytes and where they are placed. */
+export function tileKey(/** @type {TileNode} */ node) {
+  return `${node.tile}@${node.lo.join(",")}/${node.step}`;
+}
 
 export class TileLoader {
-  /** @param {number} sceneId @param {number} pointBudget */
-  constructor(sceneId, pointBudget = 2_000_000) {
+  /** @param {number} sceneId @param {number} cacheBytes */
+  constructor(sceneId, cacheBytes = DEFAULT_CACHE_BYTES) {
     this.sceneId = sceneId;
-    this.pointBudget = pointBudget;
-    this.worker = new Worker("/static/js/tile-worker.js");
-    /** @type {Map<number, Function>} */ this.waiting = new Map();
+    this.cacheBytes = cacheBytes;
+    const n = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
+    this.workers = Array.from({ length: n }, () => new Worker("/static/js/tile-worker.js"));
+    this.workers.forEach((w) => { w.onmessage = (e) => this.decoded(e.data); });
+    this.nextWorker = 0;
+    /** @type {Map<number, {resolve: Function, reject: Function}>} */ this.waiting = new Map();
     this.nextId = 0;
-    this.worker.onmessage = (e) => {
-      const resolve = this.waiting.get(e.data.id);
-      this.waiting.delete(e.data.id);
-      resolve?.(e.data);
-    };
+    /** @type {Map<number, Promise<Hierarchy>>} */ this.hierarchies = new Map();
+    /** @type {Map<string, DecodedTile>} insertion order = least recently used first */
+    this.cache = new Map();
+    this.cachedBytes = 0;
+    /** @type {Set<string>} keys that are drawn and must not be evicted */
+    this.pinned = new Set();
+    /** @type {Map<string, {ctrl: AbortController, users: number, promise: Promise<DecodedTile>}>} */
+    this.pending = new Map();
   }
 
-  /** @param {number} frame */
-  async hierarchy(frame) {
-    const r = await fetch(`/api/scenes/${this.sceneId}/frames/${frame}/hierarchy`);
-    if (!r.ok) throw new Error(`hierarchy ${frame}: HTTP ${r.status}`);
-    return r.json();
+  /** Start on a frame before the page knows where the camera is: its hierarchy
+   *  and root tile (every view of the frame draws the root first). The root is
+   *  fetched without an abort signal; it lands in the cache.
+   *  @param {number} frame */
+  prefetch(frame) {
+    this.hierarchy(frame).then((h) => h.nodes.length && this.get(h.nodes[0], h)).catch(() => {});
   }
 
-  /** Load a frame, calling onNode(node, {positions, colors}) as each tile decodes.
-   *  Nodes are listed parents first, so the budget keeps the coarse levels.
-   *  @param {number} frame @param {(node: any, data: any) => void} onNode
-   *  @param {() => boolean} cancelled */
-  async load(frame, onNode, cancelled) {
-    const h = await this.hierarchy(frame);
-    const zRange = h.z_range;
-    const hasRgb = h.attributes.includes("rgb");
-    let budget = this.pointBudget;
-    const chosen = [];
-    for (const node of h.nodes) {
-      if (node.count > budget) break;
-      budget -= node.count;
-      chosen.push(node);
+  /** The frame's hierarchy (fetched once per frame). @param {number} frame @returns {Promise<Hierarchy>} */
+  hierarchy(frame) {
+    let p = this.hierarchies.get(frame);
+    if (!p) {
+      p = fetch(`/api/scenes/${this.sceneId}/frames/${frame}/hierarchy`).then((r) => {
+        if (!r.ok) throw new Error(`hierarchy ${frame}: HTTP ${r.status}`);
+        return r.json();
+      });
+      p.catch(() => this.hierarchies.delete(frame));
+      this.hierarchies.set(frame, p);
     }
-    let loaded = 0;
-    await Promise.all(chosen.map(async (node) => {
-      const r = await fetch(`/api/tiles/${node.tile}`);
-      if (!r.ok || cancelled()) return;
-      const buffer = await r.arrayBuffer();
-      const data = await this.decode({ buffer, count: node.count, lo: node.lo, bits: node.bits,
-        step: node.step, zRange, colorBy: hasRgb ? "rgb" : "height", hasRgb });
-      if (cancelled()) return;
-      loaded += node.count;
-      onNode(node, data);
-    }));
-    return { hierarchy: h, loaded, total: h.points, nodes: chosen.length };
+    return p;
+  }
+
+  /** A decoded tile from the cache, or undefined. Marks it recently used.
+   *  @param {TileNode} node */
+  cached(node) {
+    const key = tileKey(node);
+    const hit = this.cache.get(key);
+    if (hit) { this.cache.delete(key); this.cache.set(key, hit); }
+    return hit;
+  }
+
+  /** Fetch and decode a node's tile, or take it from the cache. Requests for the
+   *  same tile share one fetch, which is aborted when every caller's signal is.
+   *  @param {TileNode} node @param {Hierarchy} h @param {AbortSignal} [signal]
+   *  @returns {Promise<DecodedTile>} */
+  get(node, h, signal) {
+    const hit = this.cached(node);
+    if (hit) return Promise.resolve(hit);
+    const key = tileKey(node);
+    let job = this.pending.get(key);
+    if (!job) {
+      const ctrl = new AbortController();
+      const promise = this.fetchDecode(node, h, ctrl.signal).then((data) => {
+        this.pending.delete(key);
+        this.put(key, data);
+        return data;
+      }, (err) => { this.pending.delete(key); throw err; });
+      job = { ctrl, users: 0, promise };
+      this.pending.set(key, job);
+    }
+    const shared = job;
+    shared.users++;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        if (--shared.users === 0) shared.ctrl.abort();
+        reject(new DOMException("tile no longer wanted", "AbortError"));
+      };
+      if (signal?.aborted) { onAbort(); return; }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      shared.promise.then((d) => { signal?.removeEventListener("abort", onAbort); resolve(d); },
+        (e) => { signal?.removeEventListener("abort", onAbort); reject(e); });
+    });
+  }
+
+  /** @param {TileNode} node @param {Hierarchy} h @param {AbortSignal} signal */
+  async fetchDecode(node, h, signal) {
+    const r = await fetch(`/api/tiles/${node.tile}`, { signal });
+    if (!r.ok) throw new Error(`tile ${node.key}: HTTP ${r.status}`);
+    const buffer = await r.arrayBuffer();
+    const data = await this.decode({ buffer, count: node.count, lo: node.lo, bits: node.bits,
+      step: node.step, hasRgb: h.attributes.includes("rgb"),
+      hasClass: h.attributes.includes("classification") });
+    const bytes = data.positions.byteLength + data.intensity.byteLength
+      + (data.rgb?.byteLength ?? 0) + (data.classification?.byteLength ?? 0);
+    return { ...data, count: node.count, bytes };
+  }
+
+  /** @param {string} key @param {DecodedTile} data */
+  put(key, data) {
+    if (this.cache.has(key)) return;
+    this.cache.set(key, data);
+    this.cachedBytes += data.bytes;
+    this.evict();
+  }
+
+  /** Drop least recently used, unpinned tiles until the cache is within budget. */
+  evict() {
+    for (const [key, data] of this.cache) {
+      if (this.cachedBytes <= this.cacheBytes) break;
+      if (this.pinned.has(key)) continue;
+      this.cache.delete(key);
+      this.cachedBytes -= data.bytes;
+    }
   }
 
   /** @param {any} job @returns {Promise<any>} */
   decode(job) {
     const id = this.nextId++;
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
-      this.worker.postMessage({ id, ...job }, [job.buffer]);
+    const worker = this.workers[this.nextWorker++ % this.workers.length];
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, ...job }, [job.buffer]);
     });
+  }
+
+  /** @param {any} msg */
+  decoded(msg) {
+    const w = this.waiting.get(msg.id);
+    this.waiting.delete(msg.id);
+    if (msg.error) w?.reject(new Error(msg.error));
+    else w?.resolve(msg);
   }
 }

@@ -1,7 +1,9 @@
 // @ts-check
 /** Rendering: the three.js scene, the two views (top-down and perspective orbit),
  *  the point tiles of the current frame and the cuboids. Coordinates here are
- *  the frame's local coordinates (absolute minus the frame offset), z up. */
+ *  the frame's local coordinates (absolute minus the frame offset), z up.
+ *  Points are coloured on the GPU (by height, intensity, RGB or class), so a
+ *  colour or size change is a uniform update. */
 
 import * as THREE from "three";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
@@ -19,19 +21,37 @@ export class Viewer {
     this.boxes = new THREE.Group();
     this.draft = new THREE.Group();    // the box being drawn
     this.scene.add(this.points, this.boxes, this.draft);
-    this.pointMaterial = new THREE.PointsMaterial({ size: 2, sizeAttenuation: false, vertexColors: true });
-    /** @type {Float32Array[]} */ this.loadedPositions = [];
+    this.pointMaterial = pointMaterial();
+    this.pointSize = 2;
+    /** @type {Map<string, THREE.Points>} drawn tiles by key */ this.nodes = new Map();
+    /** @type {Set<() => void>} called when either camera moves or the viewport resizes */
+    this.cameraChanged = new Set();
+    /** @type {(() => void)[]} run once after the next frame is rendered */
+    this.afterRender = [];
+    /** Frames are drawn only when something changed: a software renderer
+     *  (headless Chromium) would otherwise redraw millions of points per frame. */
+    this.dirty = true;
+    /** Tiles were added or removed: redrawn at most every STREAM_REDRAW_MS while streaming. */
+    this.pointsDirty = false;
+    this.lastRender = 0;
 
     this.persp = new THREE.PerspectiveCamera(60, 1, 0.1, 100000);
     this.persp.up.set(0, 0, 1);
     this.top = new THREE.OrthographicCamera(-1, 1, 1, -1, -100000, 100000);
     this.top.up.set(0, 1, 0);
+    // Compile the point shader now, not when the first tile arrives.
+    const probe = new THREE.BufferGeometry();
+    probe.setAttribute("position", new THREE.BufferAttribute(new Float32Array(3), 3));
+    probe.setAttribute("intensity", new THREE.BufferAttribute(new Uint8Array(1), 1, true));
+    this.renderer.compile(new THREE.Points(probe, this.pointMaterial), this.top);
+    probe.dispose();
     this.perspControls = new OrbitControls(this.persp, this.renderer.domElement);
     this.topControls = new OrbitControls(this.top, this.renderer.domElement);
     this.topControls.enableRotate = false;
     this.topControls.screenSpacePanning = true;
     // Left button belongs to the annotation tool in the top view.
     this.topControls.mouseButtons = { LEFT: null, MIDDLE: THREE.MOUSE.DOLLY, RIGHT: THREE.MOUSE.PAN };
+    for (const c of [this.perspControls, this.topControls]) c.addEventListener("change", () => this.moved());
     this.mode = "top";
     this.setMode("top");
     this.raycaster = new THREE.Raycaster();
@@ -47,7 +67,26 @@ export class Viewer {
     this.mode = mode;
     this.topControls.enabled = mode === "top";
     this.perspControls.enabled = mode === "persp";
+    this.moved();
   }
+
+  moved() {
+    this.dirty = true;
+    for (const fn of this.cameraChanged) fn();
+  }
+
+  /** Draw again at the next animation frame. */
+  invalidate() { this.dirty = true; }
+
+  /** Run fn once the next frame has been drawn and the GPU has finished it.
+   *  @param {() => void} fn */
+  afterNextRender(fn) {
+    this.afterRender.push(fn);
+    this.dirty = true;
+  }
+
+  /** The viewport's height in CSS pixels. */
+  get heightPx() { return this.renderer.domElement.clientHeight || 1; }
 
   resize() {
     const w = this.container.clientWidth || 1, h = this.container.clientHeight || 1;
@@ -58,6 +97,8 @@ export class Viewer {
     this.top.left = -half * w / h; this.top.right = half * w / h;
     this.top.top = half; this.top.bottom = -half;
     this.top.updateProjectionMatrix();
+    this.pointMaterial.uniforms.size.value = this.pointSize * this.renderer.getPixelRatio();
+    this.moved();
   }
 
   /** Frame the cameras on a bounding box (local coordinates).
@@ -81,19 +122,83 @@ export class Viewer {
     this.perspControls.update();
   }
 
-  clearPoints() {
-    for (const p of this.points.children) /** @type {THREE.Points} */ (p).geometry.dispose();
-    this.points.clear();
-    this.loadedPositions = [];
+  /** Keep the camera's view but centre it on a local point (follow mode). @param {number[]} p */
+  centerOn(p) {
+    for (const [cam, controls] of /** @type {[THREE.Camera, OrbitControls][]} */ ([[this.persp, this.perspControls], [this.top, this.topControls]])) {
+      const d = new THREE.Vector3(p[0], p[1], p[2]).sub(controls.target);
+      if (cam === this.top) d.z = 0;
+      controls.target.add(d);
+      cam.position.add(d);
+      controls.update();
+    }
+    this.moved();
   }
 
-  /** @param {{positions: Float32Array, colors: Uint8Array}} data */
-  addTile(data) {
+  clearPoints() {
+    for (const key of [...this.nodes.keys()]) this.removeNode(key);
+  }
+
+  /** Draw one decoded tile. @param {string} key @param {import("./tiles.js").DecodedTile} data
+   *  @param {{lo: number[], size: number}} cube the node's cube (local), for culling and picking */
+  addNode(key, data, cube) {
+    if (this.nodes.has(key)) return;
     const g = new THREE.BufferGeometry();
     g.setAttribute("position", new THREE.BufferAttribute(data.positions, 3));
-    g.setAttribute("color", new THREE.BufferAttribute(data.colors, 3, true));
-    this.points.add(new THREE.Points(g, this.pointMaterial));
-    this.loadedPositions.push(data.positions);
+    g.setAttribute("intensity", new THREE.BufferAttribute(data.intensity, 1, true));
+    if (data.rgb) g.setAttribute("rgb", new THREE.BufferAttribute(data.rgb, 3, true));
+    if (data.classification) g.setAttribute("classification", new THREE.BufferAttribute(data.classification, 1, false));
+    const h = cube.size / 2;
+    g.boundingSphere = new THREE.Sphere(new THREE.Vector3(cube.lo[0] + h, cube.lo[1] + h, cube.lo[2] + h), h * 1.7321);
+    g.boundingBox = new THREE.Box3(new THREE.Vector3(...cube.lo),
+      new THREE.Vector3(cube.lo[0] + cube.size, cube.lo[1] + cube.size, cube.lo[2] + cube.size));
+    const pts = new THREE.Points(g, this.pointMaterial);
+    pts.userData.count = data.count;
+    this.nodes.set(key, pts);
+    this.points.add(pts);
+    this.pointsDirty = true;
+  }
+
+  /** @param {string} key */
+  removeNode(key) {
+    const pts = this.nodes.get(key);
+    if (!pts) return;
+    pts.geometry.dispose();
+    this.points.remove(pts);
+    this.nodes.delete(key);
+    this.pointsDirty = true;
+  }
+
+  /** Position arrays of the drawn tiles. */
+  get loadedPositions() {
+    return [...this.nodes.values()].map((p) => /** @type {Float32Array} */ (p.geometry.getAttribute("position").array));
+  }
+
+  /** @param {"height"|"intensity"|"rgb"|"classification"} mode */
+  setColorMode(mode) { this.pointMaterial.uniforms.mode.value = COLOR_MODES.indexOf(mode); this.dirty = true; }
+
+  /** Heights mapped to the two ends of the height ramp. @param {number[]} range */
+  setHeightRange(range) { this.pointMaterial.uniforms.zRange.value.set(range[0], range[1]); this.dirty = true; }
+
+  /** @param {number} px point size in CSS pixels */
+  setPointSize(px) {
+    this.pointSize = px;
+    this.pointMaterial.uniforms.size.value = px * this.renderer.getPixelRatio();
+    this.dirty = true;
+  }
+
+  /** The drawn point under the pointer nearest the camera (local coordinates), or null.
+   *  @param {PointerEvent|MouseEvent} e @param {number} [px] pick radius in pixels */
+  pickPoint(e, px = 4) {
+    this.raycaster.setFromCamera(this.ndc(e), this.camera);
+    let worldPerPx;
+    if (this.mode === "top") worldPerPx = (this.top.top - this.top.bottom) / this.top.zoom / this.heightPx;
+    else {
+      const d = this.persp.position.distanceTo(this.perspControls.target);
+      worldPerPx = (2 * d * Math.tan((this.persp.fov * Math.PI) / 360)) / this.heightPx;
+    }
+    this.raycaster.params.Points = { threshold: worldPerPx * px };
+    const hit = this.raycaster.intersectObjects(this.points.children, false)[0];
+    return hit ? hit.point : null;
   }
 
   /** Ground height near (x, y): a low percentile of loaded points within r metres.
@@ -143,6 +248,7 @@ export class Viewer {
       const mark = b.id === selected ? "#ffffff" : othersSelected.has(b.id) ? "#ff4081" : null;
       this.boxes.add(boxObject(b, mark));
     }
+    this.dirty = true;
   }
 
   /** Show (or with null, hide) the box being drawn. @param {any} box local coordinates */
@@ -150,6 +256,7 @@ export class Viewer {
     this.draft.traverse((o) => /** @type {any} */ (o).geometry?.dispose());
     this.draft.clear();
     if (box) this.draft.add(boxObject(box, "#ffffff"));
+    this.dirty = true;
   }
 
   /** Unit vectors on the ground for the screen's right and up, as [x, y] pairs:
@@ -170,9 +277,69 @@ export class Viewer {
 
   render() {
     (this.mode === "top" ? this.topControls : this.perspControls).update();
+    const now = performance.now();
+    if (!this.dirty && !(this.pointsDirty && now - this.lastRender >= STREAM_REDRAW_MS)) return;
+    this.dirty = this.pointsDirty = false;
+    this.lastRender = now;
     this.renderer.render(this.scene, this.camera);
+    if (this.afterRender.length) {
+      // Reading one pixel waits until the GPU has drawn the frame, so marks taken
+      // here (perf.js) measure pixels, not queued commands.
+      const gl = this.renderer.getContext();
+      gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
+      for (const fn of this.afterRender.splice(0)) fn();
+    }
   }
 }
+
+/** @type {("height"|"intensity"|"rgb"|"classification")[]} */
+const COLOR_MODES = ["height", "intensity", "rgb", "classification"];
+
+/** Points coloured in the vertex shader: 0 height ramp (blue low, red high),
+ *  1 intensity (grey), 2 RGB, 3 class (ASPRS-like palette). */
+function pointMaterial() {
+  return new THREE.ShaderMaterial({
+    uniforms: { size: { value: 2 }, mode: { value: 0 }, zRange: { value: new THREE.Vector2(-2, 3) } },
+    vertexShader: `
+      uniform float size; uniform int mode; uniform vec2 zRange;
+      attribute float intensity; attribute vec3 rgb; attribute float classification;
+      varying vec3 vColor;
+      vec3 heightRamp(float t) {
+        t = clamp(t, 0.0, 0.9999) * 4.0;
+        vec3 c0 = vec3(40.0, 60.0, 200.0), c1 = vec3(40.0, 190.0, 230.0), c2 = vec3(80.0, 210.0, 90.0),
+             c3 = vec3(240.0, 220.0, 60.0), c4 = vec3(230.0, 60.0, 50.0);
+        vec3 c = t < 1.0 ? mix(c0, c1, t) : t < 2.0 ? mix(c1, c2, t - 1.0) : t < 3.0 ? mix(c2, c3, t - 2.0) : mix(c3, c4, t - 3.0);
+        return c / 255.0;
+      }
+      vec3 classColor(float k) {
+        int c = int(k + 0.5);
+        if (c == 2) return vec3(0.65, 0.45, 0.25);  // ground
+        if (c == 3) return vec3(0.55, 0.80, 0.35);  // low vegetation
+        if (c == 4) return vec3(0.30, 0.70, 0.25);
+        if (c == 5) return vec3(0.10, 0.50, 0.15);  // high vegetation
+        if (c == 6) return vec3(0.90, 0.35, 0.30);  // building
+        if (c == 7) return vec3(0.90, 0.20, 0.90);  // noise
+        if (c == 9) return vec3(0.20, 0.50, 0.95);  // water
+        if (c == 17) return vec3(0.95, 0.85, 0.30); // bridge
+        return vec3(0.6);
+      }
+      void main() {
+        gl_Position = projectionMatrix * modelViewMatrix * vec4(position, 1.0);
+        gl_PointSize = size;
+        if (mode == 1) vColor = vec3((40.0 + intensity * 214.0) / 255.0);
+        else if (mode == 2) vColor = rgb;
+        else if (mode == 3) vColor = classColor(classification);
+        else vColor = heightRamp((position.z - zRange.x) / max(zRange.y - zRange.x, 1e-6));
+      }`,
+    fragmentShader: `
+      varying vec3 vColor;
+      void main() { gl_FragColor = vec4(vColor, 1.0); }`,
+  });
+}
+
+/** While tiles stream in, redraw at most this often (each redraw draws every
+ *  point; a software renderer takes ~0.5 s per million points). */
+const STREAM_REDRAW_MS = 250;
 
 const UNIT_EDGES = new THREE.EdgesGeometry(new THREE.BoxGeometry(1, 1, 1));
 

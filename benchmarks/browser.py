@@ -1,0 +1,200 @@
+"""`pointlabel bench browser`: time to first pixel and frame switches in headless Chromium.
+
+A real server (``server.launch.start_server``) serves a temporary data directory
+holding the KITTI scan (115k points), the bcts LAZ survey (2.8M points) and a
+generated 10-frame sequence. Debian Chromium (software WebGL) opens each
+workspace; the page sets performance marks (``static/js/perf.js``):
+``pl:first-pixel`` (first tile drawn), ``pl:all-visible`` (every wanted tile
+of the frame drawn) and the measure ``pl:frame-switch`` (frame change to all
+visible). Times are from navigation start (``performance.timeOrigin``) to the
+mark, median of several page loads against a warm server: *cold* loads use a
+fresh browser context (empty HTTP cache), *warm* loads a new page in a context
+that has loaded the scene before (modules and immutable tiles cached). The
+headline ``first_pixel_ms_*`` keys are the warm figures; the KITTI scan is the
+peer of the bcts survey (``first_pixel_ratio_bcts_kitti``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from server.launch import free_port, start_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+VIEWPORT: ViewportSize = {"width": 1280, "height": 760}
+DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve()
+KITTI = DATA / "kitti" / "velodyne" / "000000.bin"
+BCTS = DATA / "las" / "bcts_merged.laz"
+SEQUENCE_FRAMES = 10
+
+MARKS = """() => Object.fromEntries(['pl:first-pixel', 'pl:all-visible'].map((n) => {
+  const e = performance.getEntriesByName(n, 'mark')[0]; return [n, e ? e.startTime : null]; }))"""
+
+
+def run_browser(*, loads: int = 5, switches: int = 8) -> dict[str, Any]:
+    """Ingest the scenes, start a server and measure; see the module docstring."""
+    from playwright.sync_api import sync_playwright
+
+    result: dict[str, Any] = {"browser_notes": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "pl"
+        scenes = _prepare(Path(tmp), data, result["browser_notes"])
+        port = free_port()
+        proc = start_server(data, port)
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                result["browser_version"] = browser.version
+                base = f"http://127.0.0.1:{port}"
+                # One throwaway load of each scene: the browser's own start-up
+                # (V8 code caches, the GPU process) is not the scene's cost.
+                for scene in scenes.values():
+                    ctx = browser.new_context(viewport=VIEWPORT)
+                    _open(ctx.new_page(), f"{base}/scenes/{scene}")
+                    ctx.close()
+                for name, scene in scenes.items():
+                    if name == "sequence":
+                        continue
+                    result.update(_first_pixel(browser, f"{base}/scenes/{scene}", name, loads))
+                result.update(
+                    _frame_switch(browser, f"{base}/scenes/{scenes['sequence']}", switches)
+                )
+                browser.close()
+        finally:
+            proc.kill()
+            proc.wait()
+    if "first_pixel_ms_bcts" in result and "first_pixel_ms_kitti" in result:
+        result["first_pixel_ratio_bcts_kitti"] = (
+            result["first_pixel_ms_bcts"] / result["first_pixel_ms_kitti"]
+        )
+    result["goals_browser"] = {
+        key: {"target": target, "value": result.get(key), "met": _met(result.get(key), bound)}
+        for key, target, bound in (
+            ("first_pixel_ms_kitti", "<= 500", 500.0),
+            ("first_pixel_ms_bcts", "<= 1000", 1000.0),
+            ("first_pixel_ratio_bcts_kitti", "< 2", 2.0),
+        )
+    }
+    return result
+
+
+def _met(value: float | None, bound: float) -> bool | None:
+    return None if value is None else value <= bound if bound != 2.0 else value < bound
+
+
+def _prepare(tmp: Path, data: Path, notes: list[str]) -> dict[str, int]:
+    """Ingest the real files (when present) and a generated sequence; scene ids by name."""
+    from pointcloud.synth import generate_sequence
+    from server.config import Settings
+    from server.db import make_engine
+    from server.ingest import ingest
+
+    settings = Settings(data_dir=data)
+    engine = make_engine(settings.db_url)
+    scenes: dict[str, int] = {}
+    for name, path in (("kitti", KITTI), ("bcts", BCTS)):
+        if path.exists():
+            scenes[name] = ingest(engine, settings, path).scene_id
+        else:
+            notes.append(f"{path} not found: {name} skipped")
+    seq = tmp / "sequence"
+    generate_sequence(seq, frames=SEQUENCE_FRAMES)
+    scenes["sequence"] = ingest(engine, settings, seq).scene_id
+    return scenes
+
+
+def _open(page: Any, url: str, frame: int = 0) -> dict[str, float | None]:
+    page.goto(url)
+    page.wait_for_selector(
+        f"#workspace[data-loaded-frame='{frame}']", state="attached", timeout=60_000
+    )
+    page.wait_for_function(
+        "() => performance.getEntriesByName('pl:all-visible', 'mark').length > 0", timeout=60_000
+    )
+    return dict(page.evaluate(MARKS))
+
+
+def _first_pixel(browser: Any, url: str, name: str, loads: int) -> dict[str, Any]:
+    """Median first-pixel and all-visible times, cold (fresh context) and warm (cached)."""
+    cold: list[dict[str, float | None]] = []
+    for _ in range(loads):
+        ctx = browser.new_context(viewport=VIEWPORT)
+        cold.append(_open(ctx.new_page(), url))
+        ctx.close()
+    ctx = browser.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    _open(page, url)  # fill the HTTP cache
+    page.close()
+    warm: list[dict[str, float | None]] = []
+    for _ in range(loads):
+        page = ctx.new_page()
+        warm.append(_open(page, url))
+        page.close()
+    ctx.close()
+    out: dict[str, Any] = {}
+    for label, runs in (("cold", cold), ("warm", warm)):
+        for mark, key in (
+            ("pl:first-pixel", "first_pixel_ms"),
+            ("pl:all-visible", "all_visible_ms"),
+        ):
+            values = [v for r in runs if (v := r[mark]) is not None]
+            out[f"{key}_{name}_{label}"] = statistics.median(values) if values else None
+    out[f"first_pixel_ms_{name}"] = out[f"first_pixel_ms_{name}_warm"]
+    out[f"all_visible_ms_{name}"] = out[f"all_visible_ms_{name}_warm"]
+    return out
+
+
+def _frame_switch(browser: Any, url: str, switches: int) -> dict[str, Any]:
+    """Median time from a frame change to all visible on the generated sequence:
+    stepping to the next frame once the neighbours are preloaded (the usual case:
+    an annotator steps through frames) and, as the peer, jumping 4 frames with
+    the page's tile and hierarchy caches emptied first (fetch, decode, draw)."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    page = ctx.new_page()
+    _open(page, url)
+    preloaded: list[float] = []
+    far: list[float] = []
+    frame = 0
+    for i in range(switches):
+        page.wait_for_function("() => !window.pointlabel.stream.preloading", timeout=60_000)
+        time.sleep(0.05)
+        # Step forward (a preloaded neighbour) on even turns; jump 4 frames with
+        # empty caches on odd turns, wrapping around the sequence.
+        step = 1 if i % 2 == 0 else 4
+        frame = (frame + step) % SEQUENCE_FRAMES
+        if step != 1:
+            page.evaluate(
+                """() => { const l = window.pointlabel.stream.loader;
+                           l.cache.clear(); l.cachedBytes = 0; l.hierarchies.clear(); }"""
+            )
+        count = page.evaluate("() => performance.getEntriesByName('pl:frame-switch').length")
+        page.evaluate("(f) => window.pointlabel.app.setFrame(f)", frame)
+        page.wait_for_function(
+            f"() => performance.getEntriesByName('pl:frame-switch').length > {count}",
+            timeout=60_000,
+        )
+        duration = page.evaluate(
+            "() => performance.getEntriesByName('pl:frame-switch').at(-1).duration"
+        )
+        (preloaded if step == 1 else far).append(float(duration))
+    ctx.close()
+    return {
+        "frame_switch_ms": statistics.median(preloaded),
+        "frame_switch_ms_not_preloaded": statistics.median(far),
+        "frame_switch_count": len(preloaded) + len(far),
+    }
