@@ -139,3 +139,28 @@ def scene(server: Server) -> int:
 def ground_truth(server: Server) -> dict[str, Any]:
     """The generated sequence's ground-truth tracks and tags (docs/demo-data.md)."""
     return dict(json.loads((server.data_dir / "sequence" / "ground_truth.json").read_text()))
+
+
+LONG_FRAMES = 16
+
+
+@pytest.fixture(scope="session")
+def long_sequence(server: Server) -> Path:
+    """A generated 16-frame sequence (the cut-in starts at frame 12), written once."""
+    seq = server.data_dir / "sequence16"
+    if not seq.is_dir():
+        server.cli("synth", str(seq), "--frames", str(LONG_FRAMES))
+    return seq
+
+
+@pytest.fixture
+def long_scene(server: Server, long_sequence: Path) -> int:
+    """A fresh scene of the generated 16-frame sequence for one test."""
+    out = server.cli("ingest", str(long_sequence), "--name", "sequence", "--json")
+    return int(json.loads(out)["scene_id"])
+
+
+@pytest.fixture
+def long_ground_truth(long_sequence: Path) -> dict[str, Any]:
+    """The 16-frame sequence's ground-truth tracks and tags (docs/demo-data.md)."""
+    return dict(json.loads((long_sequence / "ground_truth.json").read_text()))

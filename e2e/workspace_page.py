@@ -74,3 +74,38 @@ def selected_cuboid(page: Page) -> dict[str, Any] | None:
         "() => { const a = window.pointlabel.app; return a.selected ? a.cuboids.get(a.selected) : null; }"
     )
     return None if result is None else dict(result)
+
+
+def go_to_frame(page: Page, frame: int) -> None:
+    """Step with , and . to a 0-based frame and wait until the page shows it."""
+    now = int(page.evaluate("() => window.pointlabel.app.frame"))
+    for _ in range(abs(frame - now)):
+        page.keyboard.press("." if frame > now else ",")
+    total = int(page.evaluate("() => window.pointlabel.app.scene.frames.length"))
+    expect(page.get_by_test_id("frame-label")).to_have_text(f"frame {frame + 1} / {total}")
+
+
+def lane_bar_area(page: Page, lane: str) -> Any:
+    """The bar area of a timeline lane: "ego" or a track id."""
+    return page.get_by_test_id(f"lane-{lane}").locator(".tl-track")
+
+
+def frame_x(page: Page, area: Any, frame: int) -> tuple[float, float]:
+    """The page coordinates of the middle of a frame's cell in a timeline lane."""
+    box = area.bounding_box()
+    assert box is not None
+    total = int(page.evaluate("() => window.pointlabel.app.scene.frames.length"))
+    return box["x"] + (frame + 0.5) / total * box["width"], box["y"] + box["height"] / 2
+
+
+def server_tags(server: Server, scene_id: int) -> list[dict[str, Any]]:
+    return sorted(annotations(server, scene_id)["tags"], key=lambda t: str(t["id"]))
+
+
+def track_cuboids(server: Server, scene_id: int, track_id: str) -> dict[int, dict[str, Any]]:
+    """The server's cuboids of one track by frame."""
+    return {
+        int(c["frame"]): c
+        for c in annotations(server, scene_id)["cuboids"]
+        if c["track_id"] == track_id
+    }

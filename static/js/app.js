@@ -15,6 +15,9 @@ export class Signal {
  *   yaw: number, pitch: number, roll: number, attributes: object, source: string,
  *   keyframe: boolean, revision: number}} Cuboid
  * @typedef {{id: string, label: string, attributes: object, revision: number}} Track
+ * @typedef {{id: string, tag: string, subject: string, track_id: string|null,
+ *   related_track_id: string|null, first_frame: number, last_frame: number,
+ *   attributes: object, revision: number}} Tag
  */
 
 export class App {
@@ -27,7 +30,12 @@ export class App {
     this.label = "Car";
     /** @type {Map<string, Track>} */ this.tracks = new Map();
     /** @type {Map<string, Cuboid>} */ this.cuboids = new Map();
+    /** @type {Map<string, Tag>} */ this.tags = new Map();
     /** @type {string|null} */ this.selected = null;
+    /** @type {string|null} the selected box's track; kept across frames, also where it has no box */
+    this.selectedTrack = null;
+    /** @type {string|null} the selected behaviour tag */
+    this.selectedTag = null;
     /** @type {Set<string>} ids other people on the scene have selected */
     this.othersSelected = new Set();
     this.signals = {
@@ -37,6 +45,8 @@ export class App {
       selectionChanged: new Signal(),
       saveState: new Signal(),       // (state, message)
       pointsLoaded: new Signal(),    // (stats)
+      tagsChanged: new Signal(),     // () after a tag was created, changed or deleted locally
+      tagSelected: new Signal(),     // (id|null)
     };
   }
 
@@ -49,15 +59,37 @@ export class App {
     const next = Math.max(0, Math.min(n - 1, index));
     if (next === this.frame) return;
     this.frame = next;
-    this.select(null);
+    // The selected track stays selected: its box in the new frame, if it has one.
+    this.selectTrack(this.selectedTrack);
     this.signals.frameChanged.dispatch(next);
   }
 
-  /** @param {string|null} id */
+  /** Select a box (and its track); null clears both. @param {string|null} id */
   select(id) {
-    if (this.selected === id) return;
+    const track = id ? this.cuboids.get(id)?.track_id ?? null : null;
+    this.selectTag(null);
+    this.setSelection(id, track);
+  }
+
+  /** Select a track: its box in the current frame, if it has one. @param {string|null} trackId */
+  selectTrack(trackId) {
+    const box = trackId ? this.frameCuboids().find((c) => c.track_id === trackId) : null;
+    this.setSelection(box?.id ?? null, trackId);
+  }
+
+  /** @param {string|null} id @param {string|null} track */
+  setSelection(id, track) {
+    if (this.selected === id && this.selectedTrack === track) return;
     this.selected = id;
+    this.selectedTrack = track;
     this.signals.selectionChanged.dispatch(id);
+  }
+
+  /** @param {string|null} id */
+  selectTag(id) {
+    if (this.selectedTag === id) return;
+    this.selectedTag = id;
+    this.signals.tagSelected.dispatch(id);
   }
 
   /** Cuboids of the current frame. */

@@ -6,7 +6,7 @@
  *  one batch at a time, rebasing later batches on the revisions each ack gives. */
 
 /** @typedef {import("./app.js").App} App @typedef {import("./app.js").Cuboid} Cuboid
- *  @typedef {import("./app.js").Track} Track */
+ *  @typedef {import("./app.js").Track} Track @typedef {import("./app.js").Tag} Tag */
 
 const cuboidData = (/** @type {Cuboid} */ c) => ({
   track_id: c.track_id, frame: c.frame, center: c.center, size: c.size, yaw: c.yaw,
@@ -17,7 +17,7 @@ const cuboidData = (/** @type {Cuboid} */ c) => ({
  *  by a snapshot or an event since the command was made (0 when it is gone; an
  *  earlier batch still in the outbox gets it rebased when acknowledged).
  *  @param {App} app @param {{id: string, revision?: number}} obj */
-const revision = (app, obj) => (app.cuboids.get(obj.id) ?? app.tracks.get(obj.id) ?? obj).revision ?? 0;
+const revision = (app, obj) => (app.cuboids.get(obj.id) ?? app.tracks.get(obj.id) ?? app.tags.get(obj.id) ?? obj).revision ?? 0;
 
 /** Add or remove a cuboid and, when given, its track: the shared core of create and delete. */
 class BoxPresence {
@@ -63,7 +63,9 @@ export class DeleteBoxCommand {
   /** @param {App} app @param {string} id */
   constructor(app, id) {
     const cuboid = /** @type {Cuboid} */ (app.cuboids.get(id));
-    const shared = [...app.cuboids.values()].some((c) => c.track_id === cuboid.track_id && c.id !== id);
+    // A track that keeps other boxes, or behaviour tags, stays.
+    const shared = [...app.cuboids.values()].some((c) => c.track_id === cuboid.track_id && c.id !== id)
+      || [...app.tags.values()].some((t) => t.track_id === cuboid.track_id || t.related_track_id === cuboid.track_id);
     this.box = new BoxPresence(app, shared ? null : app.tracks.get(cuboid.track_id) ?? null, cuboid);
     this.name = "delete box";
   }
@@ -119,6 +121,124 @@ export class UpdateTrackCommand {
   inverseJSON() { return this.ops(this.before); }
 }
 
+/** Whole-cuboid changes, e.g. the interpolated boxes of a track: each change is
+ *  {before, after}, null where the cuboid does not exist. */
+export class CuboidSetCommand {
+  /** @param {App} app @param {{before: Cuboid|null, after: Cuboid|null}[]} changes @param {string} [name] */
+  constructor(app, changes, name = "change boxes") { this.app = app; this.changes = changes; this.name = name; }
+  /** @param {Cuboid|null} from @param {Cuboid|null} to */
+  apply(from, to) {
+    const id = /** @type {Cuboid} */ (to ?? from).id;
+    const now = this.app.cuboids.get(id);
+    if (!to) {
+      // The delete op needs the revision the server gave it (kept on our copy).
+      if (now && from) from.revision = now.revision;
+      this.app.cuboids.delete(id);
+      if (this.app.selected === id) this.app.selectTrack(this.app.selectedTrack);
+    } else if (now) {
+      const { revision: _r, ...fields } = structuredClone(to);
+      Object.assign(now, fields);
+    } else {
+      this.app.cuboids.set(id, { ...structuredClone(to), revision: 0 });
+    }
+    this.app.signals.cuboidChanged.dispatch(id);
+  }
+  execute() { for (const c of this.changes) this.apply(c.before, c.after); }
+  undo() { for (const c of [...this.changes].reverse()) this.apply(c.after, c.before); }
+  /** @param {Cuboid|null} from @param {Cuboid|null} to */
+  op(from, to) {
+    if (!from && to) return { op: "create", kind: "cuboid", id: to.id, data: cuboidData(to) };
+    if (from && !to) return { op: "delete", kind: "cuboid", id: from.id, base_revision: revision(this.app, from) };
+    const a = /** @type {Cuboid} */ (from), b = /** @type {Cuboid} */ (to);
+    const { track_id: _t, frame: _f, ...data } = cuboidData(b);
+    return { op: "update", kind: "cuboid", id: b.id, base_revision: revision(this.app, a), data: structuredClone(data) };
+  }
+  toJSON() { return this.changes.map((c) => this.op(c.before, c.after)); }
+  inverseJSON() { return [...this.changes].reverse().map((c) => this.op(c.after, c.before)); }
+  /** Fold later changes in: the first before and the last after of each box.
+   *  @param {CuboidSetCommand} next */
+  absorb(next) {
+    for (const n of next.changes) {
+      const id = /** @type {Cuboid} */ (n.after ?? n.before).id;
+      const mine = this.changes.find((c) => (c.after ?? c.before)?.id === id);
+      if (mine) mine.after = n.after;
+      else this.changes.push({ before: n.before, after: n.after });
+    }
+    this.changes = this.changes.filter((c) => c.before || c.after);
+  }
+}
+
+/** A change of a track's boxes followed by what it implies for the track's other
+ *  boxes (re-interpolation), as one undo step and one batch. `derive` is called
+ *  once, after the first execute, and returns the implied changes. */
+export class DerivedCommand {
+  /** @param {any} primary a command @param {() => CuboidSetCommand|null} derive */
+  constructor(primary, derive) {
+    this.primary = primary;
+    this.derive = derive;
+    /** @type {CuboidSetCommand|null} */ this.derived = null;
+    this.done = false;
+    this.name = primary.name;
+  }
+  execute() {
+    this.primary.execute();
+    if (!this.done) { this.derived = this.derive(); this.done = true; }
+    this.derived?.execute();
+  }
+  undo() { this.derived?.undo(); this.primary.undo(); }
+  toJSON() { return [...this.primary.toJSON(), ...(this.derived?.toJSON() ?? [])]; }
+  inverseJSON() { return [...(this.derived?.inverseJSON() ?? []), ...this.primary.inverseJSON()]; }
+  get absorb() {
+    if (!this.primary.absorb) return undefined;
+    /** @param {DerivedCommand} next */
+    return (next) => {
+      this.primary.absorb(next.primary);
+      if (this.derived && next.derived) this.derived.absorb(next.derived);
+      else this.derived = this.derived ?? next.derived;
+    };
+  }
+}
+
+/** Create, change or delete a behaviour tag (before / after null: absent). */
+export class TagCommand {
+  /** @param {App} app @param {string} id @param {Tag|null} before @param {Tag|null} after @param {string} name */
+  constructor(app, id, before, after, name) {
+    this.app = app; this.id = id; this.name = name;
+    this.before = before && structuredClone(before);
+    this.after = after && structuredClone(after);
+  }
+  /** @param {Tag|null} to */
+  set(to) {
+    const now = this.app.tags.get(this.id);
+    if (!to) {
+      for (const copy of [this.before, this.after]) if (now && copy) copy.revision = now.revision;
+      this.app.tags.delete(this.id);
+      if (this.app.selectedTag === this.id) this.app.selectTag(null);
+    } else if (now) {
+      const { revision: _r, ...fields } = structuredClone(to);
+      Object.assign(now, fields);
+    } else {
+      this.app.tags.set(this.id, { ...structuredClone(to), revision: 0 });
+    }
+    this.app.signals.tagsChanged.dispatch();
+  }
+  execute() { this.set(this.after); }
+  undo() { this.set(this.before); }
+  /** @param {Tag|null} from @param {Tag|null} to */
+  ops(from, to) {
+    const data = (/** @type {Tag} */ t) => ({ tag: t.tag, subject: t.subject, track_id: t.track_id,
+      related_track_id: t.related_track_id, first_frame: t.first_frame, last_frame: t.last_frame,
+      attributes: structuredClone(t.attributes) });
+    if (!from && to) return [{ op: "create", kind: "tag", id: this.id, data: data(to) }];
+    if (from && !to) return [{ op: "delete", kind: "tag", id: this.id, base_revision: revision(this.app, from) }];
+    return [{ op: "update", kind: "tag", id: this.id, base_revision: revision(this.app, /** @type {Tag} */ (from)), data: data(/** @type {Tag} */ (to)) }];
+  }
+  toJSON() { return this.ops(this.before, this.after); }
+  inverseJSON() { return this.ops(this.after, this.before); }
+  /** @param {TagCommand} next */
+  absorb(next) { this.after = next.after; }
+}
+
 /** How long after one key press the next one on the same box and property still
  *  belongs to the same undo step (ms). */
 export const MERGE_MS = 300;
@@ -132,12 +252,16 @@ export class Editor {
     this.sync = sync;
     /** @type {any[]} */ this.undoStack = [];
     /** @type {any[]} */ this.redoStack = [];
+    /** Lets a module add what a command implies (e.g. re-interpolation) before it runs.
+     *  @type {(cmd: any) => any} */
+    this.wrap = (cmd) => cmd;
   }
 
   /** Run a command. With a merge key (e.g. "<id>:yaw"), a command that follows one
    *  with the same key within MERGE_MS joins its undo step; each is still sent.
    *  @param {any} cmd @param {string} [mergeKey] */
   execute(cmd, mergeKey) {
+    cmd = this.wrap(cmd);
     cmd.execute();
     const last = this.undoStack[this.undoStack.length - 1];
     const now = performance.now();
@@ -178,7 +302,7 @@ export class Editor {
   acknowledged(ack) {
     for (const [id, revision] of Object.entries(ack.revisions)) {
       if (revision === null) continue;
-      const obj = this.app.cuboids.get(id) ?? this.app.tracks.get(id);
+      const obj = this.app.cuboids.get(id) ?? this.app.tracks.get(id) ?? this.app.tags.get(id);
       if (obj && revision > obj.revision) obj.revision = revision;
     }
   }

@@ -8,30 +8,37 @@ import { Editor } from "./commands.js";
 import { Keyboard } from "./keys.js";
 import { Notices } from "./notices.js";
 import { boxName, renderPanel } from "./panel.js";
+import { installSequence } from "./sequence.js";
 import { Outbox } from "./store.js";
+import { PointStream } from "./stream.js";
 import { Sync } from "./sync.js";
 import { TileLoader } from "./tiles.js";
 import { BoxTool } from "./tools.js";
+import { ViewControls } from "./view-controls.js";
 import { Viewer } from "./viewer.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const root = $("workspace");
 const app = new App(Number(root.dataset.sceneId));
+const loader = new TileLoader(app.sceneId);
+loader.prefetch(0);  // hierarchy and root tile of the first frame, while the page starts
 const viewer = new Viewer($("viewport"));
 const sync = new Sync(app.sceneId, await Outbox.open(app.sceneId));
 const editor = new Editor(app, sync);
-const loader = new TileLoader(app.sceneId);
+const stream = new PointStream(loader, viewer);
+const viewControls = new ViewControls(app, viewer, stream);
 const api = new GeometryApi(app.sceneId);
 const notices = new Notices($("toast"), $("conflict"));
 const actions = new BoxActions(app, editor, viewer, api, (m) => notices.toast(m));
 new BoxTool(app, viewer, editor, api);
-/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor, actions };
+/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor, actions, stream };
 
 /** Apply protocol ops to the local state: event ops carry `state`, our own
  *  unacknowledged ops carry `data`. @param {any[]} ops */
 function applyOps(ops) {
   for (const op of ops) {
-    const map = op.kind === "cuboid" ? app.cuboids : op.kind === "track" ? app.tracks : null;
+    const map = op.kind === "cuboid" ? app.cuboids : op.kind === "track" ? app.tracks
+      : op.kind === "tag" ? app.tags : null;
     if (!map) continue;
     if (op.op === "delete") map.delete(op.id);
     else if (op.state) map.set(op.id, op.state);
@@ -43,6 +50,7 @@ function applyOps(ops) {
 sync.onSnapshot.add((/** @type {any} */ snap) => {
   app.tracks = new Map(snap.tracks.map((/** @type {any} */ t) => [t.id, t]));
   app.cuboids = new Map(snap.cuboids.map((/** @type {any} */ c) => [c.id, c]));
+  app.tags = new Map(snap.tags.map((/** @type {any} */ t) => [t.id, t]));
   // Our edits the server has not acknowledged yet stay visible on top of it.
   for (const msg of sync.pending) applyOps(msg.ops);
   app.signals.annotationsReset.dispatch();
@@ -84,17 +92,12 @@ function drawBoxes() {
   renderPanel(app);
 }
 
-let loadToken = 0;
 async function loadFrame(/** @type {number} */ index) {
-  const token = ++loadToken;
-  const frame = app.scene.frames[index];
   $("frame-label").textContent = `frame ${index + 1} / ${app.scene.frames.length}`;
   /** @type {HTMLInputElement} */ ($("frame-slider")).value = String(index);
-  viewer.clearPoints();
   drawBoxes();
-  const stats = await loader.load(index, (_node, data) => viewer.addTile(data), () => token !== loadToken);
-  if (token !== loadToken) return;
-  $("point-stats").textContent = `${stats.loaded.toLocaleString()} of ${frame.points.toLocaleString()} points drawn (${stats.nodes} tiles)`;
+  const stats = await stream.showFrame(index, app.scene.frames.length);  // null: superseded
+  if (!stats) return;
   root.dataset.loadedFrame = String(index);
   app.signals.pointsLoaded.dispatch(stats);
 }
@@ -109,7 +112,7 @@ function bindKeys() {
   const step = (/** @type {KeyboardEvent} */ e, /** @type {number} */ small, /** @type {number} */ big) => (e.shiftKey ? big : small);
   const keys = new Keyboard(window);
   keys.bind("ctrl+z", () => editor.undo()).bind("ctrl+shift+z ctrl+y", () => editor.redo())
-    .bind("t", () => setView("top")).bind("p", () => setView("persp"))
+    .bind("t", () => setView("top")).bind("v", () => viewControls.toggleFollow()).bind("p", () => setView("persp"))
     .bind(",", () => app.setFrame(app.frame - 1)).bind(".", () => app.setFrame(app.frame + 1))
     .bind("escape", () => app.select(null))
     .bind("tab", () => actions.cycle(1)).bind("shift+tab", () => actions.cycle(-1))
@@ -129,6 +132,7 @@ function bindKeys() {
     // With a box selected a number changes its track's class; otherwise the class of new boxes.
     keys.bind(String(i + 1), () => (app.selected ? actions.relabel(c.name) : setClass(c.name)));
   });
+  return keys;
 }
 
 function setClass(/** @type {string} */ name) {
@@ -162,7 +166,7 @@ async function start() {
   app.signals.annotationsReset.add(drawBoxes);
   app.signals.selectionChanged.add(drawBoxes);
   app.signals.selectionChanged.add((/** @type {string|null} */ id) => sync.select(id));
-  bindKeys();
+  /** @type {any} */ (window).pointlabel.sequence = installSequence({ app, editor, keys: bindKeys(), actions, tell: (m) => notices.toast(m) });
   setView("top");
   sync.connect();
   await loadFrame(0);

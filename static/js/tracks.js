@@ -1,0 +1,157 @@
+// @ts-check
+/** Tracks across frames: copy the selected box to the next frame, make a
+ *  keyframe of the selected track in this frame, keep interpolated boxes in
+ *  step with the keyframes (every edit of a track's boxes carries the
+ *  re-interpolation it implies, in the same batch and undo step), and the
+ *  track list in the side panel. */
+
+import { CreateBoxCommand, CuboidSetCommand, DeleteBoxCommand, DerivedCommand, UpdateBoxCommand } from "./commands.js";
+import { trackBoxes, trackChanges } from "./interpolation.js";
+import { uuid } from "./store.js";
+
+/** @typedef {import("./app.js").App} App @typedef {import("./app.js").Cuboid} Cuboid */
+
+/** "Car 1a2b3c4d" for a track id. @param {App} app @param {string|null} trackId */
+export const trackName = (app, trackId) => trackId ? `${app.tracks.get(trackId)?.label ?? "?"} ${trackId.slice(0, 8)}` : "";
+
+/** Frame indices as 1-based runs, e.g. "1–5, 8". @param {number[]} frames sorted */
+export function frameRuns(frames) {
+  /** @type {string[]} */ const runs = [];
+  for (let i = 0; i < frames.length;) {
+    let j = i;
+    while (j + 1 < frames.length && frames[j + 1] === frames[j] + 1) j++;
+    runs.push(j > i ? `${frames[i] + 1}–${frames[j] + 1}` : `${frames[i] + 1}`);
+    i = j + 1;
+  }
+  return runs.join(", ");
+}
+
+export class Tracks {
+  /** @param {App} app @param {import("./commands.js").Editor} editor
+   *  @param {(message: string) => void} tell @param {HTMLElement} list the track list */
+  constructor(app, editor, tell, list) {
+    this.app = app;
+    this.editor = editor;
+    this.tell = tell;
+    this.list = list;
+    editor.wrap = (cmd) => this.withInterpolation(cmd);
+  }
+
+  /** The tracks a command changes the keyframes of: their interpolated boxes
+   *  follow. Editing a box that is not a keyframe makes it one.
+   *  @param {any} cmd */
+  withInterpolation(cmd) {
+    /** @type {string[]} */ let tracks = [];
+    if (cmd instanceof UpdateBoxCommand) {
+      const c = this.app.cuboids.get(cmd.id);
+      if (!c) return cmd;
+      if (!c.keyframe) {
+        cmd.before = { ...cmd.before, source: c.source, keyframe: c.keyframe };
+        cmd.after = { ...cmd.after, source: "manual", keyframe: true };
+      }
+      tracks = [c.track_id];
+    } else if (cmd instanceof DeleteBoxCommand) {
+      // Deleting an interpolated box leaves the gap (until the keyframes change).
+      if (cmd.box.cuboid.keyframe && !cmd.box.track) tracks = [cmd.box.cuboid.track_id];
+    } else if (cmd instanceof CuboidSetCommand) {
+      tracks = [...new Set(cmd.changes.map((c) => /** @type {Cuboid} */ (c.after ?? c.before).track_id))];
+    } else if (!(cmd instanceof CreateBoxCommand)) {
+      return cmd;
+    }
+    if (!tracks.length) return cmd;
+    return new DerivedCommand(cmd, () => {
+      const changes = tracks.flatMap((t) => trackChanges(this.app, t));
+      return changes.length ? new CuboidSetCommand(this.app, changes, "interpolate") : null;
+    });
+  }
+
+  /** Copy the selected box to the next frame (a keyframe of the same track) and go there. */
+  copyToNext() {
+    const c = this.app.selected ? this.app.cuboids.get(this.app.selected) : null;
+    if (!c) { this.tell("Select a box to copy it to the next frame"); return; }
+    const next = c.frame + 1;
+    if (next >= this.app.scene.frames.length) { this.tell("This is the last frame"); return; }
+    const there = trackBoxes(this.app, c.track_id).find((b) => b.frame === next);
+    if (there) {
+      this.tell(`${trackName(this.app, c.track_id)} already has a box in frame ${next + 1}; not copied`);
+      return;
+    }
+    this.addKeyframe(c, next, "copy box");
+    this.app.setFrame(next);
+  }
+
+  /** Give the selected track a keyframe in the current frame: its interpolated box
+   *  becomes one, or a copy of its nearest box is made. */
+  keyframeHere() {
+    const track = this.app.selectedTrack;
+    if (!track) { this.tell("Select a box first: its track gets a keyframe in this frame"); return; }
+    const boxes = trackBoxes(this.app, track);
+    const here = boxes.find((b) => b.frame === this.app.frame);
+    if (here?.keyframe) { this.tell("This box is a keyframe already"); return; }
+    if (here) {
+      this.editor.execute(new UpdateBoxCommand(this.app, here.id, {}, {}));  // made a keyframe on the way
+      return;
+    }
+    if (!boxes.length) { this.tell("This track has no box to copy"); return; }
+    const f = this.app.frame;
+    const nearest = boxes.reduce((best, b) => (Math.abs(b.frame - f) < Math.abs(best.frame - f) ? b : best));
+    this.addKeyframe(nearest, f, "add keyframe");
+    this.app.selectTrack(track);
+  }
+
+  /** @param {Cuboid} from @param {number} frame @param {string} name */
+  addKeyframe(from, frame, name) {
+    const box = { ...structuredClone(from), id: uuid(), frame, source: "manual", keyframe: true, revision: 0 };
+    this.editor.execute(new CuboidSetCommand(this.app, [{ before: null, after: box }], name));
+  }
+
+  /** Bring the selected track's interpolated boxes in line with its keyframes
+   *  (they are already after every edit; this refills deleted ones). */
+  interpolateSelected() {
+    const track = this.app.selectedTrack;
+    if (!track) { this.tell("Select a box of the track to interpolate"); return; }
+    const changes = trackChanges(this.app, track);
+    if (!changes.length) { this.tell("Nothing to interpolate: the track's boxes follow its keyframes"); return; }
+    this.editor.execute(new CuboidSetCommand(this.app, changes, "interpolate"));
+    this.app.selectTrack(track);
+  }
+
+  /** Select a track: its box in this frame, else its nearest box's frame. @param {string} trackId */
+  jumpTo(trackId) {
+    const frames = trackBoxes(this.app, trackId).map((b) => b.frame);
+    this.app.selectTrack(trackId);
+    if (!frames.length || frames.includes(this.app.frame)) return;
+    const f = this.app.frame;
+    this.app.setFrame(frames.reduce((best, x) => (Math.abs(x - f) < Math.abs(best - f) ? x : best)));
+  }
+
+  render() {
+    const app = this.app;
+    /** @type {Map<string, Cuboid[]>} */ const byTrack = new Map([...app.tracks.keys()].map((id) => [id, []]));
+    for (const c of app.cuboids.values()) byTrack.get(c.track_id)?.push(c);
+    const rows = [...byTrack.entries()].map(([id, boxes]) => ({ id, boxes: boxes.sort((a, b) => a.frame - b.frame) }))
+      .sort((a, b) => (a.boxes[0]?.frame ?? 1e9) - (b.boxes[0]?.frame ?? 1e9) || (a.id < b.id ? -1 : 1));
+    /** @type {HTMLElement} */ (document.getElementById("track-count")).textContent = String(rows.length);
+    this.list.replaceChildren(...rows.map(({ id, boxes }) => {
+      const li = document.createElement("li");
+      li.dataset.trackId = id;
+      li.dataset.testid = "track-row";
+      li.classList.toggle("selected", id === app.selectedTrack);
+      const swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = app.classInfo(app.tracks.get(id)?.label ?? "")?.color ?? "#bdbdbd";
+      const name = document.createElement("span");
+      name.textContent = trackName(app, id);
+      const info = document.createElement("span");
+      info.className = "muted";
+      const keys = boxes.filter((b) => b.keyframe).length;
+      info.textContent = boxes.length
+        ? `frames ${frameRuns(boxes.map((b) => b.frame))} · ${keys} key${keys === 1 ? "" : "s"}`
+        : "no boxes";
+      li.title = `${boxes.length} boxes, ${keys} keyframes; click to select`;
+      li.append(swatch, name, info);
+      li.onclick = () => this.jumpTo(id);
+      return li;
+    }));
+  }
+}
