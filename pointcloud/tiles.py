@@ -329,8 +329,9 @@ def encode_node(cloud: PointCloud, node: Node, intensity_range: tuple[float, flo
 
     Positions are quantised in the node's cube (:func:`position_encoding`); each
     axis is delta-coded (zigzag) and split into byte planes. Then intensity
-    (uint8 over ``intensity_range``) and, when the cloud has ``rgb``, the G,
-    R - G and B - G planes (mod 256, delta-coded).
+    (uint8 over ``intensity_range``); when the cloud has ``rgb``, the G,
+    R - G and B - G planes (mod 256, delta-coded); when it has
+    ``classification``, one plain uint8 class code per point.
     """
     bits, step = position_encoding(node.size)
     top = (1 << bits) - 1
@@ -350,6 +351,9 @@ def encode_node(cloud: PointCloud, node: Node, intensity_range: tuple[float, flo
         rgb = np.asarray(cloud.attributes["rgb"][node.indices], np.uint8)
         green = np.ascontiguousarray(rgb[:, 1])
         parts += [_zigzag_planes(c) for c in (green, rgb[:, 0] - green, rgb[:, 2] - green)]
+    if "classification" in cloud.attributes:
+        classes = np.asarray(cloud.attributes["classification"][node.indices])
+        parts.append(classes.astype(np.uint8).tobytes())
     return b"".join(parts)
 
 
@@ -415,6 +419,7 @@ def build_tiles(
         robust_range(cloud.local[:, 2]),
         [node_entry(t) for t in tiles],
         rgb="rgb" in cloud.attributes,
+        classification="classification" in cloud.attributes,
     )
     return hierarchy, tiles
 
@@ -427,6 +432,7 @@ def hierarchy_document(
     nodes: list[dict[str, Any]],
     *,
     rgb: bool,
+    classification: bool = False,
 ) -> dict[str, Any]:
     """The version 2 hierarchy document (docs/tiles.md) of a frame.
 
@@ -441,7 +447,9 @@ def hierarchy_document(
         "bounds": {"min": bounds[0], "max": bounds[1]},
         "intensity_range": list(intensity_range),
         "z_range": z_range,
-        "attributes": ["position", "intensity"] + (["rgb"] if rgb else []),
+        "attributes": ["position", "intensity"]
+        + (["rgb"] if rgb else [])
+        + (["classification"] if classification else []),
         "nodes": nodes,
     }
 

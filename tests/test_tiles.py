@@ -157,3 +157,18 @@ def test_rgb_round_trips_exactly() -> None:
         green, red, blue = values[0], (values[1] + values[0]) % 256, (values[2] + values[0]) % 256
         expected = cloud.attributes["rgb"][tile.node.indices]
         assert np.array_equal(np.stack([red, green, blue], axis=1), expected)
+
+
+def test_classification_travels_with_the_tiles() -> None:
+    rng = np.random.default_rng(11)
+    xyz = rng.uniform(-20, 20, (5_000, 3))
+    classes = rng.integers(0, 20, 5_000).astype(np.uint8)
+    cloud = PointCloud.from_xyz(
+        xyz, {"intensity": np.zeros(5_000, np.float32), "classification": classes}
+    )
+    hierarchy, tiles = build_tiles(cloud, max_node_points=1_000, grid=8)
+    assert hierarchy["attributes"] == ["position", "intensity", "classification"]
+    for tile in tiles:
+        raw = gzip.decompress(tile.payload)
+        n = len(tile.node.indices)
+        assert raw[-n:] == classes[tile.node.indices].tobytes() if n else raw == b""
