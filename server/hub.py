@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import WebSocket
 from sqlalchemy.engine import Engine
@@ -28,10 +27,6 @@ class Connection:
     client_id: str | None = None
     selected: str | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def send(self, payload: dict[str, Any]) -> None:
-        async with self.send_lock:
-            await self.ws.send_json(payload)
 
     async def send_text(self, text: str) -> None:
         async with self.send_lock:

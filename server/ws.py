@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
 
 from fastapi import WebSocket, WebSocketDisconnect
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -39,7 +38,7 @@ async def serve_scene_socket(ws: WebSocket, scene_id: int, user: str) -> None:
     await ws.accept()
     conn = Connection(ws, scene_id, user)
     if not exists:
-        await conn.send(ErrorMessage(code="scene_not_found", message="").model_dump())
+        await conn.send_text(_error("scene_not_found", "").model_dump_json())
         await ws.close(code=4404)
         return
     await hub.join(conn)
@@ -56,20 +55,20 @@ async def serve_scene_socket(ws: WebSocket, scene_id: int, user: str) -> None:
                     "internal_error", "the server failed on this message; nothing stored"
                 )
             if reply is not None:
-                await conn.send(reply)
+                await conn.send_text(reply.model_dump_json())
     except WebSocketDisconnect:
         pass
     finally:
         await hub.leave(conn)
 
 
-def _error(code: str, message: str) -> dict[str, Any]:
-    return ErrorMessage(code=code, message=message).model_dump()
+def _error(code: str, message: str) -> ErrorMessage:
+    return ErrorMessage(code=code, message=message)
 
 
 async def _handle(
     hub: Hub, conn: Connection, text: str | None, settings: Settings
-) -> dict[str, Any] | None:
+) -> BaseModel | None:
     """The reply to one message, or None when it was sent already."""
     if text is None:
         return _error("invalid_message", "messages are JSON text frames")
@@ -101,15 +100,15 @@ async def _hello(hub: Hub, conn: Connection, msg: Hello) -> None:
         if reply is None:
             reply = await run_in_threadpool(snapshot, hub.engine, conn.scene_id, conn.user)
         if reply is None:  # the scene was deleted while connected
-            await conn.send(_error("scene_not_found", ""))
+            await conn.send_text(_error("scene_not_found", "").model_dump_json())
             return
-        await conn.send(reply.model_dump())
+        await conn.send_text(reply.model_dump_json())
     await hub.broadcast_presence(conn.scene_id)
 
 
-async def _ops(hub: Hub, conn: Connection, msg: Ops, settings: Settings) -> dict[str, Any]:
+async def _ops(hub: Hub, conn: Connection, msg: Ops, settings: Settings) -> BaseModel:
     if len(msg.ops) > settings.max_ops_per_message:
         problem = Problem(code="too_many_ops", message=f"limit is {settings.max_ops_per_message}")
-        return Reject(seq=msg.seq, errors=[problem]).model_dump()
+        return Reject(seq=msg.seq, errors=[problem])
     reply = await hub.submit(conn.scene_id, conn.user, msg, origin=conn)
-    return reply.model_dump()
+    return reply
