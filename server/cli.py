@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pointcloud.errors import PointCloudError
 from server.interchange.model import InterchangeError
+from server.progress import terminal_bar
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,6 +123,7 @@ def _ingest(args: argparse.Namespace) -> int:
         args.path,
         name=args.name,
         skip_existing=args.skip_existing,
+        progress=terminal_bar(),
     )
     if args.json:
         _out(json.dumps(result.to_json()))
@@ -141,8 +143,9 @@ def _import(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     result = import_scene(
-        make_engine(settings.db_url), settings, args.format, args.path, name=args.name
-    )
+        make_engine(settings.db_url), settings, args.format, args.path, name=args.name,
+        progress=terminal_bar(),
+    )  # fmt: skip
     summary = result.to_json()
     _out(json.dumps(summary) if args.json else json.dumps(summary, indent=2))
     return 0
@@ -156,8 +159,9 @@ def _export(args: argparse.Namespace) -> int:
     settings = get_settings()
     engine = make_engine(settings.db_url)
     summary = export_scene(
-        engine, settings, args.scene_id, args.format, args.out, points=not args.no_points
-    )
+        engine, settings, args.scene_id, args.format, args.out, points=not args.no_points,
+        progress=terminal_bar(),
+    )  # fmt: skip
     _out(json.dumps(summary) if args.json else json.dumps(summary, indent=2))
     return 0
 

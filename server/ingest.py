@@ -28,6 +28,7 @@ from pointcloud.stream import stream_tiles
 from pointcloud.tiles import Tile, build_tiles
 from server.config import Settings
 from server.models import Frame, Scene
+from server.progress import Progress, no_progress
 
 STREAM_MIN_POINTS = 20_000_000
 """LAS/LAZ frames with more points than this are streamed rather than read whole."""
@@ -58,6 +59,7 @@ def ingest(
     name: str | None = None,
     skip_existing: bool = False,
     stream_min_points: int = STREAM_MIN_POINTS,
+    progress: Progress = no_progress,
 ) -> IngestResult:
     """Ingest a file or a folder of frames as one scene.
 
@@ -82,10 +84,11 @@ def ingest(
     folder = settings.frames_dir / storage
     folder.mkdir(parents=True)
     try:
-        frames = [
-            _store_frame(settings, folder, i, f, poses.get(_rel(f, path)), stream_min_points)
-            for i, f in enumerate(files)
-        ]
+        frames = []
+        for i, f in enumerate(files):
+            pose = poses.get(_rel(f, path))
+            frames.append(_store_frame(settings, folder, i, f, pose, stream_min_points))
+            progress("frames", i + 1, len(files))
         points = sum(f.point_count for f in frames)
         dropped = sum(f.dropped_points for f in frames)
         scene = Scene(

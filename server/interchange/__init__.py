@@ -17,6 +17,7 @@ from server.interchange import csv_export, kitti, nuscenes, openlabel, sustech
 from server.interchange.exporter import SceneData, load
 from server.interchange.importer import ImportResult, Parsed, import_parsed
 from server.interchange.model import InterchangeError, Report
+from server.progress import Progress, no_progress
 from server.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
 Reader = Callable[[Path, Taxonomy], Parsed]
@@ -66,8 +67,12 @@ def import_scene(
     user: str | None = None,
     taxonomy: Taxonomy = DEFAULT_TAXONOMY,
     writer: Writer | None = None,
+    progress: Progress = no_progress,
 ) -> ImportResult:
-    """Import a labelled scene in ``fmt`` from ``path`` (a folder; docs/formats.md)."""
+    """Import a labelled scene in ``fmt`` from ``path`` (a folder; docs/formats.md).
+
+    ``progress(stage, done, total)`` hears of each frame ingested ("frames")
+    and of the label batches applied ("labels")."""
     if fmt not in READERS:
         raise UnknownFormatError(f"cannot import {fmt!r}; formats: {', '.join(IMPORT_FORMATS)}")
     path = Path(path).resolve()
@@ -75,22 +80,31 @@ def import_scene(
         raise FileNotFoundError(path)
     parsed = READERS[fmt](path, taxonomy)
     return import_parsed(
-        engine, settings, parsed, name=name, user=user, taxonomy=taxonomy, writer=writer
-    )
+        engine, settings, parsed, name=name, user=user, taxonomy=taxonomy, writer=writer,
+        progress=progress,
+    )  # fmt: skip
 
 
 def export_scene(
-    engine: Engine, settings: Settings, scene_id: int, fmt: str, out: Path, *, points: bool = True
+    engine: Engine,
+    settings: Settings,
+    scene_id: int,
+    fmt: str,
+    out: Path,
+    *,
+    points: bool = True,
+    progress: Progress = no_progress,
 ) -> dict[str, Any]:
     """Write the scene's current annotations in ``fmt`` into the folder ``out``.
 
-    With ``points`` the frames' point clouds are copied too, so that ``out``
-    can be imported again. Returns a JSON summary (what the format cannot
-    hold is in ``lost``).
+    With ``points`` the frames' point clouds are copied too (``progress`` hears
+    of each, as "points"), so that ``out`` can be imported again. Returns a
+    JSON summary (what the format cannot hold is in ``lost``).
     """
     if fmt not in WRITERS:
         raise UnknownFormatError(f"cannot export {fmt!r}; formats: {', '.join(EXPORT_FORMATS)}")
     data: SceneData = load(engine, settings, scene_id)
+    data.progress = progress
     out.mkdir(parents=True, exist_ok=True)
     report = WRITERS[fmt](data, out, points=points)
     return {"scene_id": scene_id, "format": fmt, "out": str(out), **report.to_json()}

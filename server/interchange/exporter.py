@@ -16,6 +16,7 @@ from server.interchange.importer import external_id
 from server.interchange.model import AnnotationSet, Box, FrameMeta, InterchangeError, Tag, Track
 from server.interchange.model import frame_key as key_of
 from server.models import Frame, Scene
+from server.progress import Progress, no_progress
 from server.state import load_scene
 
 
@@ -29,6 +30,7 @@ class SceneData:
     labels: AnnotationSet
     settings: Settings
     offsets: list[tuple[float, float, float]]
+    progress: Progress = no_progress
 
     def local_points(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """A frame's stored points: (N, 3) float32 local coordinates and the float64 offset."""
@@ -39,11 +41,12 @@ class SceneData:
         """Copy each frame's source file into ``folder`` (kept name); returns how many were missing."""
         folder.mkdir(parents=True, exist_ok=True)
         missing = 0
-        for f in self.labels.frames:
+        for i, f in enumerate(self.labels.frames):
             if f.source is None or not f.source.is_file():
                 missing += 1
-                continue
-            shutil.copyfile(f.source, folder / f.source.name)
+            else:
+                shutil.copyfile(f.source, folder / f.source.name)
+            self.progress("points", i + 1, len(self.labels.frames))
         return missing
 
 

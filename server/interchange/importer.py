@@ -28,6 +28,7 @@ from server.frames import FrameStore
 from server.ingest import ingest
 from server.interchange.model import AnnotationSet, Box, InterchangeError, Report, frame_key
 from server.models import Frame
+from server.progress import Progress, no_progress
 from server.protocol import Ops
 from server.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
@@ -86,17 +87,19 @@ def import_parsed(
     user: str | None = None,
     taxonomy: Taxonomy = DEFAULT_TAXONOMY,
     writer: Writer | None = None,
+    progress: Progress = no_progress,
 ) -> ImportResult:
     """Create the scene from ``parsed.points`` and apply ``parsed.labels`` to it."""
     report = parsed.report
     files = list_frames(parsed.points)
     index_of = {frame_key(f): i for i, f in enumerate(files)}
-    result = ingest(engine, settings, parsed.points, name=name)
+    result = ingest(engine, settings, parsed.points, name=name, progress=progress)
     scene_id = result.scene_id
     _store_poses(engine, scene_id, parsed.labels, index_of)
     ops = _ops(scene_id, parsed.labels, index_of, report)
     writer = writer or Writer(engine, taxonomy, FrameStore(settings.frames_dir))
-    _apply(writer, scene_id, user or settings.default_user, ops, report)
+    _apply(writer, scene_id, user or settings.default_user, ops, report, progress)
+    progress("labels", len(ops), len(ops))
     report.counts["frames"] = result.frames
     return ImportResult(scene_id, result.name, result.frames, result.points, report)
 
@@ -163,12 +166,18 @@ def _box_op(scene_id: int, b: Box, frame: int) -> dict[str, Any]:
 
 
 def _apply(
-    writer: Writer, scene_id: int, user: str, ops: list[dict[str, Any]], report: Report
+    writer: Writer,
+    scene_id: int,
+    user: str,
+    ops: list[dict[str, Any]],
+    report: Report,
+    progress: Progress = no_progress,
 ) -> None:
     """Apply ``ops`` in batches; a refused op is dropped (counted by code) and the rest retried."""
     client = f"import-{uuid.uuid4().hex[:16]}"
     seq = 0
     for start in range(0, len(ops), BATCH_OPS):
+        progress("labels", start, len(ops))
         pending = ops[start : start + BATCH_OPS]
         while pending:
             msg = Ops.model_validate(
