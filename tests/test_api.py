@@ -168,3 +168,11 @@ def test_upload_ingests_a_file_and_a_bad_one_is_a_422_with_a_code(
     assert (r.status_code, r.json()["code"]) == (422, "invalid_filename")
     assert len(client.get("/api/scenes").json()) == 2  # the fixture's scene and the good upload
     assert len(list((settings.data_dir / "uploads").iterdir())) == 1  # failures left nothing
+
+
+def test_scene_list_offers_label_exports_that_download(client: TestClient, scene_id: int) -> None:
+    page = client.get("/").text
+    link = f"/api/scenes/{scene_id}/export/openlabel"
+    assert f'href="{link}"' in page
+    r = client.get(link)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
