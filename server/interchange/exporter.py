@@ -13,7 +13,15 @@ from sqlmodel import Session, select
 from pointcloud.io.sequence import natural_key
 from server.config import Settings
 from server.interchange.importer import external_id
-from server.interchange.model import AnnotationSet, Box, FrameMeta, InterchangeError, Tag, Track
+from server.interchange.model import (
+    AnnotationSet,
+    Box,
+    FrameMeta,
+    InterchangeError,
+    Report,
+    Tag,
+    Track,
+)
 from server.interchange.model import frame_key as key_of
 from server.models import Frame, Scene
 from server.progress import Progress, no_progress
@@ -37,8 +45,9 @@ class SceneData:
         pts = np.load(self.settings.frames_dir / self.storage / f"{index}.npy")
         return pts, np.array(self.offsets[index], dtype=np.float64)
 
-    def copy_points(self, folder: Path) -> int:
-        """Copy each frame's source file into ``folder`` (kept name); returns how many were missing."""
+    def copy_points(self, folder: Path, report: Report) -> None:
+        """Copy each frame's source file into ``folder`` (kept name); files no longer
+        there are counted in ``report.dropped["missing_point_files"]``."""
         folder.mkdir(parents=True, exist_ok=True)
         missing = 0
         for i, f in enumerate(self.labels.frames):
@@ -47,7 +56,8 @@ class SceneData:
             else:
                 shutil.copyfile(f.source, folder / f.source.name)
             self.progress("points", i + 1, len(self.labels.frames))
-        return missing
+        if missing:
+            report.dropped["missing_point_files"] = missing
 
 
 def load(engine: Engine, settings: Settings, scene_id: int) -> SceneData:

@@ -67,9 +67,7 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     (out / FILE).write_text(json.dumps(doc, indent=1))
     report.counts.update(boxes=len(labels.boxes), tags=len(labels.tags), frames=len(frames))
     if points:
-        missing = data.copy_points(out / "lidar")
-        if missing:
-            report.dropped["missing_point_files"] = missing
+        data.copy_points(out / "lidar", report)
     return report
 
 

@@ -167,9 +167,7 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     out.mkdir(parents=True, exist_ok=True)
     (out / FILE).write_text(json.dumps(build(data, report), indent=1))
     if points:
-        missing = data.copy_points(out / "lidar")
-        if missing:
-            report.dropped["missing_point_files"] = missing
+        data.copy_points(out / "lidar", report)
     return report
 
 

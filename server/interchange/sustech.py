@@ -132,8 +132,6 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     if labels.tags:
         report.dropped["tags"] = len(labels.tags)
     if points:
-        missing = data.copy_points(out / "lidar")
-        if missing:
-            report.dropped["missing_point_files"] = missing
+        data.copy_points(out / "lidar", report)
         write_poses(labels, out, "lidar")
     return report
