@@ -7,7 +7,7 @@
 import { DeleteBoxCommand, UpdateBoxCommand, UpdateTrackCommand } from "./commands.js";
 
 /** The smallest edge a resize leaves (m). */
-const MIN_EDGE = 0.1;
+export const MIN_EDGE = 0.1;
 
 /** An angle in (-pi, pi]. @param {number} a */
 export const wrapAngle = (a) => {

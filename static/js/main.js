@@ -11,6 +11,7 @@ import { boxName, renderPanel } from "./panel.js";
 import { installSequence } from "./sequence.js";
 import { Outbox } from "./store.js";
 import { PointStream } from "./stream.js";
+import { SubViews } from "./subviews.js";
 import { Sync } from "./sync.js";
 import { TileLoader } from "./tiles.js";
 import { BoxTool } from "./tools.js";
@@ -31,7 +32,8 @@ const api = new GeometryApi(app.sceneId);
 const notices = new Notices($("toast"), $("conflict"));
 const actions = new BoxActions(app, editor, viewer, api, (m) => notices.toast(m));
 new BoxTool(app, viewer, editor, api);
-/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor, actions, stream };
+const subviews = new SubViews(app, viewer, editor, $("subviews"));
+/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor, actions, stream, subviews };
 
 /** Apply protocol ops to the local state: event ops carry `state`, our own
  *  unacknowledged ops carry `data`. @param {any[]} ops */

@@ -34,6 +34,12 @@ export class Viewer {
     /** Tiles were added or removed: redrawn at most every STREAM_REDRAW_MS while streaming. */
     this.pointsDirty = false;
     this.lastRender = 0;
+    /** Bumped whenever what the points look like changes (tiles added or removed,
+     *  colour, size): other views of the same scene (subviews.js) redraw on it. */
+    this.pointsVersion = 0;
+    /** @type {Set<() => void>} called at every animation frame before the main view
+     *  is drawn; a hook that draws with this renderer (renderPoints) marks it dirty */
+    this.beforeRender = new Set();
 
     this.persp = new THREE.PerspectiveCamera(60, 1, 0.1, 100000);
     this.persp.up.set(0, 0, 1);
@@ -156,6 +162,7 @@ export class Viewer {
     this.nodes.set(key, pts);
     this.points.add(pts);
     this.pointsDirty = true;
+    this.pointsVersion++;
   }
 
   /** @param {string} key */
@@ -166,6 +173,7 @@ export class Viewer {
     this.points.remove(pts);
     this.nodes.delete(key);
     this.pointsDirty = true;
+    this.pointsVersion++;
   }
 
   /** Position arrays of the drawn tiles. */
@@ -174,16 +182,17 @@ export class Viewer {
   }
 
   /** @param {"height"|"intensity"|"rgb"|"classification"} mode */
-  setColorMode(mode) { this.pointMaterial.uniforms.mode.value = COLOR_MODES.indexOf(mode); this.dirty = true; }
+  setColorMode(mode) { this.pointMaterial.uniforms.mode.value = COLOR_MODES.indexOf(mode); this.dirty = true; this.pointsVersion++; }
 
   /** Heights mapped to the two ends of the height ramp. @param {number[]} range */
-  setHeightRange(range) { this.pointMaterial.uniforms.zRange.value.set(range[0], range[1]); this.dirty = true; }
+  setHeightRange(range) { this.pointMaterial.uniforms.zRange.value.set(range[0], range[1]); this.dirty = true; this.pointsVersion++; }
 
   /** @param {number} px point size in CSS pixels */
   setPointSize(px) {
     this.pointSize = px;
     this.pointMaterial.uniforms.size.value = px * this.renderer.getPixelRatio();
     this.dirty = true;
+    this.pointsVersion++;
   }
 
   /** The drawn point under the pointer nearest the camera (local coordinates), or null.
@@ -275,7 +284,29 @@ export class Viewer {
     return { x: r.left + (v.x + 1) / 2 * r.width, y: r.top + (1 - v.y) / 2 * r.height };
   }
 
+  /** Draw the points (not the boxes) as `camera` sees them into a 2D canvas of
+   *  w x h CSS pixels, with this renderer: one WebGL context serves every view.
+   *  Drawn in the corner of the main canvas and copied out at once; the main
+   *  view is drawn over it in the same animation frame (call from beforeRender).
+   *  @param {THREE.Camera} camera @param {CanvasRenderingContext2D} ctx @param {number} w @param {number} h */
+  renderPoints(camera, ctx, w, h) {
+    const r = this.renderer, pr = r.getPixelRatio(), full = r.getSize(new THREE.Vector2());
+    this.boxes.visible = this.draft.visible = false;
+    r.setViewport(0, 0, w, h);
+    r.setScissor(0, 0, w, h);
+    r.setScissorTest(true);
+    r.render(this.scene, camera);
+    r.setScissorTest(false);
+    r.setViewport(0, 0, full.x, full.y);
+    this.boxes.visible = this.draft.visible = true;
+    const src = r.domElement;
+    ctx.clearRect(0, 0, ctx.canvas.width, ctx.canvas.height);
+    ctx.drawImage(src, 0, src.height - h * pr, w * pr, h * pr, 0, 0, ctx.canvas.width, ctx.canvas.height);
+    this.dirty = true;
+  }
+
   render() {
+    for (const fn of this.beforeRender) fn();
     (this.mode === "top" ? this.topControls : this.perspControls).update();
     const now = performance.now();
     if (!this.dirty && !(this.pointsDirty && now - this.lastRender >= STREAM_REDRAW_MS)) return;
