@@ -121,6 +121,26 @@ export class UpdateTrackCommand {
   inverseJSON() { return this.ops(this.before); }
 }
 
+/** Change a track's attributes (those the taxonomy declares for its class). */
+export class TrackAttributesCommand {
+  /** @param {App} app @param {string} id @param {object} before @param {object} after */
+  constructor(app, id, before, after) { this.app = app; this.id = id; this.before = before; this.after = after; this.name = "track attributes"; }
+  /** @param {object} attributes */
+  set(attributes) {
+    const t = this.app.tracks.get(this.id);
+    if (t) t.attributes = structuredClone(attributes);
+    this.app.signals.annotationsReset.dispatch();
+  }
+  execute() { this.set(this.after); }
+  undo() { this.set(this.before); }
+  /** @param {object} attributes */
+  ops(attributes) {
+    return [{ op: "update", kind: "track", id: this.id, base_revision: revision(this.app, this), data: { attributes } }];
+  }
+  toJSON() { return this.ops(this.after); }
+  inverseJSON() { return this.ops(this.before); }
+}
+
 /** Whole-cuboid changes, e.g. the interpolated boxes of a track: each change is
  *  {before, after}, null where the cuboid does not exist. */
 export class CuboidSetCommand {

@@ -3,6 +3,7 @@
 
 import { GeometryApi } from "./api.js";
 import { App } from "./app.js";
+import { AttributePanel } from "./attributes.js";
 import { BoxActions } from "./box-actions.js";
 import { Editor } from "./commands.js";
 import { Keyboard } from "./keys.js";
@@ -168,6 +169,7 @@ async function start() {
   app.signals.annotationsReset.add(drawBoxes);
   app.signals.selectionChanged.add(drawBoxes);
   app.signals.selectionChanged.add((/** @type {string|null} */ id) => sync.select(id));
+  new AttributePanel(app, editor, $("attributes"));
   /** @type {any} */ (window).pointlabel.sequence = installSequence({ app, editor, keys: bindKeys(), actions, tell: (m) => notices.toast(m) });
   setView("top");
   sync.connect();
