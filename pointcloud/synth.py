@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from pointcloud.boxes import count_points_in_boxes
 from pointcloud.io.pcd import write_pcd
 from pointcloud.synth_scene import (
     CURB_HEIGHT,
@@ -221,18 +222,6 @@ def _returns(
     return points, np.clip(level[keep], 0.0, 1.0).astype(np.float32)
 
 
-def count_in_cuboid(
-    points: NDArray[np.floating], center: list[float], size: list[float], yaw: float
-) -> int:
-    """How many ``points`` (N, 3) lie inside a cuboid (centre, (l, w, h), yaw about +z), metres."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    rel = np.asarray(points, dtype=np.float64) - np.asarray(center)
-    x, y = c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1]
-    half = np.asarray(size) / 2
-    inside = (np.abs(x) <= half[0]) & (np.abs(y) <= half[1]) & (np.abs(rel[:, 2]) <= half[2])
-    return int(np.count_nonzero(inside))
-
-
 def _cuboids(scene: Scene, t: float, points: NDArray[np.float32]) -> dict[str, dict[str, Any]]:
     """Ground-truth cuboids in the sensor frame at time ``t`` for actors within LABEL_RANGE.
 
@@ -241,9 +230,6 @@ def _cuboids(scene: Scene, t: float, points: NDArray[np.float32]) -> dict[str, d
     """
     u, v, yaw = ego_state(t)
     c, s = math.cos(yaw), math.sin(yaw)
-    xyz = points.astype(np.float64)
-    order = np.argsort(xyz[:, 0], kind="stable")
-    xs = xyz[order, 0]
     out: dict[str, dict[str, Any]] = {}
     for actor in scene.actors:
         state = actor_state(actor, t)
@@ -254,10 +240,11 @@ def _cuboids(scene: Scene, t: float, points: NDArray[np.float32]) -> dict[str, d
         center = [round(c * du + s * dv, 4), round(-s * du + c * dv, 4), round(z, 4)]
         size = [round(x, 4) for x in actor.size]
         box_yaw = round(wrap_angle(state.yaw - yaw), 6)
-        reach = math.hypot(size[0], size[1]) / 2 + 1e-3
-        lo, hi = np.searchsorted(xs, [center[0] - reach, center[0] + reach])
-        n = count_in_cuboid(xyz[order[lo:hi]], center, size, box_yaw)
-        out[actor.track_id] = {"center": center, "size": size, "yaw": box_yaw, "points": n}
+        out[actor.track_id] = {"center": center, "size": size, "yaw": box_yaw}
+    boxes = [[*b["center"], *b["size"], b["yaw"]] for b in out.values()]
+    if boxes:
+        for record, n in zip(out.values(), count_points_in_boxes(points, boxes), strict=True):
+            record["points"] = int(n)
     return out
 
 
