@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from server.launch import free_port, start_server
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO / ".." / "shared" / "data").resolve()
@@ -39,12 +38,6 @@ def browser_type_launch_args() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def browser_context_args() -> dict[str, Any]:
     return {"viewport": {"width": 1280, "height": 760}}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -74,20 +67,8 @@ class Server:
         return out.stdout
 
     def start(self) -> None:
-        self.port = self.port or _free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
-            env=self.env(),
-            cwd=REPO,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(self.url + "/api/scenes", timeout=1)
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
+        self.port = self.port or free_port()
+        self.proc = start_server(self.data_dir, self.port, quiet=False)
 
     def stop(self) -> None:
         if self.proc:
