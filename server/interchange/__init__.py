@@ -11,16 +11,18 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from pointcloud.errors import PointCloudError
 from server.annotations import Writer
 from server.config import Settings
 from server.interchange import csv_export, kitti, nuscenes, openlabel, sustech
 from server.interchange.exporter import SceneData, load
 from server.interchange.importer import ImportResult, Parsed, import_parsed
 from server.interchange.model import InterchangeError, Report
+from server.interchange.paths import ImportFolder, PathEscapesError
 from server.progress import Progress, no_progress
 from server.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
-Reader = Callable[[Path, Taxonomy], Parsed]
+Reader = Callable[[ImportFolder, Taxonomy], Parsed]
 WriterFn = Callable[..., Report]
 
 READERS: dict[str, Reader] = {
@@ -44,6 +46,7 @@ __all__ = [
     "IMPORT_FORMATS",
     "ImportResult",
     "InterchangeError",
+    "PathEscapesError",
     "Report",
     "export_scene",
     "export_zip",
@@ -72,17 +75,26 @@ def import_scene(
     """Import a labelled scene in ``fmt`` from ``path`` (a folder; docs/formats.md).
 
     ``progress(stage, done, total)`` hears of each frame ingested ("frames")
-    and of the label batches applied ("labels")."""
+    and of the label batches applied ("labels"). A symlink in the folder that
+    leads outside it is refused (:class:`PathEscapesError`) before anything is
+    read or stored; error messages name files relative to the folder.
+    """
     if fmt not in READERS:
         raise UnknownFormatError(f"cannot import {fmt!r}; formats: {', '.join(IMPORT_FORMATS)}")
     path = Path(path).resolve()
     if not path.exists():
         raise FileNotFoundError(path)
-    parsed = READERS[fmt](path, taxonomy)
-    return import_parsed(
-        engine, settings, parsed, name=name, user=user, taxonomy=taxonomy, writer=writer,
-        progress=progress,
-    )  # fmt: skip
+    folder = ImportFolder(path.parent, path.name) if path.is_file() else ImportFolder(path)
+    try:
+        folder.check_tree()
+        parsed = READERS[fmt](folder, taxonomy)
+        return import_parsed(
+            engine, settings, parsed, name=name, user=user, taxonomy=taxonomy, writer=writer,
+            progress=progress,
+        )  # fmt: skip
+    except (InterchangeError, PointCloudError) as exc:
+        exc.args = (folder.scrub(str(exc)),)
+        raise
 
 
 def export_scene(
@@ -99,7 +111,7 @@ def export_scene(
 
     With ``points`` the frames' point clouds are copied too (``progress`` hears
     of each, as "points"), so that ``out`` can be imported again. Returns a
-    JSON summary (what the format cannot hold is in ``lost``).
+    JSON summary (what the format cannot hold is in ``lost``; no server paths).
     """
     if fmt not in WRITERS:
         raise UnknownFormatError(f"cannot export {fmt!r}; formats: {', '.join(EXPORT_FORMATS)}")
@@ -107,7 +119,7 @@ def export_scene(
     data.progress = progress
     out.mkdir(parents=True, exist_ok=True)
     report = WRITERS[fmt](data, out, points=points)
-    return {"scene_id": scene_id, "format": fmt, "out": str(out), **report.to_json()}
+    return {"scene_id": scene_id, "format": fmt, **report.to_json()}
 
 
 def export_zip(folder: Path) -> bytes:

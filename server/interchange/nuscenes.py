@@ -28,6 +28,7 @@ from server.interchange.model import (
     Track,
     frame_key,
 )
+from server.interchange.paths import ImportFolder
 from server.taxonomy import Taxonomy
 
 FILE = "annotations.json"
@@ -71,20 +72,13 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     return report
 
 
-def read(path: Path, taxonomy: Taxonomy) -> Parsed:
-    """Read ``annotations.json`` (``path`` is the file or its folder) and the folder's frames."""
-    file = path / FILE if path.is_dir() else path
+def read(folder: ImportFolder, taxonomy: Taxonomy) -> Parsed:
+    """Read ``annotations.json`` (or the file the user named) and the folder's frames."""
+    file = folder.named or FILE
+    text = folder.read_text(file)
     try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-        return _parse(doc, file.parent, taxonomy)
-    except (
-        OSError,
-        json.JSONDecodeError,
-        UnicodeDecodeError,
-        KeyError,
-        TypeError,
-        ValueError,
-    ) as exc:
+        return _parse(json.loads(text), folder.root, taxonomy)
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise InterchangeError(f"{file}: not a {FORMAT} file: {exc!r}") from exc
 
 

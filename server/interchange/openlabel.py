@@ -40,6 +40,7 @@ from server.interchange.model import (
     Track,
     frame_key,
 )
+from server.interchange.paths import ImportFolder
 from server.taxonomy import Taxonomy
 
 FILE = "openlabel.json"
@@ -171,13 +172,13 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     return report
 
 
-def read(path: Path, taxonomy: Taxonomy) -> Parsed:
-    """Read ``openlabel.json`` (``path`` is the file or its folder) and the folder's frames."""
-    file = path / FILE if path.is_dir() else path
-    folder = file.parent
+def read(import_folder: ImportFolder, taxonomy: Taxonomy) -> Parsed:
+    """Read ``openlabel.json`` (or the file the user named) and the folder's frames."""
+    file = import_folder.named or FILE
+    folder = import_folder.root
     try:
-        doc = json.loads(file.read_text(encoding="utf-8"))["openlabel"]
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        doc = json.loads(import_folder.read_text(file))["openlabel"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise InterchangeError(f"{file}: not an OpenLABEL file: {exc!r}") from exc
     report = Report()
     files = list_frames(folder)
