@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from pointcloud.errors import PointCloudError
 from server.annotations import Writer
 from server.config import Settings
-from server.interchange import csv_export, kitti, nuscenes, openlabel, sustech
+from server.interchange import csv_export, kitti, nuscenes, openlabel, openlabel_read, sustech
 from server.interchange.exporter import SceneData, load
 from server.interchange.importer import ImportResult, Parsed, import_parsed
 from server.interchange.model import InterchangeError, Report
@@ -29,7 +29,7 @@ READERS: dict[str, Reader] = {
     "sustech": sustech.read,
     "kitti": kitti.read,
     "nuscenes": nuscenes.read,
-    "openlabel": openlabel.read,
+    "openlabel": openlabel_read.read,
 }
 WRITERS: dict[str, WriterFn] = {
     "sustech": sustech.write,
