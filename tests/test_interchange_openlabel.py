@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from pointcloud.io.pcd import write_pcd
 from server.config import Settings
-from server.interchange import import_scene
+from server.interchange import export_scene, import_scene
 from server.interchange.exporter import load
 from server.taxonomy import DEFAULT_TAXONOMY, TagType
 
@@ -160,7 +160,14 @@ def _document(uris: list[str]) -> dict[str, Any]:
                      **({"object_data": {"text": [{"name": "color", "val": "red"}]}} if n == "car-2" else {})}
             for n in names
         },
-        "actions": {"0": {"name": "night", "type": "night"}},
+        "actions": {
+            "0": {"name": "night", "type": "night"},
+            "1": {"name": "cut_in", "type": "cut_in", "frame_intervals": [{"frame_start": 1, "frame_end": 2}],
+                  "action_data": {"text": [{"name": "side", "val": "left"}], "num": [{"name": "confidence", "val": 0.9}]}},
+        },
+        "relations": {"0": {"name": "subject", "type": "isSubjectOfAction",
+                            "rdf_subjects": [{"uid": uid["car-1"], "type": "object"}],
+                            "rdf_objects": [{"uid": "1", "type": "action"}]}},
     }  # fmt: skip
     return {"openlabel": doc}
 
@@ -226,13 +233,18 @@ def test_camera_frame_quaternion_and_world_cuboids_land_in_the_lidar_frame(
         assert frame.pose is not None
         assert np.abs(np.asarray(frame.pose) - want).max() < 1e-9
         assert frame.timestamp == pytest.approx(0.1 * f)
-    (night,) = data.labels.tags
-    assert (night.tag, night.subject, night.first_frame, night.last_frame) == (
-        "night",
-        "scene",
-        0,
-        FRAMES - 1,
+    tags = {g.tag: g for g in data.labels.tags}
+    assert len(data.labels.tags) == 2
+    night, cut_in = tags["night"], tags["cut_in"]
+    assert (night.subject, night.first_frame, night.last_frame) == ("scene", 0, FRAMES - 1)
+    first, last = sorted(scene_frame[f] for f in (1, 2))
+    assert (cut_in.subject, cut_in.track_id, cut_in.first_frame, cut_in.last_frame) == (
+        "track",
+        "car-1",
+        first,
+        last,
     )
+    assert cut_in.attributes == {"side": "left", "imported": {"confidence": 0.9}}
     assert report.counts["static_actions"] == 1
 
 
@@ -258,3 +270,65 @@ def test_every_drop_is_reported_with_the_validators_message(
     assert messages["unknown_tag"] == "tag type 'u_turn' is not in the taxonomy"
     assert "outside frame" in messages["center_out_of_bounds"]
     assert report.counts["cuboids"] == len(TRUTH) - 1
+
+
+def test_export_passes_vcd_validation_and_sanity_checks_and_reads_back(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    core = pytest.importorskip("vcd.core")
+    sanity = pytest.importorskip("vcd.sanity")
+    scl = pytest.importorskip("vcd.scl")
+    folder = _folder(tmp_path, [f"lidar/{f:06d}.pcd" for f in range(FRAMES)])
+    first = import_scene(engine, settings, "openlabel", folder, taxonomy=TAXONOMY).scene_id
+    out = tmp_path / "out"
+    export_scene(engine, settings, first, "openlabel", out, points=True)
+    v = core.VCD()
+    v.load_from_file(str(out / "openlabel.json"), validation=True)
+    assert sanity.check_frame_intervals(v)
+    assert sanity.check_frames_elements(v)
+    data = load(engine, settings, first)
+    objects = v.get_objects()
+    uid_of = {obj["name"]: uid for uid, obj in objects.items()}
+    for b in data.labels.boxes:
+        box = v.get_object_data(uid_of[b.track_id], "box", b.frame)
+        assert box["val"] == [*b.center, b.roll, b.pitch, b.yaw, *b.size]
+        assert box["coordinate_system"] == "lidar"
+        pointers = objects[uid_of[b.track_id]]["object_data_pointers"]
+        assert pointers["box"]["type"] == "cuboid"
+        assert any(
+            i["frame_start"] <= b.frame <= i["frame_end"]
+            for i in pointers["box"]["frame_intervals"]
+        )
+    assert sum(len(v.get_frame(f)["objects"]) for f in range(FRAMES)) == len(data.labels.boxes)
+    assert objects[uid_of["car-2"]]["object_data_pointers"]["color"] == {
+        "type": "text",
+        "frame_intervals": [],
+    }
+    actions = v.get_actions()
+    assert sorted((a["type"], a["frame_intervals"][0]["frame_start"], a["frame_intervals"][0]["frame_end"])
+                  for a in actions.values()) == sorted((g.tag, g.first_frame, g.last_frame) for g in data.labels.tags)  # fmt: skip
+    (rel,) = v.get_relations().values()
+    assert objects[rel["rdf_subjects"][0]["uid"]]["name"] == "car-1"
+    assert actions[rel["rdf_objects"][0]["uid"]]["type"] == "cut_in"
+    lidar = v.get_root()["coordinate_systems"]["lidar"]
+    assert lidar["pose_wrt_parent"]["matrix4x4"] == [float(x) for x in np.eye(4).ravel()]
+    scene = scl.Scene(v)
+    for f, frame in enumerate(data.labels.frames):
+        t, static = scene.get_transform("lidar", "odom", f)
+        assert not static and np.allclose(t, frame.pose, atol=1e-9)
+    second = import_scene(engine, settings, "openlabel", out, taxonomy=TAXONOMY)
+    assert second.report.dropped == {} and second.report.frame_match == "uri"
+    again = load(engine, settings, second.scene_id)
+    key = lambda b: (b.track_id, b.frame)  # noqa: E731
+    for a, b in zip(
+        sorted(data.labels.boxes, key=key), sorted(again.labels.boxes, key=key), strict=True
+    ):
+        assert key(a) == key(b) and a.attributes == b.attributes and a.keyframe == b.keyframe
+        assert np.allclose(
+            [*a.center, *a.size, a.yaw, a.pitch, a.roll],
+            [*b.center, *b.size, b.yaw, b.pitch, b.roll],
+            atol=1e-9,
+        )
+    assert [t.attributes for t in data.labels.tracks] == [t.attributes for t in again.labels.tracks]
+    assert sorted((g.tag, g.track_id, g.first_frame, g.last_frame, str(g.attributes)) for g in data.labels.tags) == sorted(
+        (g.tag, g.track_id, g.first_frame, g.last_frame, str(g.attributes)) for g in again.labels.tags)  # fmt: skip
