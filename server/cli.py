@@ -42,14 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     p = sub.add_parser("import", help="import a labelled scene (points and labels)")
-    p.add_argument("format", choices=["sustech", "kitti", "nuscenes", "openlabel"])
+    p.add_argument(
+        "format", choices=["sustech", "kitti", "kitti-tracking", "nuscenes", "openlabel"]
+    )
     p.add_argument("path", type=Path, help="the scene folder (docs/formats.md)")
     p.add_argument("--name", help="scene name (default: the folder name)")
     p.add_argument("--json", action="store_true", help="print one JSON summary")
 
     p = sub.add_parser("export", help="write a scene's annotations in an interchange format")
     p.add_argument("scene_id", type=int)
-    p.add_argument("format", choices=["openlabel", "kitti", "nuscenes", "sustech", "csv"])
+    p.add_argument(
+        "format", choices=["openlabel", "kitti", "kitti-tracking", "nuscenes", "sustech", "csv"]
+    )
     p.add_argument("out", type=Path, help="output folder")
     p.add_argument("--no-points", action="store_true", help="labels only, no point clouds")
     p.add_argument("--json", action="store_true", help="print one JSON summary")

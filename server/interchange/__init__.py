@@ -14,7 +14,15 @@ from sqlalchemy.engine import Engine
 from pointcloud.errors import PointCloudError
 from server.annotations import Writer
 from server.config import Settings
-from server.interchange import csv_export, kitti, nuscenes, openlabel, openlabel_read, sustech
+from server.interchange import (
+    csv_export,
+    kitti,
+    kitti_tracking,
+    nuscenes,
+    openlabel,
+    openlabel_read,
+    sustech,
+)
 from server.interchange.exporter import SceneData, load
 from server.interchange.importer import ImportResult, Parsed, import_parsed
 from server.interchange.model import InterchangeError, Report
@@ -30,12 +38,14 @@ READERS: dict[str, Reader] = {
     "kitti": kitti.read,
     "nuscenes": nuscenes.read,
     "openlabel": openlabel_read.read,
+    "kitti-tracking": kitti_tracking.read,
 }
 WRITERS: dict[str, WriterFn] = {
     "sustech": sustech.write,
     "kitti": kitti.write,
     "nuscenes": nuscenes.write,
     "openlabel": openlabel.write,
+    "kitti-tracking": kitti_tracking.write,
     "csv": csv_export.write,
 }
 IMPORT_FORMATS = tuple(READERS)

@@ -143,7 +143,7 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
         (out / "calib" / f"{f.key}.txt").write_text(calib_text)
         size = _image_size(f.source)
         lines = [
-            _label_line(b, tracks[b.track_id], calib, size, report)
+            label_line(b, tracks[b.track_id], calib, size, report)
             for b in labels.boxes
             if b.frame == i
         ]
@@ -183,7 +183,7 @@ def _image_size(source: Path | None) -> tuple[int, int]:
     return DEFAULT_IMAGE
 
 
-def _label_line(
+def label_line(
     b: Box, t: Track, calib: dict[str, list[float]], image: tuple[int, int], r: Report
 ) -> str:
     m = velo_to_rect(calib)
