@@ -52,7 +52,16 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("export", help="write a scene's annotations in an interchange format")
     p.add_argument("scene_id", type=int)
     p.add_argument(
-        "format", choices=["openlabel", "kitti", "kitti-tracking", "nuscenes", "sustech", "csv"]
+        "format",
+        choices=[
+            "openlabel",
+            "kitti",
+            "kitti-tracking",
+            "nuscenes",
+            "pointlabel-json",
+            "sustech",
+            "csv",
+        ],
     )
     p.add_argument("out", type=Path, help="output folder")
     p.add_argument("--no-points", action="store_true", help="labels only, no point clouds")

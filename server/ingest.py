@@ -60,8 +60,12 @@ def ingest(
     skip_existing: bool = False,
     stream_min_points: int = STREAM_MIN_POINTS,
     progress: Progress = no_progress,
+    files: list[Path] | None = None,
 ) -> IngestResult:
     """Ingest a file or a folder of frames as one scene.
+
+    ``files`` names the frames (in order) when not all of the folder's are
+    wanted (an importer picking one scene of a dataset).
 
     With ``skip_existing`` a scene already ingested from the same path is
     returned instead of a new one. LAS/LAZ frames of more than
@@ -78,7 +82,7 @@ def ingest(
                 return IngestResult(
                     scene.id, scene.name, scene.frame_count, scene.point_count, 0, existing=True
                 )
-    files = list_frames(path)
+    files = list_frames(path) if files is None else files
     poses = read_poses(path) if path.is_dir() else {}
     storage = uuid.uuid4().hex
     folder = settings.frames_dir / storage

@@ -134,7 +134,7 @@ def test_kitti_round_trip_keeps_geometry_classes_and_occlusion(
         assert x.attributes == bb[k].attributes
 
 
-@pytest.mark.parametrize("fmt", ["sustech", "openlabel", "nuscenes"])
+@pytest.mark.parametrize("fmt", ["sustech", "openlabel", "pointlabel-json"])
 def test_sustech_scene_round_trips(
     engine: Engine, settings: Settings, shared_data: Path, tmp_path: Path, fmt: str
 ) -> None:
@@ -170,7 +170,7 @@ def _ground_truth_as_nuscenes(folder: Path) -> None:
     ] + [{"tag": "hard_braking", "subject": "ego", "first_frame": 1, "last_frame": 3,
           "attributes": {"severity": "moderate"}}]  # fmt: skip
     frames = [{"index": p["frame"], "file": p["file"], "timestamp": p["timestamp"]} for p in poses]
-    doc = {"format": "pointlabel-nuscenes-style", "version": 1, "frames": frames,
+    doc = {"format": "pointlabel-json", "version": 1, "frames": frames,
            "instances": instances, "annotations": annotations, "tags": tags}  # fmt: skip
     (folder / "annotations.json").write_text(json.dumps(doc))
 
@@ -179,7 +179,7 @@ def _ground_truth_as_nuscenes(folder: Path) -> None:
 def generated_scene(engine: Engine, settings: Settings, tmp_path: Path) -> int:
     folder = generate_sequence(tmp_path / "seq", frames=20, azimuth_steps=300)
     _ground_truth_as_nuscenes(folder)
-    result = import_scene(engine, settings, "nuscenes", folder)
+    result = import_scene(engine, settings, "pointlabel-json", folder)
     truth = json.loads((folder / "ground_truth.json").read_text())
     assert result.report.counts["cuboids"] == sum(len(t["cuboids"]) for t in truth["tracks"])
     assert result.report.counts["tags"] == len(truth["tags"]) + 1
@@ -187,7 +187,7 @@ def generated_scene(engine: Engine, settings: Settings, tmp_path: Path) -> int:
     return result.scene_id
 
 
-@pytest.mark.parametrize("fmt", ["openlabel", "nuscenes", "sustech"])
+@pytest.mark.parametrize("fmt", ["openlabel", "pointlabel-json", "sustech"])
 def test_generated_sequence_round_trips_with_tags_flags_and_poses(
     engine: Engine, settings: Settings, generated_scene: int, tmp_path: Path, fmt: str
 ) -> None:

@@ -1,5 +1,5 @@
-"""Import and export labelled scenes: SUSTechPOINTS, KITTI, nuScenes-style JSON,
-ASAM OpenLABEL 1.0 and CSV (docs/formats.md)."""
+"""Import and export labelled scenes: SUSTechPOINTS, KITTI object and tracking,
+nuScenes v1.0 tables, PointLabel JSON, ASAM OpenLABEL 1.0 and CSV (docs/formats.md)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from server.interchange import (
     kitti,
     kitti_tracking,
     nuscenes,
+    nuscenes_export,
     openlabel,
     openlabel_read,
+    pointlabel_json,
     sustech,
 )
 from server.interchange.exporter import SceneData, load
@@ -37,13 +39,15 @@ READERS: dict[str, Reader] = {
     "sustech": sustech.read,
     "kitti": kitti.read,
     "nuscenes": nuscenes.read,
+    "pointlabel-json": pointlabel_json.read,
     "openlabel": openlabel_read.read,
     "kitti-tracking": kitti_tracking.read,
 }
 WRITERS: dict[str, WriterFn] = {
     "sustech": sustech.write,
     "kitti": kitti.write,
-    "nuscenes": nuscenes.write,
+    "nuscenes": nuscenes_export.write,
+    "pointlabel-json": pointlabel_json.write,
     "openlabel": openlabel.write,
     "kitti-tracking": kitti_tracking.write,
     "csv": csv_export.write,

@@ -40,11 +40,15 @@ _ID_CHARS = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 @dataclass
 class Parsed:
-    """A reader's result: the folder of point-cloud frames to ingest and the labels."""
+    """A reader's result: the folder of point-cloud frames to ingest and the labels.
+
+    ``files`` lists the frames (in order) when only some of the folder's are the
+    scene's; by default every point-cloud file of ``points`` is a frame."""
 
     points: Path
     labels: AnnotationSet
     report: Report
+    files: list[Path] | None = None
 
 
 @dataclass
@@ -92,9 +96,11 @@ def import_parsed(
 ) -> ImportResult:
     """Create the scene from ``parsed.points`` and apply ``parsed.labels`` to it."""
     report = parsed.report
-    files = list_frames(parsed.points)
+    files = list_frames(parsed.points) if parsed.files is None else parsed.files
     index_of = {frame_key(f): i for i, f in enumerate(files)}
-    result = ingest(engine, settings, parsed.points, name=name, progress=progress)
+    result = ingest(
+        engine, settings, parsed.points, name=name, progress=progress, files=parsed.files
+    )
     scene_id = result.scene_id
     _store_poses(engine, scene_id, parsed.labels, index_of)
     ops = _ops(scene_id, parsed.labels, index_of, report)
