@@ -11,6 +11,12 @@ from pointcloud.errors import PointCloudError
 from server.interchange.model import InterchangeError
 from server.progress import terminal_bar
 
+IMPORTS = [
+    "sustech", "kitti", "kitti-tracking", "kitti-raw", "nuscenes", "pointlabel-json", "openlabel",
+    "supervisely",
+]  # fmt: skip
+"""The interchange formats (``server.interchange.READERS``; docs/formats.md)."""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -42,27 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     p = sub.add_parser("import", help="import a labelled scene (points and labels)")
-    p.add_argument(
-        "format", choices=["sustech", "kitti", "kitti-tracking", "nuscenes", "openlabel"]
-    )
+    p.add_argument("format", choices=IMPORTS)
     p.add_argument("path", type=Path, help="the scene folder (docs/formats.md)")
     p.add_argument("--name", help="scene name (default: the folder name)")
     p.add_argument("--json", action="store_true", help="print one JSON summary")
 
     p = sub.add_parser("export", help="write a scene's annotations in an interchange format")
     p.add_argument("scene_id", type=int)
-    p.add_argument(
-        "format",
-        choices=[
-            "openlabel",
-            "kitti",
-            "kitti-tracking",
-            "nuscenes",
-            "pointlabel-json",
-            "sustech",
-            "csv",
-        ],
-    )
+    p.add_argument("format", choices=[*IMPORTS, "csv"])
     p.add_argument("out", type=Path, help="output folder")
     p.add_argument("--no-points", action="store_true", help="labels only, no point clouds")
     p.add_argument("--json", action="store_true", help="print one JSON summary")

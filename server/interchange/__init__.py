@@ -17,12 +17,14 @@ from server.config import Settings
 from server.interchange import (
     csv_export,
     kitti,
+    kitti_raw,
     kitti_tracking,
     nuscenes,
     nuscenes_export,
     openlabel,
     openlabel_read,
     pointlabel_json,
+    supervisely,
     sustech,
 )
 from server.interchange.exporter import SceneData, load
@@ -42,6 +44,8 @@ READERS: dict[str, Reader] = {
     "pointlabel-json": pointlabel_json.read,
     "openlabel": openlabel_read.read,
     "kitti-tracking": kitti_tracking.read,
+    "kitti-raw": kitti_raw.read,
+    "supervisely": supervisely.read,
 }
 WRITERS: dict[str, WriterFn] = {
     "sustech": sustech.write,
@@ -50,6 +54,8 @@ WRITERS: dict[str, WriterFn] = {
     "pointlabel-json": pointlabel_json.write,
     "openlabel": openlabel.write,
     "kitti-tracking": kitti_tracking.write,
+    "kitti-raw": kitti_raw.write,
+    "supervisely": supervisely.write,
     "csv": csv_export.write,
 }
 IMPORT_FORMATS = tuple(READERS)
