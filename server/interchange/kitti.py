@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from pointcloud.boxes import box_corners
 from pointcloud.io.sequence import format_of_name, list_frames
-from server.interchange.classes import from_class, to_class
+from server.interchange.classes import export_type, to_class
 from server.interchange.exporter import SceneData
 from server.interchange.importer import Parsed
 from server.interchange.model import AnnotationSet, Box, FrameMeta, InterchangeError, Report, Track
@@ -196,9 +196,7 @@ def label_line(
     bbox, alpha = _image_box(b, m, calib, image)
     if bbox is None:
         r.counts["outside_camera_view"] += 1
-    kitti_type = "_".join(from_class("kitti", t.label, t.attributes).split())
-    if kitti_type != t.label:
-        r.class_map[t.label] = kitti_type
+    kitti_type = "_".join(export_type("kitti", t.label, t.attributes, r).split())
     trunc = 1.0 if b.attributes.get("truncated") else 0.0
     occ = (
         OCCLUSION.index(b.attributes["occlusion"])

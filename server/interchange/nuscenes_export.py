@@ -51,6 +51,14 @@ class _Original:
         self.vdir = "v1.0-pointlabel"
         self.t: dict[str, Table] = {name: {} for name in TABLES}
         self.by_file: dict[str, dict[str, Any]] = {}
+        try:
+            self._load(frames)
+        except (OSError, ValueError, KeyError, TypeError):
+            self.t = {name: {} for name in TABLES}
+            self.by_file = {}
+
+    def _load(self, frames: list[FrameMeta]) -> None:
+        """Read the source dataroot's tables (any failure: as if there were none)."""
         src = frames[0].source if frames else None
         if src is None or len(src.parents) < 3:
             return

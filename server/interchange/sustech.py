@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pointcloud.io.sequence import list_frames
-from server.interchange.classes import from_class, to_class
+from server.interchange.classes import export_type, to_class
 from server.interchange.exporter import SceneData
 from server.interchange.importer import Parsed
 from server.interchange.model import (
@@ -106,9 +106,7 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     per_frame: list[list[dict[str, Any]]] = [[] for _ in labels.frames]
     for b in labels.boxes:
         t = tracks[b.track_id]
-        obj_type = from_class("sustech", t.label, t.attributes)
-        if obj_type != t.label:
-            report.class_map[t.label] = obj_type
+        obj_type = export_type("sustech", t.label, t.attributes, report)
         per_frame[b.frame].append(
             {
                 "psr": {
