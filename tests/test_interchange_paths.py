@@ -126,3 +126,17 @@ def test_rest_import_refuses_escaping_symlinks_without_server_paths(
             assert SECRET not in r.text
             assert str(tmp_path) not in r.text and str(settings.data_dir) not in r.text
         assert client.get("/api/scenes").json() == []
+
+
+def test_missing_point_folder_is_a_clear_error_without_server_paths(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "tracking"
+    for sub in ("label_02", "calib"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "label_02" / "0001.txt").write_text("")
+    (folder / "calib" / "0001.txt").write_text(CALIB)
+    with pytest.raises(InterchangeError) as err:
+        import_scene(engine, settings, "kitti-tracking", folder)
+    assert err.value.code == "import_file_not_found"
+    assert str(err.value) == "velodyne/0001: not found in the import folder"

@@ -30,7 +30,7 @@ from server.interchange import (
 from server.interchange.exporter import SceneData, load
 from server.interchange.importer import ImportResult, Parsed, import_parsed
 from server.interchange.model import InterchangeError, Report
-from server.interchange.paths import ImportFolder, PathEscapesError
+from server.interchange.paths import ImportFolder, MissingFileError, PathEscapesError
 from server.progress import Progress, no_progress
 from server.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
@@ -115,6 +115,9 @@ def import_scene(
     except (InterchangeError, PointCloudError) as exc:
         exc.args = (folder.scrub(str(exc)),)
         raise
+    except FileNotFoundError as exc:
+        missing = folder.rel(exc.filename) if exc.filename else "a file"
+        raise MissingFileError(f"{missing}: not found in the import folder") from exc
 
 
 def export_scene(

@@ -23,6 +23,12 @@ class PathEscapesError(InterchangeError):
     code = "import_path_escapes"
 
 
+class MissingFileError(InterchangeError):
+    """A file or folder the format needs is not in the import folder."""
+
+    code = "import_file_not_found"
+
+
 class ImportFolder:
     """An import folder. ``named`` is the file the user named inside it, if any."""
 
