@@ -116,7 +116,8 @@ def import_scene(
         exc.args = (folder.scrub(str(exc)),)
         raise
     except FileNotFoundError as exc:
-        missing = folder.rel(exc.filename) if exc.filename else "a file"
+        name = exc.filename or (exc.args[0] if len(exc.args) == 1 else None)
+        missing = folder.rel(name) if isinstance(name, str | Path) else "a file"
         raise MissingFileError(f"{missing}: not found in the import folder") from exc
 
 
