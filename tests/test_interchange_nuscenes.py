@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from numpy.typing import NDArray
 from sqlalchemy.engine import Engine
 
 from server.config import Settings
-from server.interchange import export_scene, import_scene
+from server.interchange import InterchangeError, export_scene, import_scene
 from server.interchange.exporter import load
 
 Mat = NDArray[np.float64]
@@ -285,3 +286,18 @@ def test_pointlabel_json_is_its_own_format_and_still_reads_as_nuscenes(
     again = import_scene(engine, settings, "nuscenes", out)
     assert any("pointlabel-json" in n for n in again.report.notes)
     assert again.report.counts["cuboids"] == sum(len(i[2]) for i in INSTANCES)
+
+
+def test_a_table_missing_a_field_is_a_clear_error_and_stores_nothing(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    root = _dataroot(tmp_path / "nuscenes")
+    samples = json.loads((root / "v1.0-mini" / "sample.json").read_text())
+    del samples[2]["timestamp"]
+    (root / "v1.0-mini" / "sample.json").write_text(json.dumps(samples))
+    with pytest.raises(InterchangeError) as err:
+        import_scene(engine, settings, "nuscenes", root)
+    assert err.value.code == "malformed_import"
+    assert str(err.value) == "not a readable nuscenes folder: KeyError 'timestamp'"
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("select count(*) from scene").scalar() == 0

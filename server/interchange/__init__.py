@@ -30,7 +30,12 @@ from server.interchange import (
 from server.interchange.exporter import SceneData, load
 from server.interchange.importer import ImportResult, Parsed, import_parsed
 from server.interchange.model import InterchangeError, Report
-from server.interchange.paths import ImportFolder, MissingFileError, PathEscapesError
+from server.interchange.paths import (
+    ImportFolder,
+    MalformedImportError,
+    MissingFileError,
+    PathEscapesError,
+)
 from server.progress import Progress, no_progress
 from server.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
@@ -107,7 +112,13 @@ def import_scene(
     folder = ImportFolder(path.parent, path.name) if path.is_file() else ImportFolder(path)
     try:
         folder.check_tree()
-        parsed = READERS[fmt](folder, taxonomy)
+        try:
+            parsed = READERS[fmt](folder, taxonomy)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            key = f" {exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else ""
+            raise MalformedImportError(
+                f"not a readable {fmt} folder: {type(exc).__name__}{key}"
+            ) from exc
         return import_parsed(
             engine, settings, parsed, name=name, user=user, taxonomy=taxonomy, writer=writer,
             progress=progress,

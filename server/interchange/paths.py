@@ -29,6 +29,13 @@ class MissingFileError(InterchangeError):
     code = "import_file_not_found"
 
 
+class MalformedImportError(InterchangeError):
+    """A file that parses but does not hold what its format prescribes (a missing key, a
+    wrong type); the message names the problem, never the file's content."""
+
+    code = "malformed_import"
+
+
 class ImportFolder:
     """An import folder. ``named`` is the file the user named inside it, if any."""
 
