@@ -209,3 +209,17 @@ def test_euler_quaternion_round_trip() -> None:
     rng = np.random.default_rng(1)
     for yaw, pitch, roll in rng.uniform([-3, -1.2, -1.2], [3, 1.2, 1.2], (50, 3)):
         assert np.allclose(quat_to_euler(euler_to_quat(yaw, pitch, roll)), (yaw, pitch, roll))
+
+
+def test_generated_sequence_openlabel_passes_vcd_checks(
+    engine: Engine, settings: Settings, generated_scene: int, tmp_path: Path
+) -> None:
+    core = pytest.importorskip("vcd.core")
+    sanity = pytest.importorskip("vcd.sanity")
+    export_scene(engine, settings, generated_scene, "openlabel", tmp_path / "ol", points=False)
+    v = core.VCD()
+    v.load_from_file(str(tmp_path / "ol" / "openlabel.json"), validation=True)
+    assert sanity.check_frame_intervals(v) and sanity.check_frames_elements(v)
+    data = load(engine, settings, generated_scene)
+    assert len(v.get_actions()) == len(data.labels.tags)
+    assert len(v.get_relations()) == sum(g.track_id is not None for g in data.labels.tags)
