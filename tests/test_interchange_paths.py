@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from server.app import create_app
 from server.config import Settings
 from server.interchange import InterchangeError, import_scene
 from server.models import Scene
+from tests.test_interchange_nuscenes import _dataroot
 
 SECRET = "s3cr3t-token-do-not-show"
 CALIB = (
@@ -140,3 +142,20 @@ def test_missing_point_folder_is_a_clear_error_without_server_paths(
         import_scene(engine, settings, "kitti-tracking", folder)
     assert err.value.code == "import_file_not_found"
     assert str(err.value) == "velodyne/0001: not found in the import folder"
+
+
+def test_a_file_name_in_a_table_that_leads_outside_is_refused(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    root = _dataroot(tmp_path / "nuscenes")
+    table = root / "v1.0-mini" / "sample_data.json"
+    rows = json.loads(table.read_text())
+    lidar = next(r for r in rows if r["is_key_frame"] and "LIDAR" in r["filename"])
+    lidar["filename"] = "../../outside/passwd"
+    table.write_text(json.dumps(rows))
+    _secret_file(tmp_path)
+    with pytest.raises(InterchangeError) as err:
+        import_scene(engine, settings, "nuscenes", root)
+    assert err.value.code == "import_path_escapes"
+    assert SECRET not in str(err.value) and str(tmp_path) not in str(err.value)
+    assert _scenes(engine) == []
