@@ -124,6 +124,8 @@ class Snapshot(BaseModel):
     tracks: list[dict[str, Any]]
     cuboids: list[dict[str, Any]]
     tags: list[dict[str, Any]]
+    problems: list[dict[str, str]] = []
+    """Stored rows that were repaired or left out because they could not be answered."""
 
 
 class Ack(BaseModel):
