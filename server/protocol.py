@@ -91,6 +91,24 @@ ClientMessage = Annotated[Hello | Ops | Select, Field(discriminator="type")]
 client_message: TypeAdapter[Hello | Ops | Select] = TypeAdapter(ClientMessage)
 
 
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON Schema with every ``$ref`` inlined, for an OpenAPI request body."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    result: dict[str, Any] = inline(schema)
+    return result
+
+
 def message_error(exc: ValidationError) -> tuple[str, str]:
     """The stable code and a short, safe message for a client message that does not
     validate: ``invalid_text`` or ``too_deep`` when a string or nesting is at fault,

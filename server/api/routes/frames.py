@@ -55,7 +55,9 @@ async def ground(scene: SceneDep, index: FrameIndex, x: float, y: float, hub: Hu
     return {"z": await run_in_threadpool(ground_at, grid, offset, x, y)}
 
 
-@router.get("/hierarchy")
+@router.get(
+    "/hierarchy", response_class=Response, responses={200: {"content": {"application/json": {}}}}
+)
 def hierarchy(scene: SceneDep, index: FrameIndex, settings: SettingsDep) -> Response:
     path = frame_file(settings, scene, index, ".json")
     if not 0 <= index < scene.frame_count or not path.exists():

@@ -5,24 +5,38 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import HubDep, SceneDep, SettingsDep, UserDep
 from server.api.errors import ApiError
+from server.interchange import (
+    EXPORT_FORMATS,
+    IMPORT_FORMATS,
+    export_scene,
+    export_zip,
+    import_scene,
+)
 
 router = APIRouter(prefix="/api", tags=["interchange"])
 
 
-@router.get("/scenes/{scene_id}/export/{fmt}")
+ExportFormat = Annotated[str, Path(json_schema_extra={"enum": list(EXPORT_FORMATS)})]
+ImportFormat = Annotated[str, Path(json_schema_extra={"enum": list(IMPORT_FORMATS)})]
+
+
+@router.get(
+    "/scenes/{scene_id}/export/{fmt}",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}, "description": "A zip of the export"}},
+)
 async def export(
-    scene: SceneDep, fmt: str, settings: SettingsDep, hub: HubDep, points: bool = False
+    scene: SceneDep, fmt: ExportFormat, settings: SettingsDep, hub: HubDep, points: bool = False
 ) -> Response:
     """The scene's annotations in an interchange format (docs/formats.md), as a zip."""
-    from server.interchange import export_scene, export_zip
 
     folder = settings.data_dir / "exports" / uuid.uuid4().hex
     try:
@@ -41,10 +55,14 @@ async def export(
 
 @router.post("/import/{fmt}", status_code=201)
 async def import_labels(
-    fmt: str, path: str, settings: SettingsDep, hub: HubDep, user: UserDep, name: str | None = None
+    fmt: ImportFormat,
+    path: str,
+    settings: SettingsDep,
+    hub: HubDep,
+    user: UserDep,
+    name: str | None = None,
 ) -> Any:
     """Import a labelled scene from a folder under ``$POINTLABEL_DATA_DIR/imports``."""
-    from server.interchange import import_scene
 
     root = (settings.data_dir / "imports").resolve()
     if "\x00" in path:

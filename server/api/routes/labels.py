@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import HubDep, SceneDep, SettingsDep, UserDep
 from server.api.errors import ApiError
-from server.protocol import Ops, message_error
+from server.protocol import Ops, inline_schema, message_error
 from server.reads import snapshot
 
 router = APIRouter(prefix="/api/scenes/{scene_id}", tags=["annotations"])
@@ -26,7 +26,13 @@ async def read_annotations(scene: SceneDep, hub: HubDep, user: UserDep) -> dict[
     return snap.model_dump()
 
 
-@router.post("/ops")
+OPS_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": inline_schema(Ops)}},
+}
+
+
+@router.post("/ops", openapi_extra={"requestBody": OPS_BODY})
 async def post_ops(
     scene: SceneDep, request: Request, hub: HubDep, user: UserDep, settings: SettingsDep
 ) -> JSONResponse:

@@ -13,7 +13,14 @@ router = APIRouter(prefix="/api/tiles", tags=["tiles"])
 HEX = frozenset("0123456789abcdef")
 
 
-@router.get("/{digest}")
+@router.get(
+    "/{digest}",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The tile (gzip)"},
+        304: {"description": "Not modified"},
+    },
+)
 def tile(digest: str, request: Request, settings: SettingsDep) -> Response:
     if len(digest) != 32 or not set(digest) <= HEX:
         raise ApiError(404, "tile_not_found", "no such tile")
