@@ -99,10 +99,18 @@ def check_coordinates(
     )
 
 
-def cloud_bounds(cloud: PointCloud) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Per-axis minimum and maximum of the cloud's absolute positions (metres, new arrays)."""
-    if len(cloud) == 0:
-        return cloud.offset.copy(), cloud.offset.copy()
-    lo = cloud.local.min(axis=0).astype(np.float64) + cloud.offset
-    hi = cloud.local.max(axis=0).astype(np.float64) + cloud.offset
-    return lo, hi
+def check_points(
+    xyz: NDArray[np.floating], source: object, *, limit: float = MAX_COORDINATE
+) -> None:
+    """:func:`check_coordinates` over the points of ``xyz`` ((N, 3), metres) that are finite.
+
+    Points with a NaN or infinite coordinate are ignored here: readers drop and
+    count them (:meth:`PointCloud.from_xyz`). Makes no copy of ``xyz``.
+    """
+    rows = np.isfinite(xyz).all(axis=1)
+    if not rows.any():
+        return
+    kept = rows[:, None]
+    lo = np.min(xyz, axis=0, where=kept, initial=np.inf)
+    hi = np.max(xyz, axis=0, where=kept, initial=-np.inf)
+    check_coordinates(lo, hi, source, limit=limit)

@@ -27,11 +27,12 @@ from server.db import make_engine
 from server.frames import FrameStore
 from server.geometry import fit_in_frame, ground_at
 from server.hub import Hub
-from server.ingest import frame_file, ingest, tile_path
+from server.ingest import frame_file, tile_path
 from server.models import Frame, Scene
 from server.protocol import Ops
 from server.reads import snapshot
 from server.taxonomy import DEFAULT_TAXONOMY
+from server.uploads import UploadError, store_upload
 from server.ws import serve_scene_socket
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,25 +141,15 @@ def _routes(app: FastAPI) -> None:
 
     @app.post("/api/scenes", status_code=201)
     async def upload_scene(request: Request, filename: str, name: str | None = None) -> Any:
-        """Ingest one uploaded point-cloud file (the raw body) as a new scene.
+        """Ingest one uploaded point-cloud file (the raw body) as a new scene (server/uploads.py).
 
-        A bad file is a 422 with the reader's stable ``code``; nothing is stored.
+        A refused upload is a 4xx with a stable ``code``; nothing is stored.
         """
-        settings: Settings = request.app.state.settings
-        safe = Path(filename).name
-        if not safe or safe != filename or safe.startswith("."):
-            raise ApiError(422, "invalid_filename", "give a plain file name, e.g. scan.laz")
-        folder = settings.data_dir / "uploads" / uuid.uuid4().hex
-        folder.mkdir(parents=True)
-        target = folder / safe
+        state = request.app.state
         try:
-            await _receive_file(request, target, settings.max_upload_bytes)
-            result = await run_in_threadpool(
-                ingest, request.app.state.engine, settings, target, name=name or safe
-            )
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
+            result = await store_upload(request, state.engine, state.settings, filename, name)
+        except UploadError as exc:
+            raise ApiError(exc.status, exc.code, exc.message) from exc
         return result.to_json()
 
     @app.post("/api/scenes/{scene_id}/frames/{index}/fit")
@@ -315,19 +306,6 @@ def _frame_grid(
         raise ApiError(404, "frame_not_found", f"scene {scene.id} has no frame {index}")
     grid = request.app.state.hub.writer.frames.grid(scene.storage, index)
     return grid, (frame.offset_x, frame.offset_y, frame.offset_z)
-
-
-async def _receive_file(request: Request, target: Path, limit: int) -> None:
-    """Stream the request body to ``target``; 413 past ``limit`` bytes."""
-    size = 0
-    with target.open("wb") as out:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, "upload_too_large", f"the limit is {limit:,} bytes")
-            out.write(chunk)
-    if size == 0:
-        raise ApiError(422, "empty_upload", "the request body is empty")
 
 
 def _user(request: Request | WebSocket) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from pointcloud.cloud import PointCloud, check_coordinates, cloud_bounds
+from pointcloud.cloud import PointCloud, check_points
 from pointcloud.errors import CorruptFileError, EmptyCloudError, TooLargeError
 
 Attributes = dict[str, NDArray[np.generic]]
@@ -42,6 +42,7 @@ def finish_cloud(
     point remains and :class:`CoordinatesOutOfRangeError` when a remaining point
     is past ``MAX_COORDINATE`` metres.
     """
+    check_points(xyz, path)
     attrs = dict(attributes)
     if "intensity" in attrs:
         attrs["intensity"] = attrs["intensity"].astype(np.float32, copy=False)
@@ -50,7 +51,6 @@ def finish_cloud(
     cloud = PointCloud.from_xyz(xyz, attrs, offset=offset)
     if len(cloud) == 0:
         raise EmptyCloudError(f"{path}: no finite points ({cloud.dropped} non-finite dropped)")
-    check_coordinates(*cloud_bounds(cloud), path)
     return cloud
 
 
