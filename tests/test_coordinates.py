@@ -21,7 +21,8 @@ def random_bytes_bin(path: Path, *, seed: int = 10, points: int = 4096) -> Path:
     return path
 
 
-def _las(path: Path, *, scale: float, offset: float, raw: list[int]) -> Path:
+def las_file(path: Path, *, scale: float, offset: float, raw: list[int]) -> Path:
+    """A LAS file whose x and y are ``raw * scale + offset`` and z is ``offset``."""
     header = laspy.LasHeader(point_format=3, version="1.2")
     header.scales = np.array([scale] * 3)
     header.offsets = np.array([offset] * 3)
@@ -71,7 +72,7 @@ def test_a_pcd_viewpoint_that_moves_points_past_the_bound_refuses_the_file(
 
 
 def test_a_las_with_a_wild_scale_is_refused(tmp_path: Path) -> None:
-    path = _las(tmp_path / "wild.las", scale=1e30, offset=0.0, raw=[1, 2, 3])
+    path = las_file(tmp_path / "wild.las", scale=1e30, offset=0.0, raw=[1, 2, 3])
     with pytest.raises(CoordinatesOutOfRangeError):
         read_cloud(path)
 
@@ -81,7 +82,7 @@ def test_georeferenced_coordinates_up_to_the_bound_are_read(
     tmp_path: Path, coordinate: float
 ) -> None:
     """ECEF (~6.4e6 m) and Gauss-Krueger eastings with a zone prefix (~4.5e7 m) are real data."""
-    path = _las(tmp_path / "geo.las", scale=0.01, offset=coordinate, raw=[0, 100, 250])
+    path = las_file(tmp_path / "geo.las", scale=0.01, offset=coordinate, raw=[0, 100, 250])
     cloud = read_cloud(path)
     assert np.allclose(cloud.xyz[:, 0], [coordinate, coordinate + 1.0, coordinate + 2.5])
 
