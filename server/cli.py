@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pointcloud.errors import PointCloudError
 from server.interchange.model import InterchangeError
+from server.names import InvalidNameError
 from server.progress import terminal_bar
 
 
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         _out(json.dumps({"error": exc.code, "message": str(exc)}), err=True)
         return 2
     except InterchangeError as exc:
+        _out(json.dumps({"error": exc.code, "message": str(exc)}), err=True)
+        return 2
+    except InvalidNameError as exc:
         _out(json.dumps({"error": exc.code, "message": str(exc)}), err=True)
         return 2
     except FileNotFoundError as exc:

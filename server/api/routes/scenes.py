@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlmodel import select
-from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import SceneDep, SessionDep, SettingsDep
-from server.api.errors import ApiError
-from server.ingest import ingest
+from server.api.deps import HubDep, SceneDep, SessionDep, SettingsDep
 from server.models import Frame, Scene
 from server.taxonomy import DEFAULT_TAXONOMY
+from server.uploads import store_upload
 
 router = APIRouter(prefix="/api", tags=["scenes"])
 
@@ -56,42 +52,16 @@ def get_scene(scene: SceneDep, session: SessionDep) -> dict[str, Any]:
 
 @router.post("/scenes", status_code=201)
 async def upload_scene(
-    request: Request, settings: SettingsDep, filename: str, name: str | None = None
+    request: Request, settings: SettingsDep, hub: HubDep, filename: str, name: str | None = None
 ) -> Any:
-    """Ingest one uploaded point-cloud file (the raw body) as a new scene.
+    """Ingest one uploaded point-cloud file (the raw body) as a new scene (server/uploads.py).
 
-    A bad file is a 422 with the reader's stable ``code``; nothing is stored.
+    A refused upload is a 4xx with a stable ``code``; nothing is stored.
     """
-    safe = Path(filename).name
-    if not safe or safe != filename or safe.startswith("."):
-        raise ApiError(422, "invalid_filename", "give a plain file name, e.g. scan.laz")
-    folder = settings.data_dir / "uploads" / uuid.uuid4().hex
-    folder.mkdir(parents=True)
-    target = folder / safe
-    try:
-        await _receive_file(request, target, settings.max_upload_bytes)
-        result = await run_in_threadpool(
-            ingest, request.app.state.engine, settings, target, name=name or safe
-        )
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
+    result = await store_upload(request, hub.engine, settings, filename, name)
     return result.to_json()
 
 
 @router.get("/taxonomy")
 def taxonomy() -> dict[str, Any]:
     return DEFAULT_TAXONOMY.to_json()
-
-
-async def _receive_file(request: Request, target: Path, limit: int) -> None:
-    """Stream the request body to ``target``; 413 past ``limit`` bytes."""
-    size = 0
-    with target.open("wb") as out:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise ApiError(413, "upload_too_large", f"the limit is {limit:,} bytes")
-            out.write(chunk)
-    if size == 0:
-        raise ApiError(422, "empty_upload", "the request body is empty")
