@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
+
+from pointcloud.errors import CoordinatesOutOfRangeError
+
+MAX_COORDINATE = 1e8
+"""Largest accepted |coordinate| in metres (file frame).
+
+Sensor-frame lidar stays within a few km; georeferenced data reaches ~6.4e6 m
+(ECEF), 1e7 m (UTM northing, southern hemisphere), 2e7 m (web mercator) and
+~5e7 m (Gauss-Krueger eastings with a zone prefix, e.g. CGCS2000 3-degree zones).
+1e8 m leaves room for all of these (and for US survey feet) while refusing the
+1e38-scale values that random bytes read as float32 produce.
+"""
 
 
 @dataclass
@@ -64,3 +76,41 @@ class PointCloud:
                 offset = np.zeros(3)
         local = (xyz.astype(np.float64) - offset).astype(np.float32)
         return cls(np.asarray(offset, dtype=np.float64), local, attrs, dropped)
+
+
+def check_coordinates(
+    lo: ArrayLike, hi: ArrayLike, source: object, *, limit: float = MAX_COORDINATE
+) -> None:
+    """Refuse a cloud whose bounding box (per-axis ``lo``/``hi``, metres) is non-finite or
+    reaches past ``limit`` metres from the origin, with :class:`CoordinatesOutOfRangeError`.
+
+    ``source`` (a path or a description) starts the message.
+    """
+    bounds = np.abs(np.concatenate([np.ravel(lo), np.ravel(hi)]).astype(np.float64))
+    if np.all(bounds <= limit):
+        return
+    if not np.all(np.isfinite(bounds)):
+        found = "a coordinate that is not a finite number"
+    else:
+        found = f"a coordinate of {float(bounds.max()):.3g} m"
+    raise CoordinatesOutOfRangeError(
+        f"{source}: {found}; no sensor or map projection puts a point beyond "
+        f"{limit:.0e} m from the origin. Is the file what its name says?"
+    )
+
+
+def check_points(
+    xyz: NDArray[np.floating], source: object, *, limit: float = MAX_COORDINATE
+) -> None:
+    """:func:`check_coordinates` over the points of ``xyz`` ((N, 3), metres) that are finite.
+
+    Points with a NaN or infinite coordinate are ignored here: readers drop and
+    count them (:meth:`PointCloud.from_xyz`). Makes no copy of ``xyz``.
+    """
+    rows = np.isfinite(xyz).all(axis=1)
+    if not rows.any():
+        return
+    kept = rows[:, None]
+    lo = np.min(xyz, axis=0, where=kept, initial=np.inf)
+    hi = np.max(xyz, axis=0, where=kept, initial=-np.inf)
+    check_coordinates(lo, hi, source, limit=limit)

@@ -41,3 +41,9 @@ class EmptyCloudError(PointCloudError):
     """The file holds no finite points."""
 
     code = "empty_cloud"
+
+
+class CoordinatesOutOfRangeError(PointCloudError):
+    """A point lies where no sensor or map projection puts one (non-finite or past ``MAX_COORDINATE``)."""
+
+    code = "coordinates_out_of_range"

@@ -9,6 +9,8 @@ covers every batch that queued up while the previous group was written.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,7 +75,9 @@ class _Batch:
     sub: Submission
     changes: Changes
     user_id: int
+    digest: str
     undo: list[tuple[str, str, State | None]] = field(default_factory=list)
+    unchanged: dict[str, int] = field(default_factory=dict)
 
 
 class Writer:
@@ -136,13 +140,14 @@ class Writer:
         self, conn: Connection, sub: Submission, changes: Changes
     ) -> tuple[Reply, Event | None]:
         msg = sub.msg
-        replay = self._replayed(conn, sub)
+        digest = batch_digest(msg)
+        replay = self._replayed(conn, sub, digest)
         if replay is not None:
             return replay, None
         st = self.states.get(sub.scene_id)
         if st is None:
             return Reject(seq=msg.seq, errors=[Problem(code="scene_not_found", message="")]), None
-        batch = _Batch(conn, st, sub, changes, self._user_id(conn, sub.user))
+        batch = _Batch(conn, st, sub, changes, self._user_id(conn, sub.user), digest)
         start_revision, start_edits = st.revision, len(changes.edits)
         try:
             events, warnings = self._apply_ops(batch)
@@ -153,18 +158,23 @@ class Writer:
             del changes.edits[start_edits:]
             return refused.reply, None
         self._last_seq[(sub.scene_id, msg.client_id)] = msg.seq
+        revisions: dict[str, int | None] = dict(batch.unchanged)
+        revisions |= {e.id: (None if e.op == "delete" else e.revision) for e in events}
+        ack = Ack(seq=msg.seq, revision=st.revision, revisions=revisions, warnings=warnings)
+        if not events:  # nothing changed: no revision spent, nothing to broadcast
+            return ack, None
         event = Event(
             revision=st.revision, user=sub.user, client_id=msg.client_id, seq=msg.seq, ops=events
         )
-        revisions = {e.id: (None if e.op == "delete" else e.revision) for e in events}
-        ack = Ack(seq=msg.seq, revision=st.revision, revisions=revisions, warnings=warnings)
         return ack, event
 
-    def _replayed(self, conn: Connection, sub: Submission) -> Ack | None:
-        """The original ack of a resent batch (same client id and seq), if it was applied.
+    def _replayed(self, conn: Connection, sub: Submission, digest: str) -> Reply | None:
+        """The original ack of a resent batch (same client id and seq), if it was applied;
+        ``seq_reused`` when that seq was applied with other ops.
 
         ``seq`` increases per client, so only a seq at or below the last one
-        applied needs a look at the edit log.
+        applied needs a look at the edit log. A seq whose batch stored nothing
+        (refused, or it changed nothing) is applied anew.
         """
         key = (sub.scene_id, sub.msg.client_id)
         if key not in self._last_seq:
@@ -177,7 +187,7 @@ class Writer:
         if sub.msg.seq > self._last_seq[key]:
             return None
         done = conn.execute(
-            select(EDITS.c.object_id, EDITS.c.op, EDITS.c.revision)
+            select(EDITS.c.object_id, EDITS.c.op, EDITS.c.revision, EDITS.c.batch_digest)
             .where(
                 EDITS.c.scene_id == sub.scene_id,
                 EDITS.c.client_id == sub.msg.client_id,
@@ -187,6 +197,9 @@ class Writer:
         ).all()
         if not done:
             return None
+        if done[0].batch_digest not in (None, digest):
+            msg = f"seq {sub.msg.seq} was already used by this client for other ops"
+            return Reject(seq=sub.msg.seq, errors=[Problem(code="seq_reused", message=msg)])
         revisions = {e.object_id: (None if e.op == "delete" else e.revision) for e in done}
         return Ack(seq=sub.msg.seq, revision=done[-1].revision, revisions=revisions, replayed=True)
 
@@ -230,6 +243,10 @@ class Writer:
             issues, parsed = self._check(b, op.kind, op.id, data)
         if any(x.severity == "error" for x in issues):
             return issues, None
+        if isinstance(op, UpdateOp) and parsed is not None and current is not None:
+            if _new_state(op.kind, op.id, parsed, current["revision"]) == current:
+                b.unchanged[op.id] = current["revision"]  # changes nothing: no revision spent
+                return issues, None
         st.revision += 1
         after = None if parsed is None else _new_state(op.kind, op.id, parsed, st.revision)
         b.changes.touch(st, op.kind, op.id)
@@ -239,6 +256,7 @@ class Writer:
             "created_at": utcnow(), "op": op.op, "kind": op.kind, "object_id": op.id,
             "before": before, "after": after, "warnings": [vars(x) for x in issues],
             "client_id": b.sub.msg.client_id, "client_seq": b.sub.msg.seq,
+            "batch_digest": b.digest,
         })  # fmt: skip
         return issues, EventOp(op=op.op, kind=op.kind, id=op.id, revision=st.revision, state=after)
 
@@ -305,6 +323,12 @@ class Writer:
             return []
         msg = f"{inside} point(s) inside; a {cls.name} needs at least {cls.min_points}"
         return [Issue("too_few_points", "size", msg, cls.min_points_severity)]
+
+
+def batch_digest(msg: Ops) -> str:
+    """A fingerprint of a batch's ops, to tell a resend from a reused ``seq``."""
+    canonical = json.dumps([op.model_dump() for op in msg.ops], sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def _has_error(issues: list[Issue]) -> bool:

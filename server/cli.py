@@ -1,4 +1,4 @@
-"""The ``pointlabel`` command line: demo, serve, ingest, import, export, synth, bench."""
+"""The ``pointlabel`` command line: demo, serve, ingest, import, export, doctor, synth, bench."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pointcloud.errors import PointCloudError
 from server.interchange.model import InterchangeError
+from server.names import InvalidNameError
 from server.progress import terminal_bar
 
 IMPORTS = [
@@ -65,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=40)
     p.add_argument("--seed", type=int, default=7)
 
+    p = sub.add_parser(
+        "doctor",
+        help="check the data directory: every scene loads, the edit log replays to the "
+        "stored state, every referenced tile exists; exit 1 when something is wrong",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
     p = sub.add_parser("bench", help="run the benchmarks (ratios against peers, same run)")
     p.add_argument(
         "suite",
@@ -86,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         _out(json.dumps({"error": exc.code, "message": str(exc)}), err=True)
         return 2
     except InterchangeError as exc:
+        _out(json.dumps({"error": exc.code, "message": str(exc)}), err=True)
+        return 2
+    except InvalidNameError as exc:
         _out(json.dumps({"error": exc.code, "message": str(exc)}), err=True)
         return 2
     except FileNotFoundError as exc:
@@ -172,6 +183,22 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from server.config import get_settings
+    from server.db import make_engine
+    from server.doctor import check
+
+    settings = get_settings()
+    findings = check(make_engine(settings.db_url), settings)
+    if args.json:
+        _out(json.dumps({"ok": not findings, "findings": [f.to_json() for f in findings]}))
+    else:
+        for f in findings:
+            _out(f"scene {f.scene_id}: {f.code} ({f.where}): {f.message}")
+        _out("all scenes are healthy" if not findings else f"{len(findings)} finding(s)")
+    return 1 if findings else 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from pointcloud.synth import generate_sequence
 
@@ -207,6 +234,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "demo": _demo,
+    "doctor": _doctor,
     "serve": _serve,
     "ingest": _ingest,
     "import": _import,

@@ -19,7 +19,8 @@ class Settings(BaseSettings):
     max_message_bytes: int = 1_000_000
     max_ops_per_message: int = 500
     max_node_points: int = 65536
-    max_upload_bytes: int = 50 * 2**30
+    max_upload_bytes: int = 4 * 2**30
+    """Largest upload body (bytes): ~120M points of uncompressed LAS, far more as LAZ."""
 
     @property
     def db_url(self) -> str:

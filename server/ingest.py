@@ -23,11 +23,12 @@ from sqlmodel import Session, select
 
 from pointcloud.io import detect_format, read_cloud
 from pointcloud.io.las import LasChunks, open_las_chunks
-from pointcloud.io.sequence import list_frames, read_poses
+from pointcloud.io.sequence import FRAME_FOLDERS, list_frames, read_poses
 from pointcloud.stream import stream_tiles
 from pointcloud.tiles import Tile, build_tiles
 from server.config import Settings
 from server.models import Frame, Scene
+from server.names import clean_scene_name, name_from_path
 from server.progress import Progress, no_progress
 
 STREAM_MIN_POINTS = 20_000_000
@@ -68,12 +69,15 @@ def ingest(
     wanted (an importer picking one scene of a dataset).
 
     With ``skip_existing`` a scene already ingested from the same path is
-    returned instead of a new one. LAS/LAZ frames of more than
-    ``stream_min_points`` points are streamed (bounded memory; the tiles differ
-    slightly from the in-memory build, docs/tiles.md).
+    returned instead of a new one. ``name`` is cleaned (server/names.py; raises
+    :class:`~server.names.InvalidNameError`); the default is the file or folder
+    name. LAS/LAZ frames of more than ``stream_min_points`` points are streamed
+    (bounded memory; the tiles differ slightly from the in-memory build,
+    docs/tiles.md).
     """
     path = path.resolve()
-    name = name or (path.parent.name if path.name in ("lidar", "velodyne") else path.name)
+    name = clean_scene_name(name) if name else ""
+    name = name or name_from_path(path.parent.name if path.name in FRAME_FOLDERS else path.name)
     if skip_existing:
         with Session(engine) as session:
             scene = session.exec(select(Scene).where(Scene.source == str(path))).first()

@@ -122,3 +122,7 @@ class Edit(SQLModel, table=True):
     warnings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     client_id: str | None = Field(default=None, index=True)
     client_seq: int | None = None
+    batch_digest: str | None = Field(
+        default=None,
+        description="Fingerprint of the batch's ops (tells a resend from a reused seq)",
+    )

@@ -9,14 +9,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from server.text import TextError, check_json, repair
+
+MAX_INT = 2**53 - 1
+"""The largest seq or revision a client may send: exact in JavaScript, fits every column."""
 
 Kind = Literal["track", "cuboid", "tag"]
 ObjectId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+ClientId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Counter = Annotated[int, Field(ge=0, le=MAX_INT)]
+OpData = Annotated[dict[str, Any], AfterValidator(lambda d: check_json(d, "data"))]
+"""An op's fields: keys are names, strings valid text, at most 32 levels deep."""
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Client messages: no unknown fields, and no coercion (``"0"`` is not a number)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class CreateOp(_Strict):
@@ -25,7 +36,7 @@ class CreateOp(_Strict):
     op: Literal["create"]
     kind: Kind
     id: ObjectId
-    data: dict[str, Any]
+    data: OpData
 
 
 class UpdateOp(_Strict):
@@ -34,8 +45,8 @@ class UpdateOp(_Strict):
     op: Literal["update"]
     kind: Kind
     id: ObjectId
-    base_revision: int
-    data: dict[str, Any]
+    base_revision: Counter
+    data: OpData
 
 
 class DeleteOp(_Strict):
@@ -44,7 +55,7 @@ class DeleteOp(_Strict):
     op: Literal["delete"]
     kind: Kind
     id: ObjectId
-    base_revision: int
+    base_revision: Counter
 
 
 Op = Annotated[CreateOp | UpdateOp | DeleteOp, Field(discriminator="op")]
@@ -56,28 +67,63 @@ class Hello(_Strict):
     message holding exactly the events after that revision."""
 
     type: Literal["hello"]
-    client_id: str = Field(min_length=1, max_length=64)
-    since_revision: int | None = Field(default=None, ge=0)
+    client_id: ClientId
+    since_revision: Counter | None = None
 
 
 class Select(_Strict):
     """What this client has selected (None: nothing); shared through ``presence``."""
 
     type: Literal["select"]
-    object_id: str | None = Field(default=None, max_length=64)
+    object_id: ObjectId | None = None
 
 
 class Ops(_Strict):
     """A batch applied atomically: every op or none. ``seq`` increases per client."""
 
     type: Literal["ops"]
-    seq: int = Field(ge=0)
-    client_id: str = Field(min_length=1, max_length=64)
+    seq: Counter
+    client_id: ClientId
     ops: list[Op] = Field(min_length=1)
 
 
 ClientMessage = Annotated[Hello | Ops | Select, Field(discriminator="type")]
 client_message: TypeAdapter[Hello | Ops | Select] = TypeAdapter(ClientMessage)
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON Schema with every ``$ref`` inlined, for an OpenAPI request body."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    result: dict[str, Any] = inline(schema)
+    return result
+
+
+def message_error(exc: ValidationError) -> tuple[str, str]:
+    """The stable code and a short, safe message for a client message that does not
+    validate: ``invalid_text`` or ``too_deep`` when a string or nesting is at fault,
+    else ``invalid_message``. The message never echoes the input."""
+    code = "invalid_message"
+    parts = []
+    for e in exc.errors(include_input=False, include_url=False)[:10]:
+        cause = (e.get("ctx") or {}).get("error")
+        if isinstance(cause, TextError):
+            code = cause.code
+        elif e["type"] == "json_invalid" and "recursion limit" in e["msg"]:
+            code = "too_deep"
+        loc = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{loc}: {e['msg']}" if loc else e["msg"])
+    return code, repair("; ".join(parts))[:2000]
 
 
 class Problem(BaseModel):
@@ -96,6 +142,8 @@ class Snapshot(BaseModel):
     tracks: list[dict[str, Any]]
     cuboids: list[dict[str, Any]]
     tags: list[dict[str, Any]]
+    problems: list[dict[str, str]] = []
+    """Stored rows that were repaired or left out because they could not be answered."""
 
 
 class Ack(BaseModel):

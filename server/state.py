@@ -18,6 +18,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from server.models import BehaviourTag, Cuboid, Edit, Frame, Scene, Track, User
+from server.rows import RowProblem, read_rows
 
 TABLES: dict[str, Table] = {
     "track": Track.__table__,  # type: ignore[attr-defined]
@@ -75,15 +76,26 @@ class SceneState:
                 self.tags_per_track[ref] += sign
 
 
+def _attrs(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("attributes must be a JSON object")
+    return value
+
+
 def track_state(r: Any) -> State:
-    return {"id": r.id, "label": r.label, "attributes": r.attributes, "revision": r.revision}
+    return {
+        "id": r.id,
+        "label": r.label,
+        "attributes": _attrs(r.attributes),
+        "revision": r.revision,
+    }
 
 
 def cuboid_state(r: Any) -> State:
     return {
         "id": r.id, "track_id": r.track_id, "frame": r.frame_index,
         "center": [r.cx, r.cy, r.cz], "size": [r.length, r.width, r.height],
-        "yaw": r.yaw, "pitch": r.pitch, "roll": r.roll, "attributes": r.attributes,
+        "yaw": r.yaw, "pitch": r.pitch, "roll": r.roll, "attributes": _attrs(r.attributes),
         "source": r.source, "keyframe": r.keyframe, "revision": r.revision,
     }  # fmt: skip
 
@@ -92,15 +104,22 @@ def tag_state(r: Any) -> State:
     return {
         "id": r.id, "tag": r.tag, "subject": r.subject, "track_id": r.track_id,
         "related_track_id": r.related_track_id, "first_frame": r.first_frame,
-        "last_frame": r.last_frame, "attributes": r.attributes, "revision": r.revision,
+        "last_frame": r.last_frame, "attributes": _attrs(r.attributes), "revision": r.revision,
     }  # fmt: skip
 
 
 TO_STATE = {"track": track_state, "cuboid": cuboid_state, "tag": tag_state}
 
 
-def load_scene(conn: Connection, scene_id: int) -> SceneState | None:
-    """A scene's state as committed, or None if it does not exist."""
+def load_scene(
+    conn: Connection, scene_id: int, problems: list[RowProblem] | None = None
+) -> SceneState | None:
+    """A scene's state as committed, or None if it does not exist.
+
+    A row that cannot be answered is repaired or left out and added to
+    ``problems`` (:mod:`server.rows`): a scene is never bricked by its own data.
+    """
+    problems = [] if problems is None else problems
     scene = conn.execute(select(Scene.__table__).where(Scene.__table__.c.id == scene_id)).first()  # type: ignore[attr-defined]
     if scene is None:
         return None
@@ -114,8 +133,9 @@ def load_scene(conn: Connection, scene_id: int) -> SceneState | None:
         )  # fmt: skip
     st = SceneState(scene_id, scene.storage, scene.frame_count, scene.revision, frames)
     for kind, table in TABLES.items():
-        for row in conn.execute(select(table).where(table.c.scene_id == scene_id)):
-            st.put(kind, row.id, TO_STATE[kind](row))
+        where = table.c.scene_id == scene_id
+        for row, state in read_rows(conn, table, where, TO_STATE[kind], problems):
+            st.put(kind, row.id, state)
     return st
 
 

@@ -9,6 +9,7 @@ points inside is a warning or an error, as the class says.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -30,7 +31,8 @@ class Attribute:
         if self.kind == "bool":
             return isinstance(value, bool)
         if self.kind == "number":
-            return isinstance(value, int | float) and not isinstance(value, bool)
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            return number and math.isfinite(value)
         return isinstance(value, str) and len(value) <= 500
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, ValidationError
 
-from server.protocol import Problem
+from server.protocol import ObjectId, Problem
 from server.state import FrameInfo
 from server.taxonomy import Attribute, Taxonomy
 
@@ -22,37 +22,49 @@ IMPORTED = "imported"
 Source = Literal["manual", "interpolated", "pre-label", "imported"]
 
 
+MAX_FRAME = 2**31 - 1
+Num = Annotated[float, Strict()]
+"""A JSON number (an integer is fine): never a string or a boolean."""
+FrameNo = Annotated[StrictInt, Field(ge=-MAX_FRAME, le=MAX_FRAME)]
+"""A frame index: an integer (not ``"0"``, not ``false``) that fits the column; whether
+the scene has that frame is a rule with its own code."""
+Name = Annotated[str, Strict(), Field(min_length=1, max_length=100)]
+
+
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=False)
+    """An op's ``data`` once merged: exact field names and JSON types, no coercion
+    (containers may be lists where the model says tuple)."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class TrackData(_Data):
-    label: str
+    label: Name
     attributes: dict[str, Any] = {}
 
 
 class CuboidData(_Data):
     """A cuboid's full state: centre and size in metres, angles in radians."""
 
-    track_id: str
-    frame: int
-    center: tuple[float, float, float]
-    size: tuple[float, float, float]
-    yaw: float
-    pitch: float = 0.0
-    roll: float = 0.0
+    track_id: ObjectId
+    frame: FrameNo
+    center: tuple[Num, Num, Num]
+    size: tuple[Num, Num, Num]
+    yaw: Num
+    pitch: Num = 0.0
+    roll: Num = 0.0
     attributes: dict[str, Any] = {}
     source: Source = "manual"
-    keyframe: bool = True
+    keyframe: StrictBool = True
 
 
 class TagData(_Data):
-    tag: str
+    tag: Name
     subject: Literal["track", "ego", "scene"]
-    track_id: str | None = None
-    related_track_id: str | None = None
-    first_frame: int
-    last_frame: int
+    track_id: ObjectId | None = None
+    related_track_id: ObjectId | None = None
+    first_frame: FrameNo
+    last_frame: FrameNo
     attributes: dict[str, Any] = {}
 
 
@@ -77,7 +89,7 @@ def parse(model: type[_Data], data: dict[str, Any]) -> tuple[_Data | None, list[
     except ValidationError as exc:
         issues = [
             Issue("invalid_field", ".".join(str(p) for p in e["loc"]), e["msg"])
-            for e in exc.errors()
+            for e in exc.errors(include_input=False, include_url=False)
         ]
         return None, issues
 

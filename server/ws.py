@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import uuid
 
 from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from server.api.deps import MAX_ID
 from server.config import Settings
 from server.hub import Connection, Hub
 from server.models import Scene
@@ -23,18 +24,27 @@ from server.protocol import (
     Select,
     Snapshot,
     client_message,
+    message_error,
 )
 from server.reads import events_since, snapshot
 
 log = logging.getLogger("pointlabel.ws")
 
 
-async def serve_scene_socket(ws: WebSocket, scene_id: int, user: str) -> None:
-    """hello -> snapshot (or missed events); ops -> ack/reject/conflict; select -> presence."""
+async def serve_scene_socket(ws: WebSocket, scene_path: str, user: str) -> None:
+    """hello -> snapshot (or missed events); ops -> ack/reject/conflict; select -> presence.
+
+    ``scene_path`` is the id as written in the URL: anything that is not an id a
+    scene can have is answered like a missing scene (close code 4404).
+    """
     hub: Hub = ws.app.state.hub
     settings: Settings = ws.app.state.settings
-    with Session(hub.engine) as session:
-        exists = session.get(Scene, scene_id) is not None
+    digits = scene_path.isascii() and scene_path.isdigit() and len(scene_path) <= 10
+    scene_id = int(scene_path) if digits else 0
+    exists = False
+    if 1 <= scene_id <= MAX_ID:
+        with Session(hub.engine) as session:
+            exists = session.get(Scene, scene_id) is not None
     await ws.accept()
     conn = Connection(ws, scene_id, user)
     if not exists:
@@ -50,9 +60,12 @@ async def serve_scene_socket(ws: WebSocket, scene_id: int, user: str) -> None:
             try:
                 reply = await _handle(hub, conn, message.get("text"), settings)
             except Exception:  # a bug must not end the session: report it, keep serving
-                log.exception("message on scene %s failed", scene_id)
+                error_id = uuid.uuid4().hex[:12]
+                log.exception("message on scene %s failed (error id %s)", scene_id, error_id)
                 reply = _error(
-                    "internal_error", "the server failed on this message; nothing stored"
+                    "internal_error",
+                    f"the server failed on this message (error id {error_id}); resending "
+                    "it is safe: a batch that was stored is answered as replayed",
                 )
             if reply is not None:
                 await conn.send_text(reply.model_dump_json())
@@ -75,9 +88,9 @@ async def _handle(
     if len(text) > settings.max_message_bytes:
         return _error("message_too_large", f"limit is {settings.max_message_bytes} bytes")
     try:
-        msg = client_message.validate_python(json.loads(text))
-    except (ValidationError, ValueError, RecursionError) as exc:
-        return _error("invalid_message", str(exc)[:2000])
+        msg = client_message.validate_json(text)
+    except ValidationError as exc:
+        return _error(*message_error(exc))
     if isinstance(msg, Hello):
         await _hello(hub, conn, msg)
         return None

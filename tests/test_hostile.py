@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from server.models import BehaviourTag, Cuboid, Track
+from server.models import BehaviourTag, Cuboid, Scene, Track
 from server.taxonomy import DEFAULT_TAXONOMY
 
 json_values = st.recursive(
@@ -213,3 +213,68 @@ def _assert_only_valid_objects(engine: Engine) -> None:
         for g in session.exec(select(BehaviourTag)).all():
             assert 0 <= g.first_frame <= g.last_frame <= 0
             assert g.tag in DEFAULT_TAXONOMY.tags
+
+
+# Text frames an attacker writes by hand: lone surrogates (as JSON \ud800 escapes),
+# integers past 2^63, NUL and other control characters, and nesting 10^5 deep.
+surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+poison_text = st.one_of(
+    st.builds(lambda a, s, b: a + s + b, st.text(max_size=3), surrogates, st.text(max_size=3)),
+    st.sampled_from(["\x00", "a\x00b", "\x1b[31m", "\u202e", "x" * 70]),
+)
+huge = st.sampled_from([2**63, 2**64, -(2**63) - 1, 10**30, 2**53 + 1])
+DEEP = "__deep__"
+poison = st.one_of(poison_text, huge, st.just(DEEP))
+
+
+def poisoned(batch: dict[str, Any], where: int, value: Any) -> str:
+    """``batch`` as JSON text with one field replaced by ``value`` (``DEEP``: 10^5 nesting)."""
+    op = batch["ops"][0]
+    targets: list[tuple[dict[str, Any], str]] = [(batch, "seq"), (batch, "client_id"), (op, "id")]
+    if "data" in op:
+        data = op["data"]
+        targets += [(data, k) for k in data] + [(data.setdefault("attributes", {}), "note")]
+    obj, key = targets[where % len(targets)]
+    if where % 5 == 4 and isinstance(value, str):
+        obj[value] = 1  # as a key instead of a value
+    else:
+        obj[key] = value
+    text = json.dumps(batch)  # ensure_ascii: a surrogate becomes a \udXXX escape
+    return text.replace(f'"{DEEP}"', "[" * 100_000 + "]" * 100_000)
+
+
+def test_poisoned_text_frames_are_refused_and_every_scene_still_answers_hello(
+    client: TestClient, engine: Engine, scene_id: int
+) -> None:
+    fresh_seq = itertools.count(10**6)
+    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+
+        @settings(max_examples=400, deadline=None, derandomize=True,
+                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @given(batch=nearly_valid_batch(), where=st.integers(0, 50), value=poison)
+        def send_one(batch: dict[str, Any], where: int, value: Any) -> None:
+            batch["seq"] = next(fresh_seq)
+            ws.send_text(poisoned(batch, where, value))
+            reply = ws.receive_json()
+            while reply["type"] in ("presence", "snapshot", "missed"):
+                reply = ws.receive_json()
+            assert reply["type"] in ("ack", "reject", "conflict", "error")
+            if reply["type"] == "error":
+                assert reply["code"] != "internal_error", reply
+
+        send_one()
+    with Session(engine) as session:
+        scene_ids = [s.id for s in session.exec(select(Scene)).all()]
+    for sid in scene_ids:
+        with client.websocket_connect(f"/ws/scenes/{sid}") as ws:
+            ws.send_text(json.dumps({"type": "hello", "client_id": "check"}))
+            reply = ws.receive_json()
+            while reply["type"] == "presence":
+                reply = ws.receive_json()
+            assert reply["type"] == "snapshot" and reply["problems"] == []
+        assert client.get(f"/api/scenes/{sid}/annotations").status_code == 200
+    with engine.connect() as conn:  # every stored attribute is text UTF-8 can carry
+        for table in ("track", "cuboid", "behaviourtag"):
+            for (attributes,) in conn.exec_driver_sql(f"SELECT attributes FROM {table}"):
+                assert isinstance(json.loads(attributes), dict)
+                assert "\\ud" not in attributes.lower()

@@ -223,13 +223,13 @@ def test_reconnect_with_since_revision_gets_exactly_the_missed_events_in_order(
         hello(a, "a")
         send_ops(a, 1, ops, "a")  # revisions 1, 2: the client that leaves has these
         for i in range(3):  # revisions 3, 4, 5 happen while it is away
-            assert send_ops(a, 2 + i, [move_op(cuboid_id, 2 + i, 10.0 + i)], "a")["type"] == "ack"
+            assert send_ops(a, 2 + i, [move_op(cuboid_id, 2 + i, 11.0 + i)], "a")["type"] == "ack"
     with client.websocket_connect(f"/ws/scenes/{scene_id}") as b:
         b.send_json({"type": "hello", "client_id": "b", "since_revision": 2})
         missed = receive(b)
     assert missed["type"] == "missed" and missed["revision"] == 5
     assert [e["revision"] for e in missed["events"]] == [3, 4, 5]
-    assert [e["ops"][0]["state"]["center"][0] for e in missed["events"]] == [10.0, 11.0, 12.0]
+    assert [e["ops"][0]["state"]["center"][0] for e in missed["events"]] == [11.0, 12.0, 13.0]
 
 
 def test_since_revision_ahead_of_the_scene_gets_a_snapshot(

@@ -3,7 +3,8 @@
 Every reader returns a :class:`~pointcloud.cloud.PointCloud` with positions in
 metres in the file's own frame (sensor frame for lidar frames, the CRS for
 LAS), an ``intensity`` float32 attribute (zeros when the file has none), and
-non-finite points dropped and counted. Errors are
+non-finite points dropped and counted; a point past ``MAX_COORDINATE`` on any
+axis refuses the whole file. Errors are
 :class:`~pointcloud.errors.PointCloudError` subclasses; a missing file raises
 ``FileNotFoundError``.
 """
@@ -79,7 +80,8 @@ def read_cloud(path: str | Path, *, max_points: int = 500_000_000) -> PointCloud
     """Read any supported point-cloud file (LAS/LAZ/COPC, PCD, PLY, KITTI, nuScenes, npy).
 
     Raises :class:`TooLargeError` before allocating when the file declares more
-    than ``max_points`` points and :class:`EmptyCloudError` when it has no finite
-    point.
+    than ``max_points`` points, :class:`EmptyCloudError` when it has no finite
+    point and :class:`CoordinatesOutOfRangeError` when a point is farther than
+    ``pointcloud.cloud.MAX_COORDINATE`` (1e8 m) from the origin on some axis.
     """
     return READERS[detect_format(path)](path, max_points=max_points)

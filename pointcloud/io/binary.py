@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from pointcloud.cloud import PointCloud
+from pointcloud.cloud import PointCloud, check_points
 from pointcloud.errors import CorruptFileError, EmptyCloudError, TooLargeError
 
 Attributes = dict[str, NDArray[np.generic]]
@@ -36,10 +36,13 @@ def finish_cloud(
 ) -> PointCloud:
     """Build a :class:`PointCloud` from absolute (N, 3) positions in metres, file frame.
 
-    Non-finite points are dropped and counted; ``intensity`` is added as float32
+    Non-finite points (NaN or infinite in any coordinate: "no return" in
+    organised clouds) are dropped and counted; ``intensity`` is added as float32
     zeros when the file has none. Raises :class:`EmptyCloudError` when no finite
-    point remains.
+    point remains and :class:`CoordinatesOutOfRangeError` when a remaining point
+    is past ``MAX_COORDINATE`` metres.
     """
+    check_points(xyz, path)
     attrs = dict(attributes)
     if "intensity" in attrs:
         attrs["intensity"] = attrs["intensity"].astype(np.float32, copy=False)

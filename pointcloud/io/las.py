@@ -12,7 +12,7 @@ import numpy as np
 from lazrs import LazrsError
 from numpy.typing import NDArray
 
-from pointcloud.cloud import PointCloud
+from pointcloud.cloud import PointCloud, check_coordinates
 from pointcloud.errors import CorruptFileError, EmptyCloudError, HeaderMismatchError
 from pointcloud.io.binary import Attributes, check_point_count
 
@@ -84,7 +84,9 @@ def open_las_chunks(
 
     The header is checked at once (as :func:`read_las` does); iterating the
     result yields the chunks. Decoding errors are raised as
-    :class:`CorruptFileError`, a file missing points as :class:`HeaderMismatchError`.
+    :class:`CorruptFileError`, a file missing points as :class:`HeaderMismatchError`,
+    a chunk with a point past ``MAX_COORDINATE`` metres (a wild scale or offset)
+    as :class:`CoordinatesOutOfRangeError`.
     """
     try:
         reader = laspy.open(path, laz_backend=_laz_backend())
@@ -141,6 +143,7 @@ class LasChunks:
                 np.asarray(r, dtype=np.float64) * self._scales[i] + self._offsets[i]
                 for i, r in enumerate((points.X, points.Y, points.Z))
             ]
+            check_coordinates([a.min() for a in xyz], [a.max() for a in xyz], path)
             if origin is None:
                 origin = _choose_origin(self._reader.header, xyz)
             local = np.empty((count, 3), dtype=np.float32)

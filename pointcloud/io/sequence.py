@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from numpy.typing import NDArray
 
+from pointcloud.cloud import check_coordinates
 from pointcloud.errors import CorruptFileError, UnsupportedFormatError
 
 FRAME_FOLDERS = ("lidar", "velodyne")
@@ -77,7 +78,8 @@ def read_poses(folder: str | Path) -> dict[str, Pose]:
     "timestamp": 0.1, "pose": [[...4 rows...]]}]}``; ``pose`` is row-major,
     sensor frame to world frame, metres; ``timestamp`` and ``pose`` may be
     missing or null. Keys are POSIX paths relative to ``folder`` as written in
-    the file (``./`` removed). Returns ``{}`` when there is no poses file.
+    the file (``./`` removed). Returns ``{}`` when there is no poses file. A
+    translation past ``MAX_COORDINATE`` metres raises :class:`CoordinatesOutOfRangeError`.
     """
     file = Path(folder) / POSES_FILE
     if not file.is_file():
@@ -105,4 +107,5 @@ def _pose_entry(entry: dict[str, object], file: Path) -> tuple[str, Pose]:
         raise CorruptFileError(f"{file}: frame {name}: pose must be 4x4 finite numbers")
     if not np.allclose(pose[3], [0.0, 0.0, 0.0, 1.0]):
         raise CorruptFileError(f"{file}: frame {name}: pose last row must be 0 0 0 1")
+    check_coordinates(pose[:3, 3], pose[:3, 3], f"{file}: frame {name}: pose translation")
     return name, (None if stamp is None else float(stamp), pose)

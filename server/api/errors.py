@@ -1,0 +1,90 @@
+"""Every error a client sees: JSON ``{code, message}`` with a stable code.
+
+Each layer has one error root: :class:`ApiError` here, ``PointCloudError`` in
+the point-cloud library, ``InterchangeError`` in interchange. They are mapped
+to responses in :func:`install`, the only place that does so. Anything else is
+a bug: it is logged with a request id and answered with a JSON 500 that names
+the id, never a plain-text body or a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pointcloud.errors import PointCloudError
+from server.interchange.model import InterchangeError
+from server.text import safe_message
+
+log = logging.getLogger("pointlabel.api")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "not_authenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and a stable machine-readable code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str, **extra: str) -> JSONResponse:
+    body = {"code": code, "message": safe_message(message), **extra}
+    return JSONResponse(body, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    """Map every error root to its response."""
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(PointCloudError)
+    async def _pointcloud(_: Request, exc: PointCloudError) -> JSONResponse:
+        return error_response(422, exc.code, str(exc))
+
+    @app.exception_handler(InterchangeError)
+    async def _interchange(_: Request, exc: InterchangeError) -> JSONResponse:
+        return error_response(422, exc.code, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            for e in exc.errors()[:20]
+        ]
+        return error_response(422, "invalid_request", repr(problems)[:2000])
+
+    @app.exception_handler(RecursionError)
+    async def _deep(_: Request, exc: RecursionError) -> JSONResponse:
+        return error_response(422, "too_deep", "the request body is nested too deeply")
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        request_id = uuid.uuid4().hex[:12]
+        log.exception("request %s %s failed (request id %s)", request.method,
+                      request.url.path, request_id)  # fmt: skip
+        return error_response(
+            500, "internal_error", f"the server failed; request id {request_id}",
+            request_id=request_id,
+        )  # fmt: skip

@@ -1,0 +1,79 @@
+"""One frame of a scene: its LOD hierarchy, auto-fit and ground height."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, model_validator
+from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
+
+from pointcloud.spatial import GridIndex
+from server.api.deps import FrameIndex, HubDep, SceneDep, SettingsDep
+from server.api.errors import ApiError
+from server.geometry import fit_in_frame, ground_at
+from server.ingest import frame_file
+from server.models import Frame, Scene
+
+router = APIRouter(prefix="/api/scenes/{scene_id}/frames/{index}", tags=["frames"])
+
+
+class FitRequest(BaseModel):
+    """A rough box around an object: centre (m, absolute), size (l, w, h; m), yaw (rad)."""
+
+    center: tuple[float, float, float]
+    size: tuple[float, float, float]
+    yaw: float = 0.0
+    margin: float = Field(default=0.5, ge=0.0, le=5.0)
+
+    @model_validator(mode="after")
+    def _finite(self) -> FitRequest:
+        if not all(math.isfinite(v) for v in (*self.center, *self.size, self.yaw)):
+            raise ValueError("every number must be finite")
+        if min(self.size) <= 0:
+            raise ValueError("sizes must be > 0")
+        return self
+
+
+@router.post("/fit")
+async def fit(scene: SceneDep, index: FrameIndex, body: FitRequest, hub: HubDep) -> Any:
+    """Auto-fit: the box that fits the object around the given one (absolute coordinates)."""
+    grid, offset = _frame_grid(hub, scene, index)
+    box = [*body.center, *body.size, body.yaw]
+    return await run_in_threadpool(fit_in_frame, grid, offset, box, margin=body.margin)
+
+
+@router.get("/ground")
+async def ground(scene: SceneDep, index: FrameIndex, x: float, y: float, hub: HubDep) -> Any:
+    """The ground height under (x, y), or null when too little ground is seen there."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ApiError(422, "non_finite", "x and y must be finite")
+    grid, offset = _frame_grid(hub, scene, index)
+    return {"z": await run_in_threadpool(ground_at, grid, offset, x, y)}
+
+
+@router.get(
+    "/hierarchy", response_class=Response, responses={200: {"content": {"application/json": {}}}}
+)
+def hierarchy(scene: SceneDep, index: FrameIndex, settings: SettingsDep) -> Response:
+    path = frame_file(settings, scene, index, ".json")
+    if not 0 <= index < scene.frame_count or not path.exists():
+        raise ApiError(404, "frame_not_found", f"scene {scene.id} has no frame {index}")
+    return Response(path.read_bytes(), media_type="application/json")
+
+
+def _frame_grid(
+    hub: HubDep, scene: Scene, index: int
+) -> tuple[GridIndex, tuple[float, float, float]]:
+    """The frame's grid index and offset, or a 404 with ``frame_not_found``."""
+    with Session(hub.engine) as session:
+        frame = session.exec(
+            select(Frame).where(Frame.scene_id == scene.id, Frame.index == index)
+        ).first()
+    if frame is None:
+        raise ApiError(404, "frame_not_found", f"scene {scene.id} has no frame {index}")
+    grid = hub.writer.frames.grid(scene.storage, index)
+    return grid, (frame.offset_x, frame.offset_y, frame.offset_z)

@@ -1,0 +1,67 @@
+"""Scenes: list, read, upload, and the taxonomy they are labelled with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlmodel import select
+
+from server.api.deps import HubDep, SceneDep, SessionDep, SettingsDep
+from server.models import Frame, Scene
+from server.taxonomy import DEFAULT_TAXONOMY
+from server.uploads import store_upload
+
+router = APIRouter(prefix="/api", tags=["scenes"])
+
+
+def scene_json(scene: Scene, frames: list[Frame] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = scene.model_dump(exclude={"storage", "source"})
+    out["source"] = Path(scene.source).name
+    out["created_at"] = scene.created_at.isoformat()
+    if frames is not None:
+        out["frames"] = [
+            {
+                "index": f.index,
+                "points": f.point_count,
+                "timestamp": f.timestamp,
+                "pose": f.pose,
+                "offset": [f.offset_x, f.offset_y, f.offset_z],
+                "min": [f.min_x, f.min_y, f.min_z],
+                "max": [f.max_x, f.max_y, f.max_z],
+                "source_file": Path(f.source_file).name,
+            }
+            for f in frames
+        ]
+    return out
+
+
+@router.get("/scenes")
+def list_scenes(session: SessionDep) -> list[dict[str, Any]]:
+    return [scene_json(s) for s in session.exec(select(Scene).order_by(Scene.id)).all()]  # type: ignore[arg-type]
+
+
+@router.get("/scenes/{scene_id}")
+def get_scene(scene: SceneDep, session: SessionDep) -> dict[str, Any]:
+    frames = session.exec(
+        select(Frame).where(Frame.scene_id == scene.id).order_by(Frame.index)  # type: ignore[arg-type]
+    ).all()
+    return scene_json(scene, list(frames))
+
+
+@router.post("/scenes", status_code=201)
+async def upload_scene(
+    request: Request, settings: SettingsDep, hub: HubDep, filename: str, name: str | None = None
+) -> Any:
+    """Ingest one uploaded point-cloud file (the raw body) as a new scene (server/uploads.py).
+
+    A refused upload is a 4xx with a stable ``code``; nothing is stored.
+    """
+    result = await store_upload(request, hub.engine, settings, filename, name)
+    return result.to_json()
+
+
+@router.get("/taxonomy")
+def taxonomy() -> dict[str, Any]:
+    return DEFAULT_TAXONOMY.to_json()

@@ -1,0 +1,28 @@
+"""The websockets: the scene socket (docs/protocol.md) and the benchmark's echo peer."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from server.ws import serve_scene_socket
+
+router = APIRouter()
+
+
+@router.websocket("/ws/echo")
+async def echo_socket(ws: WebSocket) -> None:
+    """A no-op peer for `pointlabel bench ws`: answers each text frame with a tiny ack."""
+    await ws.accept()
+    try:
+        while True:
+            msg = json.loads(await ws.receive_text())
+            await ws.send_json({"type": "ack", "seq": msg.get("seq"), "revision": 0})
+    except (WebSocketDisconnect, ValueError, AttributeError):
+        return
+
+
+@router.websocket("/ws/scenes/{scene_id}")
+async def scene_socket(ws: WebSocket, scene_id: str) -> None:
+    await serve_scene_socket(ws, scene_id, str(ws.app.state.settings.default_user))
