@@ -12,12 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from server.launch import free_port, start_server
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO / ".." / "shared" / "data").resolve()
 ARTIFACTS = REPO / "test-results"
+
+
+# Waits for the server (saves, fits) get 15 s: a loaded 2-core machine is slow, never wrong.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from e2e.workspace_page import (
     open_scene,
     page_cuboids,
     page_tracks,
+    press_quickly,
     screen_xy,
     selected_cuboid,
     server_cuboids,
@@ -80,12 +81,7 @@ def test_drawn_fitted_rotated_box_with_undo_redo_is_exactly_what_the_server_has(
     assert abs(fitted["size"][1] - car["size"][1]) < 0.4
     assert abs(fitted["yaw"] - car["yaw"]) < 0.05
 
-    # Three presses of Q in one task (a held key repeats faster than MERGE_MS; Playwright's
-    # separate presses may be slower than that on a loaded machine): one undo step.
-    page.evaluate(
-        "() => { for (let i = 0; i < 3; i++) window.dispatchEvent("
-        "new KeyboardEvent('keydown', { key: 'q', code: 'KeyQ', bubbles: true })); }"
-    )
+    press_quickly(page, "q", 3)  # one undo step: same box and property within MERGE_MS
     expect_saved(page)
     (rotated,) = server_cuboids(server, scene)
     assert abs(rotated["yaw"] - (fitted["yaw"] + math.radians(3))) < 1e-9
