@@ -54,6 +54,7 @@ def _prepare(data: Path, n: int) -> list[int]:
     from server.config import Settings
     from server.db import make_engine
     from server.ingest import ingest
+    from server.tasks import start_for
 
     rng = np.random.default_rng(0)
     xyz = np.c_[rng.uniform(-40, 40, (100_000, 2)), rng.normal(-1.7, 0.03, 100_000)]
@@ -61,7 +62,8 @@ def _prepare(data: Path, n: int) -> list[int]:
     write_pcd(cloud, xyz, {"intensity": rng.uniform(0, 1, len(xyz)).astype(np.float32)})
     settings = Settings(data_dir=data / "pl")
     engine = make_engine(settings.db_url)
-    return [ingest(engine, settings, cloud).scene_id for _ in range(n)]
+    tasks = [ingest(engine, settings, cloud).task_id or 0 for _ in range(n)]
+    return [start_for(engine, t, settings.default_user) for t in tasks]
 
 
 class Client:
@@ -180,8 +182,8 @@ async def _measure(port: int, scenes: list[int], burst_s: float, drag_s: float) 
     n = len(scenes)
     runs = {
         "ws_echo": await _run([f"{base}/ws/echo"] * n, False, burst_s, drag_s),
-        "ws": await _run([f"{base}/ws/scenes/{s}" for s in scenes], True, burst_s, drag_s),
-        "ws_shared": await _run([f"{base}/ws/scenes/{scenes[0]}"] * n, True, burst_s, drag_s),
+        "ws": await _run([f"{base}/ws/tasks/{s}" for s in scenes], True, burst_s, drag_s),
+        "ws_shared": await _run([f"{base}/ws/tasks/{scenes[0]}"] * n, True, burst_s, drag_s),
     }
     result: dict[str, Any] = {"ws_clients": n, "ws_burst_s": burst_s, "ws_drag_s": drag_s}
     for prefix, figures in runs.items():

@@ -188,7 +188,8 @@ def _doctor(args: argparse.Namespace) -> int:
         _out(json.dumps({"ok": not findings, "findings": [f.to_json() for f in findings]}))
     else:
         for f in findings:
-            _out(f"scene {f.scene_id}: {f.code} ({f.where}): {f.message}")
+            task = f" task {f.task_id}" if f.task_id is not None else ""
+            _out(f"scene {f.scene_id}{task}: {f.code} ({f.where}): {f.message}")
         _out("all scenes are healthy" if not findings else f"{len(findings)} finding(s)")
     return 1 if findings else 0
 

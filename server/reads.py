@@ -16,18 +16,18 @@ EDITS = Edit.__table__  # type: ignore[attr-defined]
 USERS = User.__table__  # type: ignore[attr-defined]
 
 
-def snapshot(engine: Engine, scene_id: int, user_name: str) -> Snapshot | None:
-    """The scene's committed annotations and revision (None: no such scene).
+def snapshot(engine: Engine, task_id: int, user_name: str) -> Snapshot | None:
+    """A task's committed label set and revision (None: no such task).
 
     Rows that had to be repaired or skipped are listed in ``problems``.
     """
     problems: list[RowProblem] = []
     with engine.connect() as conn:
-        st = load_scene(conn, scene_id, problems)
+        st = load_scene(conn, task_id, problems)
     if st is None:
         return None
     return Snapshot(
-        scene_id=scene_id, revision=st.revision, user=user_name,
+        task_id=task_id, scene_id=st.scene_id, revision=st.revision, user=user_name,
         tracks=list(st.objects["track"].values()), cuboids=list(st.objects["cuboid"].values()),
         tags=list(st.objects["tag"].values()), problems=[p.to_json() for p in problems],
     )  # fmt: skip
@@ -40,22 +40,21 @@ def _event_op(r: Any) -> dict[str, Any]:
             "state": r.after}  # fmt: skip
 
 
-def events_since(engine: Engine, scene_id: int, since: int) -> Missed | None:
+def events_since(engine: Engine, task_id: int, since: int) -> Missed | None:
     """The accepted batches after revision ``since``, rebuilt from the edit log.
 
-    None when the log cannot answer (no such scene, or ``since`` is ahead of
+    None when the log cannot answer (no such task, or ``since`` is ahead of
     it: the client holds another database's state); the caller sends a snapshot.
     """
     problems: list[RowProblem] = []
     with engine.connect() as conn:
-        st = load_scene(conn, scene_id, problems)
+        st = load_scene(conn, task_id, problems)
         if st is None or since > st.revision:
             return None
-        where = (EDITS.c.scene_id == scene_id) & (EDITS.c.revision > since)
+        where = (EDITS.c.task_id == task_id) & (EDITS.c.revision > since)
         editors = select(EDITS.c.user_id).where(where).distinct()
-        users: dict[int, str] = dict(
-            conn.execute(select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(editors))).tuples()
-        )
+        names = conn.execute(select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(editors)))
+        users: dict[int, str] = {row.id: row.name for row in names}
         rows = list(read_rows(conn, EDITS, where, _event_op, problems, order_by=EDITS.c.revision))
     if any(p.table == "edit" and p.code == "row_unreadable" for p in problems):
         return None  # the log cannot replay those revisions: the client gets a snapshot

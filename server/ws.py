@@ -1,4 +1,5 @@
-"""The scene websocket: one task per connection reading client messages."""
+"""The label-set websocket (``/ws/tasks/{id}``): one asyncio task per connection
+reading client messages."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from server.api.deps import MAX_ID
 from server.config import Settings
 from server.hub import Connection, Hub
-from server.models import Scene
+from server.models import Task
 from server.protocol import (
     ErrorMessage,
     Hello,
@@ -31,24 +32,24 @@ from server.reads import events_since, snapshot
 log = logging.getLogger("pointlabel.ws")
 
 
-async def serve_scene_socket(ws: WebSocket, scene_path: str, user: str) -> None:
+async def serve_task_socket(ws: WebSocket, task_path: str, user: str) -> None:
     """hello -> snapshot (or missed events); ops -> ack/reject/conflict; select -> presence.
 
-    ``scene_path`` is the id as written in the URL: anything that is not an id a
-    scene can have is answered like a missing scene (close code 4404).
+    ``task_path`` is the id as written in the URL: anything that is not an id a
+    task can have is answered like a missing task (close code 4404).
     """
     hub: Hub = ws.app.state.hub
     settings: Settings = ws.app.state.settings
-    digits = scene_path.isascii() and scene_path.isdigit() and len(scene_path) <= 10
-    scene_id = int(scene_path) if digits else 0
+    digits = task_path.isascii() and task_path.isdigit() and len(task_path) <= 10
+    task_id = int(task_path) if digits else 0
     exists = False
-    if 1 <= scene_id <= MAX_ID:
+    if 1 <= task_id <= MAX_ID:
         with Session(hub.engine) as session:
-            exists = session.get(Scene, scene_id) is not None
+            exists = session.get(Task, task_id) is not None
     await ws.accept()
-    conn = Connection(ws, scene_id, user)
+    conn = Connection(ws, task_id, user)
     if not exists:
-        await conn.send_text(_error("scene_not_found", "").model_dump_json())
+        await conn.send_text(_error("task_not_found", "").model_dump_json())
         await ws.close(code=4404)
         return
     await hub.join(conn)
@@ -61,7 +62,7 @@ async def serve_scene_socket(ws: WebSocket, scene_path: str, user: str) -> None:
                 reply = await _handle(hub, conn, message.get("text"), settings)
             except Exception:  # a bug must not end the session: report it, keep serving
                 error_id = uuid.uuid4().hex[:12]
-                log.exception("message on scene %s failed (error id %s)", scene_id, error_id)
+                log.exception("message on task %s failed (error id %s)", task_id, error_id)
                 reply = _error(
                     "internal_error",
                     f"the server failed on this message (error id {error_id}); resending "
@@ -96,7 +97,7 @@ async def _handle(
         return None
     if isinstance(msg, Select):
         conn.selected = msg.object_id
-        await hub.broadcast_presence(conn.scene_id)
+        await hub.broadcast_presence(conn.task_id)
         return None
     return await _ops(hub, conn, msg, settings)
 
@@ -108,20 +109,20 @@ async def _hello(hub: Hub, conn: Connection, msg: Hello) -> None:
         reply: Missed | Snapshot | None = None
         if msg.since_revision is not None:
             reply = await run_in_threadpool(
-                events_since, hub.engine, conn.scene_id, msg.since_revision
+                events_since, hub.engine, conn.task_id, msg.since_revision
             )
         if reply is None:
-            reply = await run_in_threadpool(snapshot, hub.engine, conn.scene_id, conn.user)
-        if reply is None:  # the scene was deleted while connected
-            await conn.send_text(_error("scene_not_found", "").model_dump_json())
+            reply = await run_in_threadpool(snapshot, hub.engine, conn.task_id, conn.user)
+        if reply is None:  # the task was deleted while connected
+            await conn.send_text(_error("task_not_found", "").model_dump_json())
             return
         await conn.send_text(reply.model_dump_json())
-    await hub.broadcast_presence(conn.scene_id)
+    await hub.broadcast_presence(conn.task_id)
 
 
 async def _ops(hub: Hub, conn: Connection, msg: Ops, settings: Settings) -> BaseModel:
     if len(msg.ops) > settings.max_ops_per_message:
         problem = Problem(code="too_many_ops", message=f"limit is {settings.max_ops_per_message}")
         return Reject(seq=msg.seq, errors=[problem])
-    reply = await hub.submit(conn.scene_id, conn.user, msg, origin=conn)
+    reply = await hub.submit(conn.task_id, conn.user, msg, origin=conn)
     return reply

@@ -9,12 +9,15 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from pointcloud.io.pcd import write_pcd
 from server.app import create_app
 from server.config import Settings
 from server.db import make_engine
 from server.ingest import ingest
+from server.models import Task
+from server.tasks import start_for
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,6 +58,20 @@ def small_cloud_file(tmp_path: Path) -> Path:
 def scene_id(engine: Engine, settings: Settings, small_cloud_file: Path) -> int:
     """A one-frame scene ingested from ``small_cloud_file``."""
     return ingest(engine, settings, small_cloud_file).scene_id
+
+
+def start_task(engine: Engine, task_id: int, user_name: str) -> int:
+    """Assign the task to ``user_name`` and start it, so that user may edit its label set."""
+    return start_for(engine, task_id, user_name)
+
+
+@pytest.fixture
+def task_id(engine: Engine, settings: Settings, small_cloud_file: Path, scene_id: int) -> int:
+    """The scene's first task, assigned to the default user and in progress."""
+    with Session(engine) as session:
+        task = session.exec(select(Task).where(Task.scene_id == scene_id)).one()
+        assert task.id is not None
+    return start_task(engine, task.id, settings.default_user)
 
 
 @pytest.fixture

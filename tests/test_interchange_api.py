@@ -63,10 +63,10 @@ def test_rest_import_is_limited_to_the_import_root_and_export_is_a_zip(
         assert client.post("/api/import/nope", params={"path": "kitti"}).status_code == 422
         r = client.post("/api/import/kitti", params={"path": "kitti", "name": "k"})
         assert r.status_code == 201, r.text
-        scene_id = r.json()["scene_id"]
-        r = client.get(f"/api/scenes/{scene_id}/export/kitti")
+        task_id = r.json()["task_id"]
+        r = client.get(f"/api/tasks/{task_id}/export/kitti")
         assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
         names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
         assert "label_2/000001.txt" in names and "summary.json" in names
-        assert client.get(f"/api/scenes/{scene_id}/export/xyz").json()["code"] == "unknown_format"
-        assert client.get(f"/api/scenes/{scene_id}/annotations").json()["cuboids"]
+        assert client.get(f"/api/tasks/{task_id}/export/xyz").json()["code"] == "unknown_format"
+        assert client.get(f"/api/tasks/{task_id}/annotations").json()["cuboids"]

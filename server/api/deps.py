@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from server.api.errors import ApiError
 from server.config import Settings
 from server.hub import Hub
-from server.models import Scene
+from server.models import Scene, Task, User
 
 MAX_ID = 2**31 - 1
 """The largest id or index a path may name: past it nothing can exist (404)."""
@@ -50,9 +50,27 @@ def get_scene(scene_id: int, session: SessionDep) -> Scene:
 SceneDep = Annotated[Scene, Depends(get_scene)]
 
 
-def current_user(request: Request) -> str:
+def get_task(task_id: int, session: SessionDep) -> Task:
+    """The task named by the path, or 404 (also for ids no row can have)."""
+    task = session.get(Task, task_id) if 1 <= task_id <= MAX_ID else None
+    if task is None:
+        raise ApiError(404, "task_not_found", f"task {task_id} does not exist")
+    return task
+
+
+TaskDep = Annotated[Task, Depends(get_task)]
+
+
+def current_user(request: Request, session: SessionDep) -> User:
     """The user on whose behalf the request acts (until accounts exist: the default)."""
-    return str(request.app.state.settings.default_user)
+    name = str(request.app.state.settings.default_user)
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is None:
+        user = User(name=name, role="admin")
+        session.add(user)
+        session.commit()
+        session.refresh(user)
+    return user
 
 
-UserDep = Annotated[str, Depends(current_user)]
+CurrentUser = Annotated[User, Depends(current_user)]

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pointcloud.errors import PointCloudError
 from server.interchange.model import InterchangeError
+from server.tasks import TaskError
 from server.text import safe_message
 
 log = logging.getLogger("pointlabel.api")
@@ -57,6 +58,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PointCloudError)
     async def _pointcloud(_: Request, exc: PointCloudError) -> JSONResponse:
         return error_response(422, exc.code, str(exc))
+
+    @app.exception_handler(TaskError)
+    async def _task(_: Request, exc: TaskError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
 
     @app.exception_handler(InterchangeError)
     async def _interchange(_: Request, exc: InterchangeError) -> JSONResponse:

@@ -25,7 +25,8 @@ const app = new App(Number(root.dataset.sceneId));
 const loader = new TileLoader(app.sceneId);
 loader.prefetch(0);  // hierarchy and root tile of the first frame, while the page starts
 const viewer = new Viewer($("viewport"));
-const sync = new Sync(app.sceneId, await Outbox.open(app.sceneId));
+const taskId = Number(root.dataset.taskId);
+const sync = new Sync(taskId, await Outbox.open(`${taskId}/${root.dataset.user}`));
 const editor = new Editor(app, sync);
 const stream = new PointStream(loader, viewer);
 const viewControls = new ViewControls(app, viewer, stream);

@@ -1,4 +1,4 @@
-"""The HTML pages: the scene list and the workspace."""
+"""The HTML pages: the scene and task list, and the workspace of a task."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import select
 
-from server.api.deps import SceneDep, SessionDep
-from server.models import Scene
+from server.api.deps import CurrentUser, SessionDep, TaskDep
+from server.models import Scene, Task
 
 ROOT = Path(__file__).resolve().parents[3]
 templates = Jinja2Templates(directory=ROOT / "templates")
@@ -18,11 +18,18 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request, session: SessionDep) -> Response:
+def index(request: Request, session: SessionDep, user: CurrentUser) -> Response:
     scenes = session.exec(select(Scene).order_by(Scene.id)).all()  # type: ignore[arg-type]
-    return templates.TemplateResponse(request, "index.html", {"scenes": scenes})
+    tasks = session.exec(select(Task).order_by(Task.id)).all()  # type: ignore[arg-type]
+    by_scene: dict[int, list[Task]] = {}
+    for t in tasks:
+        by_scene.setdefault(t.scene_id, []).append(t)
+    context = {"scenes": scenes, "tasks": by_scene, "user": user}
+    return templates.TemplateResponse(request, "index.html", context)
 
 
-@router.get("/scenes/{scene_id}", response_class=HTMLResponse)
-def workspace(request: Request, scene: SceneDep) -> Response:
-    return templates.TemplateResponse(request, "workspace.html", {"scene": scene})
+@router.get("/tasks/{task_id}", response_class=HTMLResponse)
+def workspace(request: Request, task: TaskDep, session: SessionDep, user: CurrentUser) -> Response:
+    scene = session.get(Scene, task.scene_id)
+    context = {"scene": scene, "task": task, "user": user}
+    return templates.TemplateResponse(request, "workspace.html", context)

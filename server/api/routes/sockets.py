@@ -1,4 +1,4 @@
-"""The websockets: the scene socket (docs/protocol.md) and the benchmark's echo peer."""
+"""The websockets: a task's label set (docs/protocol.md) and the benchmark's echo peer."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from server.ws import serve_scene_socket
+from server.ws import serve_task_socket
 
 router = APIRouter()
 
@@ -23,6 +23,6 @@ async def echo_socket(ws: WebSocket) -> None:
         return
 
 
-@router.websocket("/ws/scenes/{scene_id}")
-async def scene_socket(ws: WebSocket, scene_id: str) -> None:
-    await serve_scene_socket(ws, scene_id, str(ws.app.state.settings.default_user))
+@router.websocket("/ws/tasks/{task_id}")
+async def task_socket(ws: WebSocket, task_id: str) -> None:
+    await serve_task_socket(ws, task_id, str(ws.app.state.settings.default_user))
