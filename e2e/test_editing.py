@@ -25,7 +25,8 @@ from e2e.workspace_page import (
 )
 
 
-def ground_z(server: Server, scene_id: int, x: float, y: float) -> float:
+def ground_z(server: Server, task_id: int, x: float, y: float) -> float:
+    scene_id = server.api("GET", f"/api/tasks/{task_id}")["scene_id"]
     url = f"{server.url}/api/scenes/{scene_id}/frames/0/ground?x={x}&y={y}"
     with urllib.request.urlopen(url) as r:
         return float(json.load(r)["z"])
