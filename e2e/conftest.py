@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from server.launch import free_port, start_server
 
@@ -21,6 +22,10 @@ SHARED = (REPO / ".." / "shared" / "data").resolve()
 ARTIFACTS = REPO / "test-results"
 E2E_USER = "local"
 """Who the e2e browser acts as."""
+
+
+# Waits for the server (saves, fits) get 15 s: a loaded 2-core machine is slow, never wrong.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")

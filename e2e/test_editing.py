@@ -19,6 +19,7 @@ from e2e.workspace_page import (
     open_scene,
     page_cuboids,
     page_tracks,
+    press_quickly,
     screen_xy,
     selected_cuboid,
     server_cuboids,
@@ -81,8 +82,7 @@ def test_drawn_fitted_rotated_box_with_undo_redo_is_exactly_what_the_server_has(
     assert abs(fitted["size"][1] - car["size"][1]) < 0.4
     assert abs(fitted["yaw"] - car["yaw"]) < 0.05
 
-    for _ in range(3):  # one undo step: same box and property within 300 ms
-        page.keyboard.press("q")
+    press_quickly(page, "q", 3)  # one undo step: same box and property within MERGE_MS
     expect_saved(page)
     (rotated,) = server_cuboids(server, scene)
     assert abs(rotated["yaw"] - (fitted["yaw"] + math.radians(3))) < 1e-9

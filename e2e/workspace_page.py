@@ -27,6 +27,17 @@ def annotations(server: Server, task_id: int) -> dict[str, Any]:
         return dict(json.load(r))
 
 
+def press_quickly(page: Page, key: str, times: int, *, shift: bool = False) -> None:
+    """Press ``key`` ``times`` times in one task, as a held key repeats: one merged undo
+    step however slow the machine (Playwright's separate presses can be further apart than
+    the editor's merge window on a loaded machine)."""
+    page.evaluate(
+        """([key, times, shift]) => { for (let i = 0; i < times; i++) window.dispatchEvent(
+             new KeyboardEvent('keydown', { key, shiftKey: shift, bubbles: true })); }""",
+        [key, times, shift],
+    )
+
+
 def expect_saved(page: Page) -> None:
     expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
 
