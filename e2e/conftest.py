@@ -28,6 +28,10 @@ E2E_USER = "local"
 expect.set_options(timeout=15_000)
 
 
+# Waits for the server (saves, fits) get 15 s: a loaded 2-core machine is slow, never wrong.
+expect.set_options(timeout=15_000)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args() -> dict[str, Any]:
     return {

@@ -12,6 +12,12 @@ from server.interchange.model import InterchangeError
 from server.names import InvalidNameError
 from server.progress import terminal_bar
 
+IMPORTS = [
+    "sustech", "kitti", "kitti-tracking", "kitti-raw", "nuscenes", "pointlabel-json", "openlabel",
+    "supervisely",
+]  # fmt: skip
+"""The interchange formats (``server.interchange.READERS``; docs/formats.md)."""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -43,14 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     p = sub.add_parser("import", help="import a labelled scene (points and labels)")
-    p.add_argument("format", choices=["sustech", "kitti", "nuscenes", "openlabel"])
+    p.add_argument("format", choices=IMPORTS)
     p.add_argument("path", type=Path, help="the scene folder (docs/formats.md)")
     p.add_argument("--name", help="scene name (default: the folder name)")
     p.add_argument("--json", action="store_true", help="print one JSON summary")
 
-    p = sub.add_parser("export", help="write a scene's annotations in an interchange format")
-    p.add_argument("scene_id", type=int)
-    p.add_argument("format", choices=["openlabel", "kitti", "nuscenes", "sustech", "csv"])
+    p = sub.add_parser("export", help="write a task's label set in an interchange format")
+    p.add_argument(
+        "task_id", type=int, help="the task whose labels to write (ingest prints the first)"
+    )
+    p.add_argument("format", choices=[*IMPORTS, "csv"])
     p.add_argument("out", type=Path, help="output folder")
     p.add_argument("--no-points", action="store_true", help="labels only, no point clouds")
     p.add_argument("--json", action="store_true", help="print one JSON summary")
@@ -170,7 +178,7 @@ def _export(args: argparse.Namespace) -> int:
     settings = get_settings()
     engine = make_engine(settings.db_url)
     summary = export_scene(
-        engine, settings, args.scene_id, args.format, args.out, points=not args.no_points,
+        engine, settings, args.task_id, args.format, args.out, points=not args.no_points,
         progress=terminal_bar(),
     )  # fmt: skip
     _out(json.dumps(summary) if args.json else json.dumps(summary, indent=2))

@@ -64,8 +64,12 @@ def ingest(
     skip_existing: bool = False,
     stream_min_points: int = STREAM_MIN_POINTS,
     progress: Progress = no_progress,
+    files: list[Path] | None = None,
 ) -> IngestResult:
     """Ingest a file or a folder of frames as one scene.
+
+    ``files`` names the frames (in order) when not all of the folder's are
+    wanted (an importer picking one scene of a dataset).
 
     With ``skip_existing`` a scene already ingested from the same path is
     returned instead of a new one. ``name`` is cleaned (server/names.py; raises
@@ -89,7 +93,7 @@ def ingest(
                     scene.id, scene.name, scene.frame_count, scene.point_count, 0,
                     existing=True, task_id=first,
                 )  # fmt: skip
-    files = list_frames(path)
+    files = list_frames(path) if files is None else files
     poses = read_poses(path) if path.is_dir() else {}
     storage = uuid.uuid4().hex
     folder = settings.frames_dir / storage

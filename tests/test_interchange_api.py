@@ -24,7 +24,7 @@ vcd_schema = pytest.importorskip("vcd.schema")
 def test_openlabel_export_validates_against_the_1_0_schema(
     engine: Engine, settings: Settings, shared_data: Path, tmp_path: Path
 ) -> None:
-    scene = import_scene(engine, settings, "sustech", shared_data / "sustech").scene_id
+    scene = import_scene(engine, settings, "sustech", shared_data / "sustech").task_id
     export_scene(engine, settings, scene, "openlabel", tmp_path / "ol", points=False)
     doc = json.loads((tmp_path / "ol" / "openlabel.json").read_text())
     jsonschema.validate(doc, vcd_schema.openlabel_schema)
@@ -44,7 +44,7 @@ def test_cli_import_and_export_print_json_summaries(
         summary = json.loads(capsys.readouterr().out)
         assert summary["counts"]["cuboids"] == 4 and summary["dropped"] == {"DontCare": 4}
         out = tmp_path / "csv"
-        assert main(["export", str(summary["scene_id"]), "csv", str(out), "--json"]) == 0
+        assert main(["export", str(summary["task_id"]), "csv", str(out), "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["counts"]["boxes"] == 4
         assert len((out / "boxes.csv").read_text().splitlines()) == 5
         assert main(["export", "999", "csv", str(out), "--json"]) == 2

@@ -34,16 +34,21 @@ from server.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
 BATCH_OPS = 500
 MAX_EXAMPLES = 20
+MAX_DROPS = 1000
 _ID_CHARS = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
 @dataclass
 class Parsed:
-    """A reader's result: the folder of point-cloud frames to ingest and the labels."""
+    """A reader's result: the folder of point-cloud frames to ingest and the labels.
+
+    ``files`` lists the frames (in order) when only some of the folder's are the
+    scene's; by default every point-cloud file of ``points`` is a frame."""
 
     points: Path
     labels: AnnotationSet
     report: Report
+    files: list[Path] | None = None
 
 
 @dataclass
@@ -93,9 +98,11 @@ def import_parsed(
 ) -> ImportResult:
     """Create the scene from ``parsed.points`` and apply ``parsed.labels`` to it."""
     report = parsed.report
-    files = list_frames(parsed.points)
+    files = list_frames(parsed.points) if parsed.files is None else parsed.files
     index_of = {frame_key(f): i for i, f in enumerate(files)}
-    result = ingest(engine, settings, parsed.points, name=name, progress=progress)
+    result = ingest(
+        engine, settings, parsed.points, name=name, progress=progress, files=parsed.files
+    )
     scene_id, task_id = result.scene_id, result.task_id
     assert task_id is not None
     _store_poses(engine, scene_id, parsed.labels, index_of)
@@ -198,16 +205,18 @@ def _apply(
                 break
             if reply.type == "conflict":
                 raise InterchangeError(f"conflict on {reply.kind} {reply.id} while importing")
-            bad: dict[int, str] = {}
+            bad: dict[int, tuple[str, str]] = {}
             for e in reply.errors:
                 parts = e.path.split(".")
                 if len(parts) > 1 and parts[0] == "ops" and parts[1].isdigit():
-                    bad.setdefault(int(parts[1]), e.code)
+                    bad.setdefault(int(parts[1]), (e.code, e.message))
             if not bad:
                 raise InterchangeError(f"import refused: {reply.errors[0].message}")
-            for i, code in bad.items():
+            for i, (code, message) in bad.items():
                 report.drop(f"{pending[i]['kind']}:{code}")
-                _example(report, code, pending[i], "dropped")
+                _example(report, code, pending[i], message)
+                if len(report.drops) < MAX_DROPS:
+                    report.drops.append(_where(code, pending[i], message))
             pending = [op for i, op in enumerate(pending) if i not in bad]
 
 
@@ -220,10 +229,15 @@ def _warn(report: Report, code: str, path: str, message: str, ops: list[dict[str
 
 def _example(report: Report, code: str, op: dict[str, Any], message: str) -> None:
     if len(report.examples) < MAX_EXAMPLES:
-        data = op.get("data", {})
-        where = {"kind": op.get("kind", ""), "id": op.get("id", "")}
-        if "track_id" in data and data["track_id"]:
-            where["track_id"] = str(data["track_id"])
-        if "frame" in data:
-            where["frame"] = str(data["frame"])
-        report.examples.append({"code": code, "message": message, **where})
+        report.examples.append(_where(code, op, message))
+
+
+def _where(code: str, op: dict[str, Any], message: str) -> dict[str, str]:
+    """An op's code, the validator's message, and which object and frame it was."""
+    data = op.get("data", {})
+    where = {"code": code, "message": message, "kind": op.get("kind", ""), "id": op.get("id", "")}
+    if "track_id" in data and data["track_id"]:
+        where["track_id"] = str(data["track_id"])
+    if "frame" in data:
+        where["frame"] = str(data["frame"])
+    return where
