@@ -24,6 +24,7 @@ from pointcloud.errors import PointCloudError
 from pointcloud.spatial import GridIndex
 from server.config import Settings, get_settings
 from server.db import make_engine
+from server.errors import ApiError
 from server.frames import FrameStore
 from server.geometry import fit_in_frame, ground_at
 from server.hub import Hub
@@ -38,14 +39,6 @@ ROOT = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=ROOT / "templates")
 
 
-class ApiError(Exception):
-    """An error with an HTTP status and a stable machine-readable code."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -58,7 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"code": exc.code, "message": exc.message}, status_code=exc.status)
+        body = {"code": exc.code, "message": exc.message}
+        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
