@@ -269,7 +269,7 @@ def _revoke_sessions(session: Session, user: User) -> None:
         update(AuthSession)
         .where(col(AuthSession.user_id) == user.id, col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=utcnow())
-    )  # type: ignore[call-overload]
+    )
 
 
 # API tokens ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from server.ingest import frame_file, ingest, tile_path
 from server.models import Frame, Scene
 from server.protocol import Ops
 from server.reads import snapshot
+from server.routes import auth as auth_routes
 from server.taxonomy import DEFAULT_TAXONOMY
 from server.ws import serve_scene_socket
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"code": exc.code, "message": str(exc)}, status_code=422)
 
     _routes(app)
+    app.include_router(auth_routes.router)
     return app
 
 
