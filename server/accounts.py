@@ -40,12 +40,15 @@ _hasher = PasswordHash((Argon2Hasher(),))
 
 @dataclass(frozen=True)
 class NewSession:
-    """A session just created: the cookie token and its CSRF token (shown once)."""
+    """A session just created: the cookie token and its CSRF token (shown once), and
+    its user's id, name and role."""
 
     token: str
     csrf_token: str
     expires_at: datetime
-    user: User
+    user_id: int
+    name: str
+    role: str
 
 
 @dataclass(frozen=True)
@@ -219,9 +222,10 @@ def create_session(
         last_seen_at=now,
         expires_at=now + timedelta(seconds=settings.session_max_seconds),
     )
+    new = NewSession(token, csrf_token_for(token), record.expires_at, user.id, user.name, user.role)
     session.add(record)
     session.commit()
-    return NewSession(token, csrf_token_for(token), record.expires_at, user)
+    return new
 
 
 def resolve_session(

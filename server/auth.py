@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, WebSocket
+from fastapi import Depends, FastAPI, WebSocket
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -33,7 +33,7 @@ from server.policy import Permission, permissions_of
 SESSION_COOKIE = "pointlabel_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded"})
 LOGIN_PATH = "/login"
 WS_CLOSE_FORBIDDEN_ORIGIN = 4403
 WS_CLOSE_NOT_AUTHENTICATED = 4401
@@ -144,12 +144,26 @@ def public() -> None:
 PUBLIC = Depends(public)
 
 
-def route_access(route: APIRoute | APIWebSocketRoute) -> tuple[str, frozenset[Permission]]:
-    """What a route demands: ("public" | "user" | "unguarded", permissions required).
+Access = tuple[str, frozenset[Permission]]
+"""What a route demands: ("public" | "user" | "unguarded", the permissions it requires)."""
 
-    For the test that enumerates every route against the policy table.
-    """
-    calls: list[Callable[..., Any]] = []
+
+def route_table(app: FastAPI) -> dict[tuple[str, str], Access]:
+    """(method or ``WS``, path) -> :data:`Access`, for every route of ``app``,
+    including those of included routers. For the test that checks every route
+    against the policy table."""
+    table: dict[tuple[str, str], Access] = {}
+    for route, prefix, extra in _walk(app.routes, "", ()):
+        access = route_access(route, extra)
+        methods = getattr(route, "methods", None) or {"WS"}
+        for method in methods:
+            table[(method, prefix + route.path)] = access
+    return table
+
+
+def route_access(route: APIRoute | APIWebSocketRoute, extra: tuple[Any, ...] = ()) -> Access:
+    """What one route demands; ``extra``: dependencies its router was included with."""
+    calls: list[Callable[..., Any]] = [d.dependency for d in extra if d.dependency is not None]
     stack = list(route.dependant.dependencies)
     while stack:
         dep = stack.pop()
@@ -160,6 +174,18 @@ def route_access(route: APIRoute | APIWebSocketRoute) -> tuple[str, frozenset[Pe
     if perms or current_user in calls:
         return "user", perms
     return ("public" if public in calls else "unguarded"), perms
+
+
+def _walk(
+    routes: list[Any], prefix: str, extra: tuple[Any, ...]
+) -> Iterator[tuple[APIRoute | APIWebSocketRoute, str, tuple[Any, ...]]]:
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI >= 0.16x includes lazily
+        if included is not None:
+            ctx = route.include_context
+            yield from _walk(included.routes, prefix + ctx.prefix, extra + tuple(ctx.dependencies))
+        elif isinstance(route, APIRoute | APIWebSocketRoute):
+            yield route, prefix, extra
 
 
 # CSRF ---------------------------------------------------------------------------------

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -22,6 +23,7 @@ from server.login_limit import LoginLimiter
 ROOT = Path(__file__).resolve().parents[2]
 templates = Jinja2Templates(directory=ROOT / "templates")
 log = logging.getLogger("pointlabel.auth")
+MAX_LOGIN_BYTES = 64 * 1024
 
 router = APIRouter(tags=["auth"], dependencies=[CsrfDep])
 
@@ -34,15 +36,14 @@ def login_page(request: Request, next: str = "/") -> Response:
 
 @router.post("/login", dependencies=[PUBLIC])
 async def login(request: Request) -> Response:
-    """Log in with ``name`` and ``password`` (form fields or a JSON object).
+    """Log in with ``name`` and ``password`` (urlencoded form fields or a JSON object).
 
     Form: 303 to ``next`` with the session cookie set, or the page again with
     the error (401, or 429 with Retry-After). JSON: 200 ``{user, csrf_token}``,
     or 401 ``invalid_credentials`` / 429 ``too_many_attempts``.
     """
-    is_form = request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    )
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    is_form = media == "application/x-www-form-urlencoded"
     fields = await _fields(request, is_form)
     name, password = str(fields.get("name", "")), str(fields.get("password", ""))
     target = _local(str(fields.get("next", "/")))
@@ -115,7 +116,7 @@ async def _login(request: Request, name: str, password: str) -> NewSession:
         log.info("failed login from %s", ip)
         raise ApiError(401, "invalid_credentials", "wrong user name or password")
     limiter.success(name)
-    log.info("user %s logged in from %s", new.user.name, ip)
+    log.info("user %s logged in from %s", new.name, ip)
     return new
 
 
@@ -140,15 +141,19 @@ def _limiter(request: Request) -> LoginLimiter:
 
 
 async def _fields(request: Request, is_form: bool) -> dict[str, Any]:
-    """The login fields from a form or a JSON object; 422 ``invalid_request`` otherwise."""
+    """The login fields from a urlencoded form or a JSON object; 422 ``invalid_request``
+    otherwise (also past 64 KiB)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_LOGIN_BYTES:
+            raise ApiError(422, "invalid_request", "the login request is too large")
     try:
-        data: Any = dict(await request.form()) if is_form else await request.json()
+        data: Any = dict(parse_qsl(body.decode())) if is_form else json.loads(body)
     except ValueError:
         data = None
-    if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("name"), str)
-        or not isinstance(data.get("password"), str)
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), str) for k in ("name", "password")
     ):
         raise ApiError(422, "invalid_request", "send name and password, as a form or a JSON object")
     return data
@@ -163,7 +168,7 @@ def _local(target: str) -> str:
 
 
 def _user_json(new: NewSession) -> dict[str, Any]:
-    return {"id": new.user.id, "name": new.user.name, "role": new.user.role}
+    return {"id": new.user_id, "name": new.name, "role": new.role}
 
 
 def _page(
