@@ -251,6 +251,7 @@ def resolve_session(
         session.add(record)
         session.commit()
         session.refresh(user)
+        session.refresh(record)
     return user, record
 
 
@@ -310,6 +311,7 @@ def resolve_api_token(
         session.add(record)
         session.commit()
         session.refresh(user)
+        session.refresh(record)
     return user, record
 
 

@@ -286,6 +286,7 @@ def test_no_password_or_token_reaches_the_logs(
     web: TestClient, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")  # every SQL statement and its values
     web.post(
         "/login", json={"name": "ana", "password": "wrong but secret"}, headers={"Origin": ORIGIN}
     )
@@ -296,7 +297,7 @@ def test_no_password_or_token_reaches_the_logs(
         token, _ = accounts.create_api_token(db, "root")
     web.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     web.post("/logout", headers={"X-CSRF-Token": csrf})
-    assert "logged in" in caplog.text  # the log did capture the login
+    assert "logged in" in caplog.text and "FROM authsession" in caplog.text  # logins and SQL
     for secret in (ANA_PASSWORD, "wrong but secret", session_token, csrf, token):
         assert secret not in caplog.text
 
