@@ -49,6 +49,7 @@ class NewSession:
     user_id: int
     name: str
     role: str
+    session_id: int
 
 
 @dataclass(frozen=True)
@@ -222,10 +223,13 @@ def create_session(
         last_seen_at=now,
         expires_at=now + timedelta(seconds=settings.session_max_seconds),
     )
-    new = NewSession(token, csrf_token_for(token), record.expires_at, user.id, user.name, user.role)
+    user_id, name, role = user.id, user.name, user.role
     session.add(record)
     session.commit()
-    return new
+    assert record.id is not None
+    return NewSession(
+        token, csrf_token_for(token), record.expires_at, user_id, name, role, record.id
+    )
 
 
 def resolve_session(
@@ -238,13 +242,8 @@ def resolve_session(
     record = session.exec(
         select(AuthSession).where(AuthSession.token_hash == token_hash(token))
     ).first()
-    if record is None or record.revoked_at is not None:
-        return None
-    idle_limit = _aware(record.last_seen_at) + timedelta(seconds=settings.session_idle_seconds)
-    if now >= _aware(record.expires_at) or now >= idle_limit:
-        return None
-    user = session.get(User, record.user_id)
-    if user is None or user.disabled:
+    user = _live_session_user(session, record, settings, now)
+    if user is None or record is None:
         return None
     if now - _aware(record.last_seen_at) >= TOUCH_EVERY:
         record.last_seen_at = now
@@ -253,6 +252,27 @@ def resolve_session(
         session.refresh(user)
         session.refresh(record)
     return user, record
+
+
+def reload_session(
+    session: Session, session_id: int, settings: Settings, *, now: datetime | None = None
+) -> User | None:
+    """The user of session ``session_id`` if it is still live (as :func:`resolve_session`
+    decides, without marking it seen), else None. For re-checking open websockets."""
+    record = session.get(AuthSession, session_id)
+    return _live_session_user(session, record, settings, now or utcnow())
+
+
+def _live_session_user(
+    session: Session, record: AuthSession | None, settings: Settings, now: datetime
+) -> User | None:
+    if record is None or record.revoked_at is not None:
+        return None
+    idle_limit = _aware(record.last_seen_at) + timedelta(seconds=settings.session_idle_seconds)
+    if now >= _aware(record.expires_at) or now >= idle_limit:
+        return None
+    user = session.get(User, record.user_id)
+    return None if user is None or user.disabled else user
 
 
 def revoke_session(session: Session, token: str, *, now: datetime | None = None) -> bool:
@@ -313,6 +333,16 @@ def resolve_api_token(
         session.refresh(user)
         session.refresh(record)
     return user, record
+
+
+def reload_api_token(session: Session, token_id: int) -> User | None:
+    """The user of API token ``token_id`` if it is not revoked and they are not
+    disabled, else None. For re-checking open websockets."""
+    record = session.get(ApiToken, token_id)
+    if record is None or record.revoked_at is not None:
+        return None
+    user = session.get(User, record.user_id)
+    return None if user is None or user.disabled else user
 
 
 def list_api_tokens(session: Session, name: str) -> list[ApiToken]:

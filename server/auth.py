@@ -15,16 +15,23 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, WebSocket
 from fastapi.routing import APIRoute, APIWebSocketRoute
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from server.accounts import csrf_token_for, resolve_api_token, resolve_session
+from server.accounts import (
+    csrf_token_for,
+    reload_api_token,
+    reload_session,
+    resolve_api_token,
+    resolve_session,
+)
 from server.config import Settings
 from server.errors import ApiError
 from server.models import User
@@ -71,7 +78,7 @@ def get_db(conn: HTTPConnection) -> Iterator[Session]:
 DbDep = Annotated[Session, Depends(get_db)]
 
 
-def authenticate(conn: HTTPConnection, db: Session) -> Principal | None:
+def identify(conn: HTTPConnection, db: Session) -> Principal | None:
     """The principal of a request or websocket, or None when anonymous.
 
     An ``Authorization`` header wins: when present it must hold a valid
@@ -105,12 +112,12 @@ def _principal(user: User, via: Literal["session", "token"], **extra: Any) -> Pr
 
 def optional_user(conn: HTTPConnection, db: DbDep) -> Principal | None:
     """The principal, or None for an anonymous request."""
-    return authenticate(conn, db)
+    return identify(conn, db)
 
 
 def current_user(conn: HTTPConnection, db: DbDep) -> Principal:
     """The principal; 401 ``not_authenticated`` when anonymous or the credentials are bad."""
-    principal = authenticate(conn, db)
+    principal = identify(conn, db)
     if principal is None:
         raise ApiError(401, "not_authenticated", "log in, or send a valid API token")
     return principal
@@ -249,7 +256,23 @@ def authenticate_websocket(ws: WebSocket) -> Principal | None:
     """The principal of a websocket (cookie or Bearer token), or None. Blocking:
     call through ``run_in_threadpool``."""
     with Session(ws.app.state.engine) as db:
-        return authenticate(ws, db)
+        return identify(ws, db)
+
+
+def refresh_principal(engine: Engine, principal: Principal, settings: Settings) -> Principal | None:
+    """``principal`` as it stands now: None when its session was revoked or expired,
+    its API token revoked, or its user disabled; the current role otherwise.
+    Blocking. For re-checking open websockets after a role change or a revocation."""
+    with Session(engine) as db:
+        if principal.session_id is not None:
+            user = reload_session(db, principal.session_id, settings)
+        elif principal.token_id is not None:
+            user = reload_api_token(db, principal.token_id)
+        else:
+            user = None
+        if user is None:
+            return None
+        return replace(principal, name=user.name, role=user.role)
 
 
 async def admit_websocket(ws: WebSocket) -> Principal | None:

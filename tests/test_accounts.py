@@ -3,6 +3,7 @@ disabled users, the login rate limit, and migrating the users that existed befor
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,9 +26,9 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def db(engine: Engine) -> Session:
+def db(engine: Engine) -> Iterator[Session]:
     with Session(engine) as session:
-        yield session  # type: ignore[misc]
+        yield session
 
 
 def database_bytes(settings: Settings) -> bytes:

@@ -20,7 +20,9 @@ from server.auth import (
     SESSION_COOKIE,
     CsrfDep,
     CurrentUser,
+    Principal,
     admit_websocket,
+    refresh_principal,
     require,
     route_table,
 )
@@ -312,3 +314,42 @@ def test_routes_declare_who_may_call_them(app: FastAPI) -> None:
     assert access[("POST", "/probe/users")] == ("user", frozenset({Permission.manage_users}))
     assert access[("GET", "/api/taxonomy")] == ("unguarded", frozenset())  # until the lead wires it
     assert access[("WS", "/probe/ws")] == ("unguarded", frozenset())  # checked inside the handler
+
+
+def test_open_connection_recheck_follows_revocation_role_and_disable(
+    web: TestClient, engine: Engine, settings: Settings
+) -> None:
+    with Session(engine) as db:
+        ana = accounts.get_user(db, "ana")
+        new = accounts.create_session(db, ana, settings)
+        token, record = accounts.create_api_token(db, "root")
+    by_cookie = Principal(new.user_id, "ana", "annotator", "session", session_id=new.session_id)
+    by_token = Principal(record.user_id, "root", "admin", "token", token_id=record.id)
+    assert refresh_principal(engine, by_cookie, settings) == by_cookie
+    with Session(engine) as db:
+        accounts.set_role(db, "ana", "reviewer")
+    refreshed = refresh_principal(engine, by_cookie, settings)
+    assert refreshed is not None and refreshed.role == "reviewer"
+    with Session(engine) as db:
+        accounts.revoke_session(db, new.token)
+        accounts.set_disabled(db, "root")
+    assert refresh_principal(engine, by_cookie, settings) is None
+    assert refresh_principal(engine, by_token, settings) is None
+
+
+def test_malformed_login_requests_are_refused_with_a_code(web: TestClient) -> None:
+    json_type = {"Origin": ORIGIN, "Content-Type": "application/json"}
+    cases = [
+        (b'["ana", "password"]', json_type, 422, "invalid_request"),
+        (b'{"name": "ana"}', json_type, 422, "invalid_request"),
+        (b"{not json", json_type, 422, "invalid_request"),
+        (
+            b"name=ana&password=x",
+            {"Origin": ORIGIN, "Content-Type": "text/plain"},
+            403,
+            "csrf_failed",
+        ),
+    ]
+    for body, headers, status, code in cases:
+        r = web.post("/login", content=body, headers=headers)
+        assert (r.status_code, r.json()["code"]) == (status, code)
