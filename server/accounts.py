@@ -22,6 +22,7 @@ from functools import lru_cache
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select, update
 
 from server.config import Settings
@@ -119,7 +120,11 @@ def create_user(session: Session, name: str, role: str, *, password: str | None 
     user = User(name=name, role=role)
     user.password_hash = None if password is None else _hasher.hash(password)
     session.add(user)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # created meanwhile by another request
+        session.rollback()
+        raise ApiError(409, "user_exists", f"a user called {name!r} exists") from None
     session.refresh(user)
     return user
 

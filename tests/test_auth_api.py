@@ -353,3 +353,12 @@ def test_malformed_login_requests_are_refused_with_a_code(web: TestClient) -> No
     for body, headers, status, code in cases:
         r = web.post("/login", content=body, headers=headers)
         assert (r.status_code, r.json()["code"]) == (status, code)
+
+
+def test_a_new_login_ends_the_browsers_previous_session(web: TestClient) -> None:
+    login(web)
+    first = web.cookies[SESSION_COOKIE]
+    login(web, "root", ROOT_PASSWORD)
+    assert web.get("/api/me").json()["name"] == "root"
+    web.cookies.set(SESSION_COOKIE, first)
+    assert web.get("/api/me").status_code == 401

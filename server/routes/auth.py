@@ -108,9 +108,8 @@ async def _login(request: Request, name: str, password: str) -> NewSession:
     ip = request.client.host if request.client else "unknown"
     limiter.check(name, ip)
     settings: Settings = request.app.state.settings
-    new = await run_in_threadpool(
-        _check_and_open, request.app.state.engine, settings, name, password
-    )
+    engine, previous = request.app.state.engine, request.cookies.get(SESSION_COOKIE)
+    new = await run_in_threadpool(_check_and_open, engine, settings, name, password, previous)
     if new is None:
         limiter.failure(name, ip)
         log.info("failed login from %s", ip)
@@ -120,10 +119,17 @@ async def _login(request: Request, name: str, password: str) -> NewSession:
     return new
 
 
-def _check_and_open(engine: Any, settings: Settings, name: str, password: str) -> NewSession | None:
+def _check_and_open(
+    engine: Any, settings: Settings, name: str, password: str, previous: str | None
+) -> NewSession | None:
+    """A new session if the password is right; the browser's previous session ends."""
     with Session(engine) as db:
         user = authenticate(db, name, password)
-        return None if user is None else create_session(db, user, settings)
+        if user is None:
+            return None
+        if previous:
+            revoke_session(db, previous)
+        return create_session(db, user, settings)
 
 
 def _revoke(engine: Any, token: str) -> None:
