@@ -17,8 +17,10 @@ import hmac
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
-from fastapi import Depends, FastAPI, WebSocket
+from fastapi import Depends, FastAPI, Request, WebSocket
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute, APIWebSocketRoute
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -119,12 +121,23 @@ def current_user(conn: HTTPConnection, db: DbDep) -> Principal:
     """The principal; 401 ``not_authenticated`` when anonymous or the credentials are bad."""
     principal = identify(conn, db)
     if principal is None:
-        raise ApiError(401, "not_authenticated", "log in, or send a valid API token")
+        raise ApiError(
+            401,
+            "not_authenticated",
+            "log in, or send a valid API token",
+            headers={"WWW-Authenticate": 'Bearer realm="pointlabel"'},
+        )
     return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
 OptionalUser = Annotated[Principal | None, Depends(optional_user)]
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """For an HTML page and an anonymous user: 303 to the login page, back here after."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"{LOGIN_PATH}?{urlencode({'next': here})}", status_code=303)
 
 
 def require(permission: Permission) -> Any:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi import APIRouter, FastAPI, Request, WebSocket
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -20,8 +20,10 @@ from server.auth import (
     SESSION_COOKIE,
     CsrfDep,
     CurrentUser,
+    OptionalUser,
     Principal,
     admit_websocket,
+    login_redirect,
     refresh_principal,
     require,
     route_table,
@@ -362,3 +364,16 @@ def test_a_new_login_ends_the_browsers_previous_session(web: TestClient) -> None
     assert web.get("/api/me").json()["name"] == "root"
     web.cookies.set(SESSION_COOKIE, first)
     assert web.get("/api/me").status_code == 401
+
+
+def test_an_anonymous_page_visit_can_be_sent_to_login_and_back(app: FastAPI) -> None:
+    @app.get("/probe/page")
+    def page(request: Request, user: OptionalUser) -> Any:
+        return login_redirect(request) if user is None else {"name": user.name}
+
+    with TestClient(app) as web:
+        r = web.get("/probe/page?frame=3", follow_redirects=False)
+        assert r.status_code == 303
+        assert r.headers["location"] == "/login?next=%2Fprobe%2Fpage%3Fframe%3D3"
+        form = web.get(r.headers["location"]).text
+        assert 'value="/probe/page?frame=3"' in form

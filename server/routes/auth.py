@@ -65,7 +65,8 @@ async def login(request: Request) -> Response:
     if is_form:
         response = RedirectResponse(target, status_code=303)
     else:
-        response = JSONResponse({"user": _user_json(new), "csrf_token": new.csrf_token})
+        body = {"user": _user_json(new), "csrf_token": new.csrf_token}
+        response = JSONResponse(body, headers={"Cache-Control": "no-store"})
     response.set_cookie(
         SESSION_COOKIE,
         new.token,
@@ -90,8 +91,9 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/api/me")
-def me(user: CurrentUser) -> dict[str, Any]:
+def me(user: CurrentUser, response: Response) -> dict[str, Any]:
     """The current user, their role and permissions, and the session's CSRF token."""
+    response.headers["Cache-Control"] = "no-store"
     return {
         "id": user.user_id,
         "name": user.name,
