@@ -211,7 +211,7 @@ def _walk(
 # CSRF ---------------------------------------------------------------------------------
 
 
-def csrf_protect(conn: HTTPConnection) -> None:
+async def csrf_protect(conn: HTTPConnection) -> None:
     """Refuse a state-changing request that a foreign web page could have sent.
 
     Passes: safe methods; requests with an ``Authorization`` header (no ambient

@@ -31,6 +31,7 @@ from server.auth import (
 from server.config import Settings
 from server.models import utcnow
 from server.policy import Permission
+from tests.sessions import sign_in
 
 ORIGIN = "http://testserver"  # what a browser sends from the TestClient's own pages
 ANA_PASSWORD, ROOT_PASSWORD = "ana's long password", "root's long password"
@@ -377,3 +378,11 @@ def test_an_anonymous_page_visit_can_be_sent_to_login_and_back(app: FastAPI) -> 
         assert r.headers["location"] == "/login?next=%2Fprobe%2Fpage%3Fframe%3D3"
         form = web.get(r.headers["location"]).text
         assert 'value="/probe/page?frame=3"' in form
+
+
+def test_sign_in_helper_gives_a_real_session(
+    web: TestClient, engine: Engine, settings: Settings
+) -> None:
+    headers = sign_in(web, engine, settings, "lee", "lead")
+    assert web.get("/api/me").json()["role"] == "lead"
+    assert web.post("/probe/write", content=b"x", headers=headers).json() == {"name": "lee"}
