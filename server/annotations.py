@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from server.frames import FrameStore
 from server.models import Edit, Task, utcnow
+from server.policy import Permission, allows
 from server.protocol import (
     Ack,
     Conflict,
@@ -61,7 +62,9 @@ class Submission:
     user: str
     msg: Ops
     trusted: bool = False
-    """Server code (an importer filling a new task) skips the assignee check; clients never."""
+    """Server code (an importer filling a new task) skips the rights checks; clients never."""
+    role: str | None = None
+    """The submitter's role: it must hold the ``edit`` permission (server/policy.py)."""
 
 
 class _Refused(Exception):
@@ -102,7 +105,7 @@ class Writer:
         self, task_id: int, user: str, msg: Ops, *, trusted: bool = False
     ) -> tuple[Reply, Event | None]:
         """Apply and commit one batch to a task's label set (``trusted``: see Submission)."""
-        return self.apply_group([Submission(task_id, user, msg, trusted)])[0]
+        return self.apply_group([Submission(task_id, user, msg, trusted=trusted)])[0]
 
     def apply_group(self, subs: list[Submission]) -> list[tuple[Reply, Event | None]]:
         """Apply batches in order, each atomically, then commit them together.
@@ -158,6 +161,9 @@ class Writer:
         if st is None:
             return Reject(seq=msg.seq, errors=[Problem(code="task_not_found", message="")]), None
         batch = _Batch(conn, st, sub, changes, self._user_id(conn, sub.user), digest)
+        if not sub.trusted and not allows(sub.role or "", Permission.edit):
+            problem = Problem(code="forbidden", message="your role may not edit labels")
+            return Reject(seq=msg.seq, errors=[problem]), None
         if not sub.trusted and not may_edit(st.task_state, st.assignee_id, batch.user_id):
             msg_text = f"task {st.task_id} is {st.task_state}; only its assignee edits it, while in progress"
             return Reject(

@@ -9,6 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from server.api import errors
 from server.api.routes import (
+    auth,
     frames,
     interchange,
     labels,
@@ -26,7 +27,7 @@ from server.hub import Hub
 from server.taxonomy import DEFAULT_TAXONOMY
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTERS = (pages, scenes, frames, tiles, tasks, labels, reviews, interchange, sockets)
+ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, reviews, interchange, sockets)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

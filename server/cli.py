@@ -1,4 +1,4 @@
-"""The ``pointlabel`` command line: demo, serve, ingest, import, export, doctor, synth, bench."""
+"""The ``pointlabel`` command line: demo, serve, ingest, import, export, doctor, synth, bench, users."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pointcloud.errors import PointCloudError
+from server import cli_users
 from server.interchange.model import InterchangeError
 from server.names import InvalidNameError
 from server.progress import terminal_bar
@@ -88,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         "core = tiles + geometry + ingest; all = core + ws + browser (default)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    cli_users.add_parser(sub)
 
     args = parser.parse_args(argv)
     try:
@@ -244,6 +247,7 @@ COMMANDS = {
     "export": _export,
     "synth": _synth,
     "bench": _bench,
+    "users": cli_users.run,
 }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from server.annotations import Reply, Submission, Writer
+from server.auth import Principal
 from server.frames import FrameStore
 from server.protocol import Event, Ops, Presence, PresenceClient
 from server.taxonomy import Taxonomy
@@ -24,6 +25,7 @@ class Connection:
     ws: WebSocket
     task_id: int
     user: str
+    principal: Principal | None = None
     client_id: str | None = None
     selected: str | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -55,7 +57,13 @@ class Hub:
         self._writer: asyncio.Task[None] | None = None
 
     async def submit(
-        self, task_id: int, user: str, msg: Ops, origin: Connection | None = None
+        self,
+        task_id: int,
+        user: str,
+        msg: Ops,
+        origin: Connection | None = None,
+        *,
+        role: str | None = None,
     ) -> Reply:
         """Apply a batch to a task's label set through the one write path; the reply
         comes after the commit."""
@@ -63,7 +71,7 @@ class Hub:
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_forever(self._queue))
         done: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(Submission(task_id, user, msg), origin, done))
+        await self._queue.put(_Pending(Submission(task_id, user, msg, role=role), origin, done))
         return await done
 
     async def _write_forever(self, queue: asyncio.Queue[_Pending]) -> None:

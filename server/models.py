@@ -20,10 +20,44 @@ def utcnow() -> datetime:
 
 
 class User(SQLModel, table=True):
+    """A person (or a script's owner). ``role`` is a :class:`server.policy.Role` value."""
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, index=True)
     role: str = "annotator"
     created_at: datetime = Field(default_factory=utcnow)
+    password_hash: str | None = Field(
+        default=None, description="argon2id PHC string (pwdlib); None: cannot log in"
+    )
+    disabled: bool = Field(default=False, description="True: no login, sessions, tokens")
+
+
+class AuthSession(SQLModel, table=True):
+    """A browser session. The cookie holds a random token; only its SHA-256 is stored.
+
+    The session's CSRF token is derived from the cookie token (HMAC), so it is
+    not stored either (``server/accounts.py``).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, description="SHA-256 hex of the token")
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(description="Absolute expiry, UTC")
+    revoked_at: datetime | None = None
+
+
+class ApiToken(SQLModel, table=True):
+    """A token for scripts (``Authorization: Bearer``). Only its SHA-256 is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, description="SHA-256 hex of the token")
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(description="What the token is for, e.g. 'nightly export'")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 
 class Project(SQLModel, table=True):

@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from server.errors import ApiError
 from server.models import ReviewIssue, Scene, Task, TaskTransition, User, utcnow
 
 OPEN, ASSIGNED, IN_PROGRESS = "open", "assigned", "in_progress"
@@ -29,12 +30,8 @@ DEFAULT_PROJECT_ID = 1
 """The project "Default", created by migration 0003; new scenes join it unless told otherwise."""
 
 
-class TaskError(Exception):
+class TaskError(ApiError):
     """A task action that is not allowed now: HTTP ``status`` and a stable ``code``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 @dataclass(frozen=True)

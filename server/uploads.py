@@ -25,8 +25,8 @@ from starlette.requests import Request
 
 from pointcloud.errors import PointCloudError
 from pointcloud.io.sequence import format_of_name
-from server.api.errors import ApiError
 from server.config import Settings
+from server.errors import ApiError
 from server.ingest import IngestResult, ingest
 from server.names import InvalidNameError, check_filename, clean_scene_name
 

@@ -33,21 +33,23 @@ def test_missing_scene_and_frame_are_404_with_a_code(client: TestClient, scene_i
     assert (r.status_code, r.json()["code"]) == (404, "scene_not_found")
     r = client.get(f"/api/scenes/{scene_id}/frames/3/hierarchy")
     assert (r.status_code, r.json()["code"]) == (404, "frame_not_found")
-    r = client.get("/api/tiles/" + "z" * 32)
+    r = client.get(f"/api/scenes/{scene_id}/tiles/" + "z" * 32)
     assert (r.status_code, r.json()["code"]) == (404, "tile_not_found")
-    r = client.get("/api/tiles/..%2F..%2Fpointlabel.db")
+    r = client.get(f"/api/scenes/{scene_id}/tiles/..%2F..%2Fpointlabel.db")
     assert (r.status_code, r.json()["code"]) == (404, "not_found")
 
 
 def test_tiles_are_immutable_gzip_with_an_etag(client: TestClient, scene_id: int) -> None:
     h = client.get(f"/api/scenes/{scene_id}/frames/0/hierarchy").json()
     node = h["nodes"][0]
-    r = client.get(f"/api/tiles/{node['tile']}")
+    r = client.get(f"/api/scenes/{scene_id}/tiles/{node['tile']}")
     assert r.status_code == 200
     assert "immutable" in r.headers["cache-control"]
     assert r.headers["content-encoding"] == "gzip"
     assert len(r.content) == node["count"] * 7  # decompressed: 3 x uint16 + uint8
-    again = client.get(f"/api/tiles/{node['tile']}", headers={"If-None-Match": r.headers["etag"]})
+    again = client.get(
+        f"/api/scenes/{scene_id}/tiles/{node['tile']}", headers={"If-None-Match": r.headers["etag"]}
+    )
     assert again.status_code == 304
 
 

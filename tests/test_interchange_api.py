@@ -15,7 +15,9 @@ from sqlalchemy.engine import Engine
 from server.app import create_app
 from server.cli import main
 from server.config import Settings
+from server.db import make_engine
 from server.interchange import export_scene, import_scene
+from tests.conftest import logged_in
 
 jsonschema = pytest.importorskip("jsonschema")
 vcd_schema = pytest.importorskip("vcd.schema")
@@ -59,6 +61,7 @@ def test_rest_import_is_limited_to_the_import_root_and_export_is_a_zip(
     root = settings.data_dir / "imports"
     shutil.copytree(shared_data / "kitti", root / "kitti")
     with TestClient(create_app(settings)) as client:
+        logged_in(client, make_engine(settings.db_url), settings)
         assert client.post("/api/import/kitti", params={"path": "../.."}).status_code == 404
         assert client.post("/api/import/nope", params={"path": "kitti"}).status_code == 422
         r = client.post("/api/import/kitti", params={"path": "kitti", "name": "k"})

@@ -21,6 +21,7 @@ def test_migrated_database_matches_the_models(engine: Engine) -> None:
         command.check(config)  # raises if the models and the migrations differ
     tables = set(inspect(engine).get_table_names())
     assert {"scene", "frame", "track", "cuboid", "behaviourtag", "edit", "user"} <= tables
+    assert {"authsession", "apitoken"} <= tables
 
 
 def test_sqlite_runs_in_wal_mode_with_full_sync(engine: Engine) -> None:

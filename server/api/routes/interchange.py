@@ -11,8 +11,9 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import CurrentUser, HubDep, SettingsDep, TaskDep
-from server.api.errors import ApiError
+from server.api.deps import CurrentUser, HubDep, SettingsDep, TaskDep, needs
+from server.auth import CsrfDep
+from server.errors import ApiError
 from server.interchange import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
@@ -20,8 +21,9 @@ from server.interchange import (
     export_zip,
     import_scene,
 )
+from server.policy import Permission
 
-router = APIRouter(prefix="/api", tags=["interchange"])
+router = APIRouter(prefix="/api", tags=["interchange"], dependencies=[CsrfDep])
 
 
 ExportFormat = Annotated[str, Path(json_schema_extra={"enum": list(EXPORT_FORMATS)})]
@@ -30,6 +32,7 @@ ImportFormat = Annotated[str, Path(json_schema_extra={"enum": list(IMPORT_FORMAT
 
 @router.get(
     "/tasks/{task_id}/export/{fmt}",
+    dependencies=[needs(Permission.export)],
     response_class=Response,
     responses={200: {"content": {"application/zip": {}}, "description": "A zip of the export"}},
 )
@@ -54,7 +57,7 @@ async def export(
     return Response(body, media_type="application/zip", headers=headers)
 
 
-@router.post("/import/{fmt}", status_code=201)
+@router.post("/import/{fmt}", status_code=201, dependencies=[needs(Permission.import_)])
 async def import_labels(
     fmt: ImportFormat,
     path: str,

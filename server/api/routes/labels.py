@@ -9,15 +9,17 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import CurrentUser, HubDep, SettingsDep, TaskDep
-from server.api.errors import ApiError
+from server.api.deps import CurrentUser, HubDep, SettingsDep, TaskDep, needs
+from server.auth import CsrfDep
+from server.errors import ApiError
+from server.policy import Permission
 from server.protocol import Ops, inline_schema, message_error
 from server.reads import snapshot
 
-router = APIRouter(prefix="/api/tasks/{task_id}", tags=["labels"])
+router = APIRouter(prefix="/api/tasks/{task_id}", tags=["labels"], dependencies=[CsrfDep])
 
 
-@router.get("/annotations")
+@router.get("/annotations", dependencies=[needs(Permission.view)])
 async def read_annotations(task: TaskDep, hub: HubDep, user: CurrentUser) -> dict[str, Any]:
     assert task.id is not None
     snap = await run_in_threadpool(snapshot, hub.engine, task.id, user.name)
@@ -32,7 +34,7 @@ OPS_BODY = {
 }
 
 
-@router.post("/ops", openapi_extra={"requestBody": OPS_BODY})
+@router.post("/ops", openapi_extra={"requestBody": OPS_BODY}, dependencies=[needs(Permission.edit)])
 async def post_ops(
     task: TaskDep, request: Request, hub: HubDep, user: CurrentUser, settings: SettingsDep
 ) -> JSONResponse:
@@ -47,8 +49,10 @@ async def post_ops(
     if len(msg.ops) > settings.max_ops_per_message:
         raise ApiError(422, "too_many_ops", f"limit is {settings.max_ops_per_message}")
     assert task.id is not None
-    reply = await hub.submit(task.id, user.name, msg)
+    reply = await hub.submit(task.id, user.name, msg, role=user.role)
     status = {"ack": 200, "reject": 422, "conflict": 409}[reply.type]
-    if reply.type == "reject" and any(e.code == "not_editable" for e in reply.errors):
+    if reply.type == "reject" and any(
+        e.code in ("not_editable", "forbidden") for e in reply.errors
+    ):
         status = 403
     return JSONResponse(reply.model_dump(mode="json"), status_code=status)

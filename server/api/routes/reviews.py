@@ -11,13 +11,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
 
-from server.api.deps import MAX_ID, CurrentUser, SessionDep, TaskDep
-from server.api.errors import ApiError
+from server.api.deps import MAX_ID, CurrentUser, SessionDep, TaskDep, needs
+from server.auth import CsrfDep
+from server.errors import ApiError
 from server.models import ReviewComment, ReviewIssue, Task, User, utcnow
+from server.policy import Permission
 from server.tasks import IN_REVIEW
 from server.text import check_free_text
 
-router = APIRouter(prefix="/api", tags=["reviews"])
+router = APIRouter(prefix="/api", tags=["reviews"], dependencies=[CsrfDep])
 ERROR_TYPES = (
     "missing_object", "false_positive", "wrong_class", "loose_fit", "tight_fit",
     "wrong_heading", "wrong_track_id", "wrong_attribute", "missing_tag", "tag_timing", "other",
@@ -88,12 +90,12 @@ def _issue(session: Session, issue_id: int) -> tuple[ReviewIssue, Task]:
     return issue, task
 
 
-@router.get("/review/error-types")
+@router.get("/review/error-types", dependencies=[needs(Permission.view)])
 def error_types() -> list[str]:
     return list(ERROR_TYPES)
 
 
-@router.get("/tasks/{task_id}/issues")
+@router.get("/tasks/{task_id}/issues", dependencies=[needs(Permission.view)])
 def list_issues(task: TaskDep, session: SessionDep) -> list[dict[str, Any]]:
     rows = session.exec(
         select(ReviewIssue).where(ReviewIssue.task_id == task.id).order_by(col(ReviewIssue.id))
@@ -101,7 +103,7 @@ def list_issues(task: TaskDep, session: SessionDep) -> list[dict[str, Any]]:
     return [issue_json(session, i) for i in rows]
 
 
-@router.post("/tasks/{task_id}/issues", status_code=201)
+@router.post("/tasks/{task_id}/issues", status_code=201, dependencies=[needs(Permission.review)])
 def pin_issue(
     task: TaskDep, body: NewIssue, session: SessionDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -120,7 +122,7 @@ def pin_issue(
     return issue_json(session, issue)
 
 
-@router.post("/issues/{issue_id}/comments", status_code=201)
+@router.post("/issues/{issue_id}/comments", status_code=201, dependencies=[needs(Permission.view)])
 def reply(issue_id: int, body: Reply, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """A reply in the issue's thread, by the task's assignee or reviewer."""
     issue, task = _issue(session, issue_id)
@@ -132,7 +134,7 @@ def reply(issue_id: int, body: Reply, session: SessionDep, user: CurrentUser) ->
     return issue_json(session, issue)
 
 
-@router.post("/issues/{issue_id}/{action}")
+@router.post("/issues/{issue_id}/{action}", dependencies=[needs(Permission.view)])
 def set_status(
     issue_id: int,
     action: Literal["resolve", "reopen", "close"],

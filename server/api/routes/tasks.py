@@ -9,12 +9,15 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, func, select
 
-from server.api.deps import CurrentUser, SessionDep, TaskDep
-from server.api.errors import ApiError
+from server.api.deps import CurrentUser, SessionDep, TaskDep, needs
+from server.auth import CsrfDep
+from server.errors import ApiError
 from server.models import ReviewIssue, Scene, Task, TaskTransition, User
+from server.policy import Permission
 from server.tasks import STATES, assign, create_task, move, take_next, take_next_review
+from server.visibility import visible_tasks
 
-router = APIRouter(prefix="/api/tasks", tags=["tasks"])
+router = APIRouter(prefix="/api/tasks", tags=["tasks"], dependencies=[CsrfDep])
 Name = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
 
 
@@ -74,7 +77,7 @@ def _commit(session: Session, task: Task) -> dict[str, Any]:
     return task_json(session, task)
 
 
-@router.get("")
+@router.get("", dependencies=[needs(Permission.view)])
 def list_tasks(
     session: SessionDep,
     user: CurrentUser,
@@ -82,7 +85,7 @@ def list_tasks(
     mine: bool = False,
 ) -> list[dict[str, Any]]:
     """Tasks, oldest first; ``mine``: assigned to me or in my review."""
-    query = select(Task).order_by(col(Task.id))
+    query = select(Task).where(visible_tasks(user)).order_by(col(Task.id))
     if state is not None:
         query = query.where(Task.state == state)
     if mine:
@@ -90,7 +93,7 @@ def list_tasks(
     return [task_json(session, t) for t in session.exec(query).all()]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, dependencies=[needs(Permission.assign)])
 def new_task(body: NewTask, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """A new, empty label set on a scene (k tasks on one scene: k independent label sets)."""
     scene = session.get(Scene, body.scene_id)
@@ -100,7 +103,7 @@ def new_task(body: NewTask, session: SessionDep, user: CurrentUser) -> dict[str,
     return _commit(session, task)
 
 
-@router.post("/next")
+@router.post("/next", dependencies=[needs(Permission.edit)])
 def next_task(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Take the next task to label: mine if one waits, else the oldest open one."""
     task = take_next(session, user)
@@ -109,7 +112,7 @@ def next_task(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     return _commit(session, task)
 
 
-@router.post("/review/next")
+@router.post("/review/next", dependencies=[needs(Permission.review)])
 def next_review(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Take the next submitted task to review."""
     task = take_next_review(session, user)
@@ -118,12 +121,12 @@ def next_review(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     return _commit(session, task)
 
 
-@router.get("/{task_id}")
+@router.get("/{task_id}", dependencies=[needs(Permission.view)])
 def get_task(task: TaskDep, session: SessionDep) -> dict[str, Any]:
     return task_json(session, task)
 
 
-@router.get("/{task_id}/history")
+@router.get("/{task_id}/history", dependencies=[needs(Permission.view)])
 def history(task: TaskDep, session: SessionDep) -> list[dict[str, Any]]:
     """Every transition of the task, with who and when."""
     rows = session.exec(
@@ -139,7 +142,7 @@ def history(task: TaskDep, session: SessionDep) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-@router.post("/{task_id}/assign")
+@router.post("/{task_id}/assign", dependencies=[needs(Permission.assign)])
 def assign_task(
     task: TaskDep, body: Assignment, session: SessionDep, user: CurrentUser
 ) -> dict[str, Any]:
@@ -147,7 +150,7 @@ def assign_task(
     return _commit(session, task)
 
 
-def _act(action: str, doc: str) -> None:
+def _act(action: str, permission: Permission, doc: str) -> None:
     def handler(
         task: TaskDep, session: SessionDep, user: CurrentUser, body: Transition | None = None
     ) -> dict[str, Any]:
@@ -158,7 +161,13 @@ def _act(action: str, doc: str) -> None:
     router.add_api_route(f"/{{task_id}}/{action}", handler, methods=["POST"], name=f"{action}_task")
 
 
-_act("start", "Start (or, after a rejection, rework) the task: its assignee only.")
-_act("submit", "Submit the label set for review: its assignee only.")
-_act("approve", "Approve the task: its reviewer only.")
-_act("reject", "Send the task back for rework: its reviewer only, with at least one open issue.")
+_act(
+    "start", Permission.submit, "Start (or, after a rejection, rework) the task: its assignee only."
+)
+_act("submit", Permission.submit, "Submit the label set for review: its assignee only.")
+_act("approve", Permission.approve_reject, "Approve the task: its reviewer only.")
+_act(
+    "reject",
+    Permission.approve_reject,
+    "Send the task back for rework: its reviewer only, with at least one open issue.",
+)

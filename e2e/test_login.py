@@ -1,0 +1,39 @@
+"""Logging in with the login page in real Chromium: the form's own Origin passes the
+CSRF rule, the session cookie is HttpOnly, a wrong password shows an error."""
+
+from __future__ import annotations
+
+import uuid
+
+from playwright.sync_api import Page, expect
+
+from e2e.conftest import Server
+
+PASSWORD = "e2e long password"
+
+
+def test_login_page_logs_in_and_the_cookie_is_invisible_to_scripts(
+    page: Page, server: Server
+) -> None:
+    name = f"ana-{uuid.uuid4().hex[:6]}"
+    server.cli("users", "add", name, "--role", "annotator", "--password", PASSWORD)
+    page.goto(f"{server.url}/login?next=/")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("wrong user name or password")
+
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Scenes")).to_be_visible()
+    assert page.url == f"{server.url}/"
+    me = page.evaluate("fetch('/api/me').then(r => r.json())")
+    assert me["name"] == name and me["role"] == "annotator" and me["csrf_token"]
+    assert "pointlabel_session" not in page.evaluate("document.cookie")
+    status = page.evaluate(
+        """(csrf) => fetch('/logout', {method: 'POST', headers: {'X-CSRF-Token': csrf}})
+                     .then(r => r.status)""",
+        me["csrf_token"],
+    )
+    assert status == 200
+    assert page.evaluate("fetch('/api/me').then(r => r.status)") == 401
