@@ -26,6 +26,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from server.launch import free_port, start_server
 
+TOKEN = ""
+"""The API token the clients send (a script user; set when the scenes are prepared)."""
+
 CLIENTS = 32
 BURST_S = 4.0
 DRAG_S = 4.0
@@ -54,7 +57,7 @@ def _prepare(data: Path, n: int) -> list[int]:
     from server.config import Settings
     from server.db import make_engine
     from server.ingest import ingest
-    from server.tasks import start_for
+    from server.tasks import start_for, worker_token
 
     rng = np.random.default_rng(0)
     xyz = np.c_[rng.uniform(-40, 40, (100_000, 2)), rng.normal(-1.7, 0.03, 100_000)]
@@ -63,7 +66,9 @@ def _prepare(data: Path, n: int) -> list[int]:
     settings = Settings(data_dir=data / "pl")
     engine = make_engine(settings.db_url)
     tasks = [ingest(engine, settings, cloud).task_id or 0 for _ in range(n)]
-    return [start_for(engine, t, settings.default_user) for t in tasks]
+    global TOKEN
+    TOKEN = worker_token(engine, "bench")
+    return [start_for(engine, t, "bench") for t in tasks]
 
 
 class Client:
@@ -128,7 +133,10 @@ class Client:
 
 
 async def _clients(urls: list[str], scene: bool) -> list[Client]:
-    conns = [await connect(url, compression=None, max_size=None) for url in urls]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    conns = [
+        await connect(url, compression=None, max_size=None, additional_headers=auth) for url in urls
+    ]
     clients = [Client(c, scene) for c in conns]
     await asyncio.gather(*(c.setup() for c in clients))
     return clients

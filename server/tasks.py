@@ -177,3 +177,15 @@ def start_for(engine: Engine, task_id: int, user_name: str) -> int:
         move(session, task, user, "start")
         session.commit()
     return task_id
+
+
+def worker_token(engine: Engine, name: str, role: str = "annotator") -> str:
+    """An API token for ``name`` (created with ``role`` if missing): for the benchmarks and
+    the durability harness, which drive the server as a script would."""
+    from server import accounts
+
+    with Session(engine) as session:
+        if session.exec(select(User).where(User.name == name)).first() is None:
+            accounts.create_user(session, name, role)
+        token, _ = accounts.create_api_token(session, name, label="script")
+    return token
