@@ -20,8 +20,9 @@ from server.launch import free_port, start_server
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO / ".." / "shared" / "data").resolve()
 ARTIFACTS = REPO / "test-results"
-E2E_USER = "local"
-"""Who the e2e browser acts as."""
+E2E_USER = "e2e"
+"""Who the e2e browser acts as: a lead (sees every scene; edits the tasks given to them)."""
+E2E_PASSWORD = "e2e-password-long-enough"
 
 
 # Waits for the server (saves, fits) get 15 s: a loaded 2-core machine is slow, never wrong.
@@ -48,8 +49,10 @@ def browser_type_launch_args() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def browser_context_args() -> dict[str, Any]:
-    return {"viewport": {"width": 1280, "height": 760}}
+def browser_context_args(server: Server) -> dict[str, Any]:
+    """Every page starts logged in as :data:`E2E_USER` (a real session cookie)."""
+    return {"viewport": {"width": 1280, "height": 760},
+            "storage_state": {"cookies": [server.session_cookie(E2E_USER, E2E_PASSWORD)]}}  # fmt: skip
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Server:
 
     data_dir: Path
     port: int = 0
+    token: str = ""
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -78,15 +82,35 @@ class Server:
         )
         return out.stdout
 
-    def api(self, method: str, path: str, body: Any = None) -> Any:
-        """A JSON request to the server's API; raises on an error status."""
+    def api(self, method: str, path: str, body: Any = None, *, token: str = "") -> Any:
+        """A JSON request to the server's API as a script (an API token; default: the e2e
+        user's); raises on an error status."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(
             self.url + path, data=data, method=method,
-            headers={"Content-Type": "application/json", "Origin": self.url},
+            headers={"Content-Type": "application/json",
+                     "Authorization": f"Bearer {token or self.token}"},
         )  # fmt: skip
         with urllib.request.urlopen(req) as r:
             return json.load(r)
+
+    def add_user(self, name: str, role: str, password: str) -> str:
+        """A user made with the CLI, as an admin would; returns an API token of theirs."""
+        self.cli("users", "add", name, "--role", role, "--password", password)
+        return self.cli("users", "token", name).strip().splitlines()[-1]
+
+    def session_cookie(self, name: str, password: str) -> dict[str, Any]:
+        """Log in through ``POST /login`` and return the session cookie, for Playwright."""
+        body = json.dumps({"name": name, "password": password}).encode()
+        req = urllib.request.Request(
+            self.url + "/login", data=body, method="POST",
+            headers={"Content-Type": "application/json", "Origin": self.url},
+        )  # fmt: skip
+        with urllib.request.urlopen(req) as r:
+            cookie = r.headers["Set-Cookie"].split(";")[0]
+        key, _, value = cookie.partition("=")
+        return {"name": key, "value": value, "domain": "127.0.0.1", "path": "/",
+                "httpOnly": True, "sameSite": "Lax"}  # fmt: skip
 
     def ingest_task(self, path: Path, name: str) -> int:
         """Ingest ``path`` as a new scene and return its task, assigned to the e2e user and
@@ -125,6 +149,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     seq = srv.data_dir / "sequence"
     srv.cli("synth", str(seq), "--frames", "3")
     srv.start()
+    srv.token = srv.add_user(E2E_USER, "lead", E2E_PASSWORD)
     srv.ingest_task(seq, "generated")
     if SHARED.is_dir():
         srv.ingest_task(SHARED / "kitti/velodyne/000000.bin", "000000.bin")

@@ -25,7 +25,7 @@ def test_login_page_logs_in_and_the_cookie_is_invisible_to_scripts(
 
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Scenes")).to_be_visible()
+    expect(page.get_by_role("heading", name="My tasks")).to_be_visible()
     assert page.url == f"{server.url}/"
     me = page.evaluate("fetch('/api/me').then(r => r.json())")
     assert me["name"] == name and me["role"] == "annotator" and me["csrf_token"]

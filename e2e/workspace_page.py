@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -23,8 +21,7 @@ def open_scene(page: Page, server: Server, task_id: int) -> None:
 
 def annotations(server: Server, task_id: int) -> dict[str, Any]:
     """The REST snapshot of a task's label set."""
-    with urllib.request.urlopen(f"{server.url}/api/tasks/{task_id}/annotations") as r:
-        return dict(json.load(r))
+    return dict(server.api("GET", f"/api/tasks/{task_id}/annotations"))
 
 
 def press_quickly(page: Page, key: str, times: int, *, shift: bool = False) -> None:

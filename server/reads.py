@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from server.models import Edit, User
@@ -70,3 +70,29 @@ def events_since(engine: Engine, task_id: int, since: int) -> Missed | None:
             events.append(Event(revision=e.revision, user=e.user_name, client_id=e.client_id,
                                 seq=e.client_seq, ops=[op]))  # fmt: skip
     return Missed(since_revision=since, revision=st.revision, events=events)
+
+
+def current_warnings(engine: Engine, task_id: int) -> list[dict[str, Any]]:
+    """The validation warnings of every object of a task as it stands: those of the
+    last edit of each object that still exists (docs/validation.md), for the
+    workspace's issue list. A cuboid's warnings carry its frame."""
+    latest = (
+        select(EDITS.c.kind, EDITS.c.object_id, func.max(EDITS.c.revision).label("revision"))
+        .where(EDITS.c.task_id == task_id)
+        .group_by(EDITS.c.kind, EDITS.c.object_id)
+        .subquery()
+    )
+    query = select(EDITS.c.kind, EDITS.c.object_id, EDITS.c.after, EDITS.c.warnings).join(
+        latest,
+        (EDITS.c.task_id == task_id) & (EDITS.c.revision == latest.c.revision),
+    )
+    out = []
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            if row.after is None or not row.warnings:
+                continue
+            frame = row.after.get("frame") if row.kind == "cuboid" else None
+            for w in row.warnings:
+                out.append({"kind": row.kind, "id": row.object_id, "frame": frame,
+                            "code": w.get("code"), "message": w.get("message")})  # fmt: skip
+    return out

@@ -7,15 +7,17 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import MAX_ID, CurrentUser, SessionDep, TaskDep, needs
 from server.auth import CsrfDep
 from server.errors import ApiError
 from server.models import ReviewComment, ReviewIssue, Task, User, utcnow
 from server.policy import Permission
+from server.reads import current_warnings
 from server.tasks import IN_REVIEW
 from server.text import check_free_text
 
@@ -101,6 +103,14 @@ def list_issues(task: TaskDep, session: SessionDep) -> list[dict[str, Any]]:
         select(ReviewIssue).where(ReviewIssue.task_id == task.id).order_by(col(ReviewIssue.id))
     ).all()
     return [issue_json(session, i) for i in rows]
+
+
+@router.get("/tasks/{task_id}/warnings", dependencies=[needs(Permission.view)])
+async def warnings(task: TaskDep, request: Request) -> list[dict[str, Any]]:
+    """The server's validation warnings on the task's objects as they stand (automatic
+    issues: size outside the class prior, too few points, tag without a subject box)."""
+    assert task.id is not None
+    return await run_in_threadpool(current_warnings, request.app.state.engine, task.id)
 
 
 @router.post("/tasks/{task_id}/issues", status_code=201, dependencies=[needs(Permission.review)])
