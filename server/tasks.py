@@ -174,7 +174,8 @@ def start_for(engine: Engine, task_id: int, user_name: str) -> int:
         if task is None:
             raise TaskError(404, "task_not_found", f"task {task_id} does not exist")
         assign(session, task, user, user)
-        move(session, task, user, "start")
+        if task.state in MOVES["start"].sources:
+            move(session, task, user, "start")
         session.commit()
     return task_id
 

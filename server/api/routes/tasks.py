@@ -158,7 +158,10 @@ def _act(action: str, permission: Permission, doc: str) -> None:
         return _commit(session, task)
 
     handler.__doc__ = doc
-    router.add_api_route(f"/{{task_id}}/{action}", handler, methods=["POST"], name=f"{action}_task")
+    router.add_api_route(
+        f"/{{task_id}}/{action}", handler, methods=["POST"], name=f"{action}_task",
+        dependencies=[needs(permission)],
+    )  # fmt: skip
 
 
 _act(
