@@ -4,12 +4,25 @@ CSRF rule, the session cookie is HttpOnly, a wrong password shows an error."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
-from playwright.sync_api import Page, expect
+import pytest
+from playwright.sync_api import Browser, Page, expect
 
 from e2e.conftest import Server
 
 PASSWORD = "e2e long password"
+
+
+@pytest.fixture
+def page(browser: Browser, browser_context_args: dict[str, Any]) -> Iterator[Page]:
+    """A page of a new browser with no session (the shared e2e session stays untouched:
+    logging in from a browser ends that browser's previous session)."""
+    args = {k: v for k, v in browser_context_args.items() if k != "storage_state"}
+    ctx = browser.new_context(**args)
+    yield ctx.new_page()
+    ctx.close()
 
 
 def test_login_page_logs_in_and_the_cookie_is_invisible_to_scripts(

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from pointcloud.errors import PointCloudError
 from server import cli_users
@@ -118,13 +119,15 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, demo_credentials: list[Any] | None = None) -> int:
     import uvicorn
 
     from server.app import create_app
 
+    app = create_app()
+    app.state.demo_credentials = demo_credentials  # the login page states them (demo only)
     uvicorn.run(
-        create_app(),
+        app,
         host=args.host,
         port=args.port,
         ws_per_message_deflate=False,
@@ -222,12 +225,22 @@ def _demo(args: argparse.Namespace) -> int:
         _out(f"generating the demo sequence in {folder} ...")
         generate_sequence(folder)
     _ingest(argparse.Namespace(path=folder, name="demo sequence", json=False, skip_existing=True))
+    from sqlmodel import Session
+
+    from server.accounts import create_demo_users
+    from server.db import make_engine
+
+    with Session(make_engine(get_settings().db_url)) as session:
+        credentials = create_demo_users(session)
+    users = "\n".join(f"    {c.role:<10} {c.name:<10} password {c.password}" for c in credentials)
     _out(
-        f"\n  PointLabel: open http://{args.host}:{args.port}/\n"
-        "  Open 'demo sequence', pick a class, press T for the top view and click to place\n"
-        "  a box; drag it to move it. Every edit is saved as you make it: reload to check.\n"
+        f"\n  PointLabel: open http://{args.host}:{args.port}/ and log in as\n{users}\n"
+        "  As the annotator: 'Take the next task', Start, pick a class, press T for the top\n"
+        "  view and click to place a box; Submit for review. As the reviewer: 'Review the\n"
+        "  next task', select a box, pin an issue, Approve or Reject. Every edit is saved as\n"
+        "  you make it: reload to check.\n"
     )
-    return _serve(args)
+    return _serve(args, demo_credentials=credentials)
 
 
 def _bench(args: argparse.Namespace) -> int:
