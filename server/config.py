@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     max_message_bytes: int = 1_000_000
     max_ops_per_message: int = 500
     max_node_points: int = 65536
+    max_concurrent_ingests: int = 2
+    """Uploads ingested at once; others wait for a slot after their body is received."""
     max_upload_bytes: int = 4 * 2**30
     """Largest upload body (bytes): ~120M points of uncompressed LAS, far more as LAZ."""
     tls: bool = False
