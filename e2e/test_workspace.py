@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from e2e.conftest import ARTIFACTS, SHARED, Server
-from e2e.workspace_page import annotations, open_scene
+from e2e.workspace_page import annotations, open_scene, screen_xy
 
 BACKGROUND = (0x10, 0x13, 0x17)
 
@@ -48,19 +48,24 @@ def test_box_drawn_with_the_mouse_survives_reload_and_server_restart(
     page: Page, server: Server, scene: int
 ) -> None:
     open_scene(page, server, scene)
+    stats = page.get_by_test_id("point-stats")
+    expect(stats).to_have_attribute("data-loading", "0")  # every tile in: a stable picture
     before = drawn_pixels(page)
-    x, y = canvas_centre(page)
+    x, y = screen_xy(page, 20.0, -8.0)  # open ground beside the road, whatever the layout
     page.get_by_label("Class").select_option("Truck")
-    page.mouse.click(x + 120, y - 40)
+    page.mouse.click(x, y)
     expect(page.get_by_test_id("box-count")).to_have_text("1")
     expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+    expect(stats).to_have_attribute("data-loading", "0")
+    page.wait_for_timeout(300)  # a few animation frames
     assert drawn_pixels(page) > before  # the box itself is drawn
     (placed,) = annotations(server, scene)["cuboids"]
 
-    page.mouse.move(x + 120, y - 40)
+    x, y = screen_xy(page, *placed["center"])  # grab the box by its centre
+    page.mouse.move(x, y)
     page.mouse.down()
-    page.mouse.move(x + 150, y - 10, steps=5)
-    page.mouse.move(x + 180, y + 20, steps=5)
+    page.mouse.move(x + 30, y + 30, steps=5)
+    page.mouse.move(x + 60, y + 60, steps=5)
     page.mouse.up()
     expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
     (moved,) = annotations(server, scene)["cuboids"]
