@@ -65,14 +65,14 @@ def run_browser(*, loads: int = 5, switches: int = 8) -> dict[str, Any]:
                 # (V8 code caches, the GPU process) is not the scene's cost.
                 for scene in scenes.values():
                     ctx = browser.new_context(viewport=VIEWPORT)
-                    _open(ctx.new_page(), f"{base}/scenes/{scene}")
+                    _open(ctx.new_page(), f"{base}/tasks/{scene}")
                     ctx.close()
                 for name, scene in scenes.items():
                     if name == "sequence":
                         continue
-                    result.update(_first_pixel(browser, f"{base}/scenes/{scene}", name, loads))
+                    result.update(_first_pixel(browser, f"{base}/tasks/{scene}", name, loads))
                 result.update(
-                    _frame_switch(browser, f"{base}/scenes/{scenes['sequence']}", switches)
+                    _frame_switch(browser, f"{base}/tasks/{scenes['sequence']}", switches)
                 )
                 browser.close()
         finally:
@@ -109,12 +109,12 @@ def _prepare(tmp: Path, data: Path, notes: list[str]) -> dict[str, int]:
     scenes: dict[str, int] = {}
     for name, path in (("kitti", KITTI), ("bcts", BCTS)):
         if path.exists():
-            scenes[name] = ingest(engine, settings, path).scene_id
+            scenes[name] = ingest(engine, settings, path).task_id or 0
         else:
             notes.append(f"{path} not found: {name} skipped")
     seq = tmp / "sequence"
     generate_sequence(seq, frames=SEQUENCE_FRAMES)
-    scenes["sequence"] = ingest(engine, settings, seq).scene_id
+    scenes["sequence"] = ingest(engine, settings, seq).task_id or 0
     return scenes
 
 

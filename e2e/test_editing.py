@@ -4,9 +4,7 @@ reload."""
 
 from __future__ import annotations
 
-import json
 import math
-import urllib.request
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -26,10 +24,9 @@ from e2e.workspace_page import (
 )
 
 
-def ground_z(server: Server, scene_id: int, x: float, y: float) -> float:
-    url = f"{server.url}/api/scenes/{scene_id}/frames/0/ground?x={x}&y={y}"
-    with urllib.request.urlopen(url) as r:
-        return float(json.load(r)["z"])
+def ground_z(server: Server, task_id: int, x: float, y: float) -> float:
+    scene_id = server.api("GET", f"/api/tasks/{task_id}")["scene_id"]
+    return float(server.api("GET", f"/api/scenes/{scene_id}/frames/0/ground?x={x}&y={y}")["z"])
 
 
 def first_car(ground_truth: dict[str, Any], min_points: int = 3000) -> dict[str, Any]:

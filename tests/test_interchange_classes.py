@@ -68,10 +68,10 @@ def test_import_and_export_summaries_list_every_mapping(
     assert result.report.class_map == {
         "car": "Car", "vehicle.car": "Car", "Rider": "Cyclist", "tram": "Other",
     }  # fmt: skip
-    labels = {t.id: t.label for t in load(engine, settings, result.scene_id).labels.tracks}
+    labels = {t.id: t.label for t in load(engine, settings, result.task_id).labels.tracks}
     assert labels == {"1": "Car", "2": "Car", "3": "Cyclist", "4": "Other"}
     maps = {
-        fmt: export_scene(engine, settings, result.scene_id, fmt, tmp_path / fmt, points=False)[
+        fmt: export_scene(engine, settings, result.task_id, fmt, tmp_path / fmt, points=False)[
             "class_map"
         ]
         for fmt in ("kitti", "sustech", "openlabel", "nuscenes")

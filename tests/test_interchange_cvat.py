@@ -71,7 +71,7 @@ def test_kitti_raw_tracklets_import_with_bottom_centres_states_and_gaps(
 ) -> None:
     result = import_scene(engine, settings, "kitti-raw", _drive(tmp_path / "drive"))
     assert result.report.dropped == {}
-    data = load(engine, settings, result.scene_id)
+    data = load(engine, settings, result.task_id)
     assert [(t.id, t.label) for t in data.labels.tracks] == [
         ("0", "Car"),
         ("1", "Pedestrian"),
@@ -109,7 +109,7 @@ def test_kitti_raw_round_trips_every_tracklet_field(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     folder = _drive(tmp_path / "drive")
-    first = import_scene(engine, settings, "kitti-raw", folder).scene_id
+    first = import_scene(engine, settings, "kitti-raw", folder).task_id
     out = tmp_path / "out"
     export_scene(engine, settings, first, "kitti-raw", out, points=True)
     want, got = _poses(folder / "tracklet_labels.xml"), _poses(out / "tracklet_labels.xml")
@@ -120,7 +120,7 @@ def test_kitti_raw_round_trips_every_tracklet_field(
                 assert b[6] == 0
                 continue
             assert np.abs(np.subtract(a[:6], b[:6])).max() < 1e-9 and a[6:] == b[6:]
-    second = import_scene(engine, settings, "kitti-raw", out).scene_id
+    second = import_scene(engine, settings, "kitti-raw", out).task_id
     x, y = load(engine, settings, first), load(engine, settings, second)
     assert [(t.id, t.label) for t in x.labels.tracks] == [(t.id, t.label) for t in y.labels.tracks]
     assert [(b.track_id, b.frame, b.keyframe, b.attributes) for b in x.labels.boxes] == [
@@ -181,7 +181,7 @@ def test_supervisely_project_imports_object_keys_as_tracks(
     result = import_scene(engine, settings, "supervisely", _project(tmp_path / "sly"))
     assert result.report.dropped == {} and result.report.class_map == {"truck": "Truck"}
     assert result.report.foreign_attributes == {"score": "not declared for Car"}
-    data = load(engine, settings, result.scene_id)
+    data = load(engine, settings, result.task_id)
     tracks = {t.id: t for t in data.labels.tracks}
     assert {k: t.label for k, t in tracks.items()} == {
         CAR: "Car",
@@ -203,7 +203,7 @@ def test_supervisely_project_imports_object_keys_as_tracks(
 def test_supervisely_round_trips_keys_boxes_attributes_and_related_images(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    first = import_scene(engine, settings, "supervisely", _project(tmp_path / "sly")).scene_id
+    first = import_scene(engine, settings, "supervisely", _project(tmp_path / "sly")).task_id
     out = tmp_path / "out"
     export_scene(engine, settings, first, "supervisely", out, points=True)
     key_map = json.loads((out / "key_id_map.json").read_text())
@@ -214,7 +214,7 @@ def test_supervisely_round_trips_keys_boxes_attributes_and_related_images(
     ann = json.loads((out / "ds0" / "ann" / "000001.pcd.json").read_text())
     assert {o["key"] for o in ann["objects"]} == {CAR, PED}
     assert (out / "ds0" / "related_images" / "000001_pcd" / "front.png.json").is_file()
-    second = import_scene(engine, settings, "supervisely", out).scene_id
+    second = import_scene(engine, settings, "supervisely", out).task_id
     x, y = load(engine, settings, first), load(engine, settings, second)
     assert [(t.id, t.label, t.attributes) for t in x.labels.tracks] == [
         (t.id, t.label, t.attributes) for t in y.labels.tracks

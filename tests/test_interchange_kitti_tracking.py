@@ -124,7 +124,7 @@ def test_tracking_sequence_imports_with_track_ids_boxes_and_oxts_poses(
     result = import_scene(engine, settings, "kitti-tracking", _sequence(tmp_path / "seq"))
     assert result.report.dropped == {"DontCare": 1}
     assert result.report.counts["cuboids"] == len(LABELS)
-    data = load(engine, settings, result.scene_id)
+    data = load(engine, settings, result.task_id)
     assert {t.id: t.label for t in data.labels.tracks} == {
         "0": "Car",
         "1": "Pedestrian",
@@ -151,7 +151,7 @@ def test_tracking_round_trips_at_two_decimals_with_track_ids(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     folder = _sequence(tmp_path / "seq")
-    first = import_scene(engine, settings, "kitti-tracking", folder).scene_id
+    first = import_scene(engine, settings, "kitti-tracking", folder).task_id
     out = tmp_path / "out"
     summary = export_scene(engine, settings, first, "kitti-tracking", out, points=True)
     assert summary["counts"]["boxes"] == len(LABELS)
@@ -160,7 +160,7 @@ def test_tracking_round_trips_at_two_decimals_with_track_ids(
     got = sorted(line.split() for line in (out / "label_02" / "0000.txt").read_text().splitlines())
     want = sorted(_line(v).split() for v in LABELS)
     assert [g[:5] + g[10:] for g in got] == [w[:5] + w[10:] for w in want]
-    second = import_scene(engine, settings, "kitti-tracking", out).scene_id
+    second = import_scene(engine, settings, "kitti-tracking", out).task_id
     a, b = load(engine, settings, first), load(engine, settings, second)
     assert [(t.id, t.label) for t in a.labels.tracks] == [(t.id, t.label) for t in b.labels.tracks]
     key = {(x.track_id, x.frame): x for x in b.labels.boxes}

@@ -187,7 +187,7 @@ def test_scene_imports_keyframes_with_boxes_in_the_lidar_frame(
         "human.pedestrian.adult": "Pedestrian",
         "movable_object.barrier": "Other",
     }
-    data = load(engine, settings, result.scene_id)
+    data = load(engine, settings, result.task_id)
     _check_truth({(b.track_id, b.frame): b for b in data.labels.boxes}, 1e-6)
     tracks = {t.id: t for t in data.labels.tracks}
     assert (
@@ -211,7 +211,7 @@ def test_export_writes_the_same_tables_and_reimports_the_same_boxes(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     root = _dataroot(tmp_path / "nuscenes")
-    first = import_scene(engine, settings, "nuscenes", root).scene_id
+    first = import_scene(engine, settings, "nuscenes", root).task_id
     out = tmp_path / "out"
     export_scene(engine, settings, first, "nuscenes", out, points=True)
     a, b = root / "v1.0-mini", out / "v1.0-mini"
@@ -256,7 +256,7 @@ def test_export_writes_the_same_tables_and_reimports_the_same_boxes(
             assert _table(b, "ego_pose")[token] == want
     second = import_scene(engine, settings, "nuscenes", out)
     assert second.report.dropped == {}
-    x, y = load(engine, settings, first), load(engine, settings, second.scene_id)
+    x, y = load(engine, settings, first), load(engine, settings, second.task_id)
     assert [(t.id, t.label, t.attributes) for t in x.labels.tracks] == [
         (t.id, t.label, t.attributes) for t in y.labels.tracks
     ]
@@ -279,7 +279,7 @@ def test_export_writes_the_same_tables_and_reimports_the_same_boxes(
 def test_pointlabel_json_is_its_own_format_and_still_reads_as_nuscenes(
     engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    first = import_scene(engine, settings, "nuscenes", _dataroot(tmp_path / "nuscenes")).scene_id
+    first = import_scene(engine, settings, "nuscenes", _dataroot(tmp_path / "nuscenes")).task_id
     out = tmp_path / "pj"
     export_scene(engine, settings, first, "pointlabel-json", out, points=True)
     assert json.loads((out / "annotations.json").read_text())["format"] == "pointlabel-json"

@@ -210,7 +210,7 @@ def test_camera_frame_quaternion_and_world_cuboids_land_in_the_lidar_frame(
     assert report.counts["cuboids"] == len(TRUTH)
     assert report.class_map == {"car": "Car", "pedestrian": "Pedestrian"}
     assert {"truncated", "occluded", "alpha", "color"} <= set(report.foreign_attributes)
-    data = load(engine, settings, result.scene_id)
+    data = load(engine, settings, result.task_id)
     scene_frame = {f: (FRAMES - 1 - f if matched == "uri" else f) for f in range(FRAMES)}
     boxes = {(b.track_id, b.frame): b for b in data.labels.boxes}
     assert len(boxes) == len(TRUTH)
@@ -279,7 +279,7 @@ def test_export_passes_vcd_validation_and_sanity_checks_and_reads_back(
     sanity = pytest.importorskip("vcd.sanity")
     scl = pytest.importorskip("vcd.scl")
     folder = _folder(tmp_path, [f"lidar/{f:06d}.pcd" for f in range(FRAMES)])
-    first = import_scene(engine, settings, "openlabel", folder, taxonomy=TAXONOMY).scene_id
+    first = import_scene(engine, settings, "openlabel", folder, taxonomy=TAXONOMY).task_id
     out = tmp_path / "out"
     export_scene(engine, settings, first, "openlabel", out, points=True)
     v = core.VCD()
@@ -318,7 +318,7 @@ def test_export_passes_vcd_validation_and_sanity_checks_and_reads_back(
         assert not static and np.allclose(t, frame.pose, atol=1e-9)
     second = import_scene(engine, settings, "openlabel", out, taxonomy=TAXONOMY)
     assert second.report.dropped == {} and second.report.frame_match == "uri"
-    again = load(engine, settings, second.scene_id)
+    again = load(engine, settings, second.task_id)
     key = lambda b: (b.track_id, b.frame)  # noqa: E731
     for a, b in zip(
         sorted(data.labels.boxes, key=key), sorted(again.labels.boxes, key=key), strict=True

@@ -13,8 +13,10 @@ from sqlmodel import Session, select
 
 from server.app import create_app
 from server.config import Settings
+from server.db import make_engine
 from server.interchange import InterchangeError, import_scene
 from server.models import Scene
+from tests.conftest import logged_in
 from tests.test_interchange_nuscenes import _dataroot
 
 SECRET = "s3cr3t-token-do-not-show"
@@ -116,6 +118,7 @@ def test_rest_import_refuses_escaping_symlinks_without_server_paths(
     (folder_escape / "velodyne").symlink_to(tmp_path / "velo", target_is_directory=True)
     (root / "no-points").mkdir()
     with TestClient(create_app(settings)) as client:
+        logged_in(client, make_engine(settings.db_url), settings)
         for path, code in [
             ("calib-escape", "import_path_escapes"),
             ("folder-escape", "import_path_escapes"),

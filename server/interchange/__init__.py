@@ -135,14 +135,14 @@ def import_scene(
 def export_scene(
     engine: Engine,
     settings: Settings,
-    scene_id: int,
+    task_id: int,
     fmt: str,
     out: Path,
     *,
     points: bool = True,
     progress: Progress = no_progress,
 ) -> dict[str, Any]:
-    """Write the scene's current annotations in ``fmt`` into the folder ``out``.
+    """Write a task's current label set in ``fmt`` into the folder ``out``.
 
     With ``points`` the frames' point clouds are copied too (``progress`` hears
     of each, as "points"), so that ``out`` can be imported again. Returns a
@@ -150,11 +150,11 @@ def export_scene(
     """
     if fmt not in WRITERS:
         raise UnknownFormatError(f"cannot export {fmt!r}; formats: {', '.join(EXPORT_FORMATS)}")
-    data: SceneData = load(engine, settings, scene_id)
+    data: SceneData = load(engine, settings, task_id)
     data.progress = progress
     out.mkdir(parents=True, exist_ok=True)
     report = WRITERS[fmt](data, out, points=points)
-    return {"scene_id": scene_id, "format": fmt, **report.to_json()}
+    return {"task_id": task_id, "scene_id": data.scene_id, "format": fmt, **report.to_json()}
 
 
 def export_zip(folder: Path) -> bytes:

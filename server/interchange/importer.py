@@ -58,10 +58,12 @@ class ImportResult:
     frames: int
     points: int
     report: Report
+    task_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "scene_id": self.scene_id,
+            "task_id": self.task_id,
             "name": self.name,
             "frames": self.frames,
             "points": self.points,
@@ -101,14 +103,17 @@ def import_parsed(
     result = ingest(
         engine, settings, parsed.points, name=name, progress=progress, files=parsed.files
     )
-    scene_id = result.scene_id
+    scene_id, task_id = result.scene_id, result.task_id
+    assert task_id is not None
     _store_poses(engine, scene_id, parsed.labels, index_of)
     ops = _ops(scene_id, parsed.labels, index_of, report)
     writer = writer or Writer(engine, taxonomy, FrameStore(settings.frames_dir))
-    _apply(writer, scene_id, user or settings.default_user, ops, report, progress)
+    _apply(writer, task_id, user or settings.default_user, ops, report, progress)
     progress("labels", len(ops), len(ops))
     report.counts["frames"] = result.frames
-    return ImportResult(scene_id, result.name, result.frames, result.points, report)
+    return ImportResult(
+        scene_id, result.name, result.frames, result.points, report, task_id=task_id
+    )
 
 
 def _store_poses(
@@ -174,7 +179,7 @@ def _box_op(scene_id: int, b: Box, frame: int) -> dict[str, Any]:
 
 def _apply(
     writer: Writer,
-    scene_id: int,
+    task_id: int,
     user: str,
     ops: list[dict[str, Any]],
     report: Report,
@@ -191,7 +196,7 @@ def _apply(
                 {"type": "ops", "seq": seq, "client_id": client, "ops": pending}
             )
             seq += 1
-            reply, _ = writer.apply(scene_id, user, msg)
+            reply, _ = writer.apply(task_id, user, msg, trusted=True)
             if reply.type == "ack":
                 for w in reply.warnings:
                     _warn(report, w.code, w.path, w.message, pending)
