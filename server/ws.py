@@ -3,7 +3,6 @@ reading client messages."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 
@@ -33,8 +32,6 @@ from server.reads import events_since, snapshot
 from server.visibility import may_see_task
 
 log = logging.getLogger("pointlabel.ws")
-RECHECK_S = 30.0
-"""An idle socket's session is re-checked this often (seconds), as well as before every message."""
 
 
 async def serve_task_socket(ws: WebSocket, task_path: str) -> None:
@@ -64,10 +61,7 @@ async def serve_task_socket(ws: WebSocket, task_path: str) -> None:
     await hub.join(conn)
     try:
         while True:
-            try:
-                message = await asyncio.wait_for(ws.receive(), timeout=RECHECK_S)
-            except TimeoutError:  # idle: still re-check who is listening
-                message = {"type": "websocket.idle"}
+            message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
             fresh = await run_in_threadpool(refresh_principal, hub.engine, principal, settings)
@@ -76,8 +70,6 @@ async def serve_task_socket(ws: WebSocket, task_path: str) -> None:
                 await ws.close(code=WS_CLOSE_NOT_AUTHENTICATED)
                 break
             principal = conn.principal = fresh
-            if message["type"] == "websocket.idle":
-                continue
             try:
                 reply = await _handle(hub, conn, message.get("text"), settings)
             except Exception:  # a bug must not end the session: report it, keep serving
