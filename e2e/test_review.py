@@ -88,6 +88,8 @@ def test_annotate_review_reject_fix_and_approve(
     rev.evaluate("(id) => window.pointlabel.app.select(id)", box["id"])
     rev.get_by_test_id("pin-type").select_option("loose_fit")
     rev.get_by_test_id("pin-comment").fill("the box is 1 m too long at the back")
+    rev.wait_for_timeout(600)  # the panel re-renders as warnings refresh: the form must survive
+    expect(rev.get_by_test_id("pin-type")).to_have_value("loose_fit")
     rev.get_by_test_id("pin-box").click()
     expect(rev.get_by_test_id("review-issue")).to_have_count(1)
     expect(rev.get_by_test_id("review-panel")).to_have_attribute("data-markers", "1")

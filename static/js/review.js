@@ -20,6 +20,7 @@ export class ReviewPanel {
     /** @type {any[]} */ this.warnings = [];
     /** @type {any} */ this.task = null;
     /** @type {number|null} */ this.focused = null;
+    /** The reviewer's pin form, kept across renders. @type {HTMLElement|undefined} */ this.form = undefined;
     this.app.signals.frameChanged.add(() => this.drawMarkers());
     this.app.signals.annotationsReset.add(() => { this.drawMarkers(); this.refreshWarnings(); });
   }
@@ -107,7 +108,7 @@ export class ReviewPanel {
     }
     if (!list.children.length) list.append(h("li", { class: "muted" }, "no issues"));
     const parts = [h("div", { class: "muted", "data-testid": "task-info" }, `task ${t.id} · ${t.state.replace("_", " ")} · ${t.assignee ?? "unassigned"}${t.reviewer ? ` · review: ${t.reviewer}` : ""}`), actions];
-    if (reviewing) parts.push(this.pinForm(h));
+    if (reviewing) parts.push(this.form ??= this.pinForm(h));  // built once: a re-render keeps what is typed
     parts.push(list);
     this.el.replaceChildren(...parts);
     this.drawMarkers();
