@@ -12,14 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from server.frames import FrameStore
+from server.kinds import REGISTRY
 from server.models import Edit, Task, utcnow
+from server.payloads import CuboidData, Payload, TagData, TrackData
 from server.policy import Permission, allows
 from server.protocol import (
     Ack,
@@ -33,20 +36,10 @@ from server.protocol import (
     Reject,
     UpdateOp,
 )
-from server.state import TABLES, Changes, SceneState, State, load_scene, persist, user_id
+from server.state import Changes, SceneState, State, load_scene, persist, user_id
 from server.tasks import may_edit
 from server.taxonomy import ObjectClass, Taxonomy
-from server.validation import (
-    CuboidData,
-    Issue,
-    TagData,
-    TrackData,
-    check_attributes,
-    cuboid_geometry,
-    normalize_yaw,
-    parse,
-    tag_range,
-)
+from server.validation import Issue, check_attributes, cuboid_geometry, parse, tag_range
 
 Reply = Ack | Reject | Conflict
 AnyOp = CreateOp | UpdateOp | DeleteOp
@@ -286,7 +279,7 @@ class Writer:
         """Ids are unique per label set: in memory, or stored but unreadable (server/rows.py)."""
         if op.id in b.st.objects[op.kind]:
             return Issue("already_exists", "", f"{op.kind} {op.id} already exists")
-        table = TABLES[op.kind]
+        table = REGISTRY[op.kind].table
         stored = select(table.c.id).where(table.c.task_id == b.st.task_id, table.c.id == op.id)
         if (b.st.task_id, op.kind, op.id) in b.changes.existed:
             return None  # deleted earlier in this group: the stored row becomes this object
@@ -296,26 +289,24 @@ class Writer:
 
     def _check(
         self, b: _Batch, kind: str, obj_id: str, data: dict[str, Any]
-    ) -> tuple[list[Issue], TrackData | CuboidData | TagData | None]:
-        if kind == "track":
-            track, issues = parse(TrackData, data)
-            if isinstance(track, TrackData):
-                cls = self.taxonomy.classes.get(track.label)
-                if cls is None:
-                    msg = f"class {track.label!r} is not in the taxonomy"
-                    return [Issue("unknown_class", "label", msg)], None
-                issues = check_attributes(track.attributes, cls.track_attributes)
-                issues += _relabel_keeps_tags(b.st, obj_id, track.label, self.taxonomy)
-            return issues, track if isinstance(track, TrackData) else None
-        if kind == "cuboid":
-            cuboid, issues = parse(CuboidData, data)
-            if isinstance(cuboid, CuboidData):
-                return self._check_cuboid(b, obj_id, cuboid), cuboid
+    ) -> tuple[list[Issue], Payload | None]:
+        """The payload's shape (its model in the registry), then the kind's rules."""
+        parsed, issues = parse(REGISTRY[kind].payload, data)
+        if parsed is None:
             return issues, None
-        tag, issues = parse(TagData, data)
-        if isinstance(tag, TagData):
-            return _check_tag(b.st, tag, self.taxonomy), tag
-        return issues, None
+        return self.RULES[kind](self, b, obj_id, parsed), parsed
+
+    def _check_track(self, b: _Batch, obj_id: str, track: TrackData) -> list[Issue]:
+        cls = self.taxonomy.classes.get(track.label)
+        if cls is None:
+            return [
+                Issue("unknown_class", "label", f"class {track.label!r} is not in the taxonomy")
+            ]
+        issues = check_attributes(track.attributes, cls.track_attributes)
+        return issues + _relabel_keeps_tags(b.st, obj_id, track.label, self.taxonomy)
+
+    def _check_tag(self, b: _Batch, obj_id: str, tag: TagData) -> list[Issue]:
+        return _check_tag(b.st, tag, self.taxonomy)
 
     def _check_cuboid(self, b: _Batch, obj_id: str, c: CuboidData) -> list[Issue]:
         track = b.st.objects["track"].get(c.track_id)
@@ -344,6 +335,16 @@ class Writer:
         msg = f"{inside} point(s) inside; a {cls.name} needs at least {cls.min_points}"
         return [Issue("too_few_points", "size", msg, cls.min_points_severity)]
 
+    RULES: ClassVar[dict[str, Callable[[Any, _Batch, str, Any], list[Issue]]]] = {
+        "track": _check_track,
+        "cuboid": _check_cuboid,
+        "tag": _check_tag,
+    }
+    """The rules of each kind in :data:`server.kinds.REGISTRY`, after its payload parsed."""
+
+
+
+assert set(Writer.RULES) == set(REGISTRY), "every registered kind needs its rules"
 
 def batch_digest(msg: Ops) -> str:
     """A fingerprint of a batch's ops, to tell a resend from a reused ``seq``."""
@@ -359,15 +360,9 @@ def _editable(s: State) -> State:
     return {k: v for k, v in s.items() if k not in ("id", "revision")}
 
 
-def _new_state(
-    kind: str, obj_id: str, data: TrackData | CuboidData | TagData, revision: int
-) -> State:
-    """The stored state of a validated object (yaw normalised to (-pi, pi])."""
-    fields = data.model_dump()
-    if kind == "cuboid":
-        fields["center"], fields["size"] = list(fields["center"]), list(fields["size"])
-        fields["yaw"] = normalize_yaw(fields["yaw"])
-    return {"id": obj_id, **fields, "revision": revision}
+def _new_state(kind: str, obj_id: str, data: Payload, revision: int) -> State:
+    """The stored state of a validated object."""
+    return {"id": obj_id, **data.stored(), "revision": revision}
 
 
 def _check_tag(st: SceneState, t: TagData, taxonomy: Taxonomy) -> list[Issue]:
@@ -417,6 +412,6 @@ def _relabel_keeps_tags(
 
 
 def _check_delete(st: SceneState, op: DeleteOp) -> list[Issue]:
-    if op.kind == "track" and (st.boxes_per_track[op.id] > 0 or st.tags_per_track[op.id] > 0):
+    if op.kind == "track" and st.references[op.id] > 0:
         return [Issue("track_in_use", "", "delete the track's cuboids and tags first")]
     return []

@@ -17,16 +17,11 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from server.models import BehaviourTag, Cuboid, Edit, Frame, Scene, Task, Track, User
+from server.kinds import KINDS, REGISTRY, State
+from server.models import Edit, Frame, Scene, Task, User
 from server.rows import RowProblem, read_rows
 
-TABLES: dict[str, Table] = {
-    "track": Track.__table__,  # type: ignore[attr-defined]
-    "cuboid": Cuboid.__table__,  # type: ignore[attr-defined]
-    "tag": BehaviourTag.__table__,  # type: ignore[attr-defined]
-}
-KINDS = tuple(TABLES)
-State = dict[str, Any]
+TABLES: dict[str, Table] = {name: kind.table for name, kind in REGISTRY.items()}
 
 
 @dataclass(frozen=True)
@@ -54,8 +49,9 @@ class SceneState:
     assignee_id: int | None = None
     objects: dict[str, dict[str, State]] = field(default_factory=lambda: {k: {} for k in KINDS})
     box_at: dict[tuple[str, int], str] = field(default_factory=dict)
-    boxes_per_track: Counter[str] = field(default_factory=Counter)
-    tags_per_track: Counter[str] = field(default_factory=Counter)
+    """(track, frame) -> the id of the object that kind's ``one_per`` makes unique."""
+    references: Counter[str] = field(default_factory=Counter)
+    """track id -> how many objects name it (``refs`` of every kind)."""
 
     def put(self, kind: str, obj_id: str, new: State | None) -> State | None:
         """Replace an object's state (None: remove it); returns the previous state."""
@@ -68,51 +64,15 @@ class SceneState:
         return old
 
     def _index(self, kind: str, s: State, sign: int) -> None:
-        if kind == "cuboid":
-            key = (s["track_id"], s["frame"])
+        k = REGISTRY[kind]
+        if k.one_per is not None:
+            key = (s[k.one_per[0]], s[k.one_per[1]])
             if sign > 0:
                 self.box_at[key] = s["id"]
             elif self.box_at.get(key) == s["id"]:
                 del self.box_at[key]
-            self.boxes_per_track[s["track_id"]] += sign
-        elif kind == "tag":
-            for ref in {s["track_id"], s["related_track_id"]} - {None}:
-                self.tags_per_track[ref] += sign
-
-
-def _attrs(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TypeError("attributes must be a JSON object")
-    return value
-
-
-def track_state(r: Any) -> State:
-    return {
-        "id": r.id,
-        "label": r.label,
-        "attributes": _attrs(r.attributes),
-        "revision": r.revision,
-    }
-
-
-def cuboid_state(r: Any) -> State:
-    return {
-        "id": r.id, "track_id": r.track_id, "frame": r.frame_index,
-        "center": [r.cx, r.cy, r.cz], "size": [r.length, r.width, r.height],
-        "yaw": r.yaw, "pitch": r.pitch, "roll": r.roll, "attributes": _attrs(r.attributes),
-        "source": r.source, "keyframe": r.keyframe, "revision": r.revision,
-    }  # fmt: skip
-
-
-def tag_state(r: Any) -> State:
-    return {
-        "id": r.id, "tag": r.tag, "subject": r.subject, "track_id": r.track_id,
-        "related_track_id": r.related_track_id, "first_frame": r.first_frame,
-        "last_frame": r.last_frame, "attributes": _attrs(r.attributes), "revision": r.revision,
-    }  # fmt: skip
-
-
-TO_STATE = {"track": track_state, "cuboid": cuboid_state, "tag": tag_state}
+        for ref in {s[name] for name in k.refs} - {None}:
+            self.references[ref] += sign
 
 
 def load_scene(
@@ -143,28 +103,11 @@ def load_scene(
             (m["min_x"], m["min_y"], m["min_z"]), (m["max_x"], m["max_y"], m["max_z"]),
         )  # fmt: skip
     st = SceneState(task_id, scene_id, found.storage, found.frame_count, found.revision, frames)
-    for kind, table in TABLES.items():
-        where = table.c.task_id == task_id
-        for row, state in read_rows(conn, table, where, TO_STATE[kind], problems):
-            st.put(kind, row.id, state)
+    for kind in REGISTRY.values():
+        where = kind.table.c.task_id == task_id
+        for row, state in read_rows(conn, kind.table, where, kind.from_row, problems):
+            st.put(kind.name, row.id, state)
     return st
-
-
-def _row(kind: str, st: SceneState, s: State) -> dict[str, Any]:
-    task_id, scene_id = st.task_id, st.scene_id
-    if kind == "track":
-        return {"task_id": task_id, "id": s["id"], "scene_id": scene_id, "label": s["label"],
-                "attributes": s["attributes"], "revision": s["revision"]}  # fmt: skip
-    if kind == "cuboid":
-        (cx, cy, cz), (length, width, height) = s["center"], s["size"]
-        return {
-            "task_id": task_id, "id": s["id"], "scene_id": scene_id, "track_id": s["track_id"],
-            "frame_index": s["frame"], "cx": cx, "cy": cy, "cz": cz, "length": length,
-            "width": width, "height": height, "yaw": s["yaw"], "pitch": s["pitch"],
-            "roll": s["roll"], "attributes": s["attributes"], "source": s["source"],
-            "keyframe": s["keyframe"], "revision": s["revision"],
-        }  # fmt: skip
-    return {"task_id": task_id, "scene_id": scene_id, **s}
 
 
 @dataclass
@@ -194,7 +137,8 @@ def persist(conn: Connection, changes: Changes) -> None:
         st = changes.scenes[task_id]
         now = st.objects[kind].get(obj_id)
         if now is not None:
-            (updates if existed else inserts)[kind].append(_row(kind, st, now))
+            row = REGISTRY[kind].to_row(now, st.task_id, st.scene_id)
+            (updates if existed else inserts)[kind].append(row)
         elif existed:
             deletes[kind].append((task_id, obj_id))
     for kind in KINDS:

@@ -8,64 +8,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt, ValidationError
+from pydantic import ValidationError
 
-from server.protocol import ObjectId, Problem
+from server.payloads import CuboidData, Payload, TagData, normalize_yaw
+from server.protocol import Problem
 from server.state import FrameInfo
 from server.taxonomy import Attribute, Taxonomy
 
 CENTER_MARGIN_M = 10.0
+__all__ = ["IMPORTED", "Issue", "normalize_yaw", "parse"]
 IMPORTED = "imported"
 """The attribute that holds an import's raw values the taxonomy does not declare."""
-Source = Literal["manual", "interpolated", "pre-label", "imported"]
-
-
-MAX_FRAME = 2**31 - 1
-Num = Annotated[float, Strict()]
-"""A JSON number (an integer is fine): never a string or a boolean."""
-FrameNo = Annotated[StrictInt, Field(ge=-MAX_FRAME, le=MAX_FRAME)]
-"""A frame index: an integer (not ``"0"``, not ``false``) that fits the column; whether
-the scene has that frame is a rule with its own code."""
-Name = Annotated[str, Strict(), Field(min_length=1, max_length=100)]
-
-
-class _Data(BaseModel):
-    """An op's ``data`` once merged: exact field names and JSON types, no coercion
-    (containers may be lists where the model says tuple)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class TrackData(_Data):
-    label: Name
-    attributes: dict[str, Any] = {}
-
-
-class CuboidData(_Data):
-    """A cuboid's full state: centre and size in metres, angles in radians."""
-
-    track_id: ObjectId
-    frame: FrameNo
-    center: tuple[Num, Num, Num]
-    size: tuple[Num, Num, Num]
-    yaw: Num
-    pitch: Num = 0.0
-    roll: Num = 0.0
-    attributes: dict[str, Any] = {}
-    source: Source = "manual"
-    keyframe: StrictBool = True
-
-
-class TagData(_Data):
-    tag: Name
-    subject: Literal["track", "ego", "scene"]
-    track_id: ObjectId | None = None
-    related_track_id: ObjectId | None = None
-    first_frame: FrameNo
-    last_frame: FrameNo
-    attributes: dict[str, Any] = {}
 
 
 @dataclass
@@ -82,7 +37,7 @@ class Issue:
         return Problem(code=self.code, path=path, message=self.message)
 
 
-def parse(model: type[_Data], data: dict[str, Any]) -> tuple[_Data | None, list[Issue]]:
+def parse(model: type[Payload], data: dict[str, Any]) -> tuple[Payload | None, list[Issue]]:
     """Check field names and types; ``invalid_field`` for each failure."""
     try:
         return model.model_validate(data), []
@@ -149,12 +104,6 @@ def check_attributes(values: dict[str, Any], allowed: tuple[Attribute, ...]) -> 
                 )
             )
     return issues
-
-
-def normalize_yaw(yaw: float) -> float:
-    """The same angle in (-pi, pi]."""
-    wrapped = math.remainder(yaw, 2 * math.pi)
-    return math.pi if wrapped == -math.pi else wrapped
 
 
 def cuboid_geometry(
