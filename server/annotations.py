@@ -343,8 +343,8 @@ class Writer:
     """The rules of each kind in :data:`server.kinds.REGISTRY`, after its payload parsed."""
 
 
-
 assert set(Writer.RULES) == set(REGISTRY), "every registered kind needs its rules"
+
 
 def batch_digest(msg: Ops) -> str:
     """A fingerprint of a batch's ops, to tell a resend from a reused ``seq``."""

@@ -11,6 +11,7 @@ function per kind. Adding a kind is one entry here, one table and one rule.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,4 +156,4 @@ def _type(prop: dict[str, Any]) -> str:
 
 if __name__ == "__main__":
     PROTOCOL_DOC.write_text(render_protocol_doc(PROTOCOL_DOC.read_text(encoding="utf-8")), "utf-8")
-    print(f"wrote the object data table of {PROTOCOL_DOC.name}")
+    sys.stdout.write(f"wrote the object data table of {PROTOCOL_DOC.name}\n")
