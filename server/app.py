@@ -13,6 +13,7 @@ from server.api.routes import (
     frames,
     interchange,
     labels,
+    ops,
     pages,
     reviews,
     scenes,
@@ -27,7 +28,7 @@ from server.hub import Hub
 from server.taxonomy import DEFAULT_TAXONOMY
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, reviews, interchange, sockets)
+ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, reviews, interchange, sockets, ops)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="PointLabel")
     app.state.settings, app.state.engine = settings, engine
     app.state.hub = Hub(engine, DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
+    app.state.metrics = app.state.hub.metrics
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.mount("/vendor/three", StaticFiles(directory=ROOT / "node_modules" / "three"), name="three")
     errors.install(app)

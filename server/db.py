@@ -9,8 +9,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 from server import models  # noqa: F401  (registers the tables)
@@ -54,6 +56,18 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             if broken:
                 raise RuntimeError(f"migration left {len(broken)} broken references: {broken[:5]}")
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+def pending_migrations(conn: Connection) -> list[str]:
+    """The migrations the database behind ``conn`` has not had yet (empty: current)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    current = set(MigrationContext.configure(conn).get_current_heads())
+    if current == set(script.get_heads()):
+        return []
+    done = {r.revision for c in current for r in script.iterate_revisions(c, "base")}
+    return [r.revision for r in script.walk_revisions() if r.revision not in done][::-1]
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

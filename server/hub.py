@@ -4,6 +4,7 @@ revision order, and keeps presence (who is on the task, what each selected)."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -14,7 +15,8 @@ from starlette.concurrency import run_in_threadpool
 from server.annotations import Reply, Submission, Writer
 from server.auth import Principal
 from server.frames import FrameStore
-from server.protocol import Event, Ops, Presence, PresenceClient
+from server.metrics import Metrics
+from server.protocol import Ack, Event, Ops, Presence, PresenceClient
 from server.taxonomy import Taxonomy
 
 
@@ -48,8 +50,15 @@ class Hub:
 
     MAX_GROUP = 256
 
-    def __init__(self, engine: Engine, taxonomy: Taxonomy, frames: FrameStore) -> None:
+    def __init__(
+        self, engine: Engine, taxonomy: Taxonomy, frames: FrameStore, metrics: Metrics | None = None
+    ) -> None:
         self.engine = engine
+        self.metrics = metrics or Metrics()
+        self.metrics.watch(
+            sockets=lambda: sum(len(c) for c in self.clients.values()),
+            queue=lambda: 0 if self._queue is None else self._queue.qsize(),
+        )
         self.writer = Writer(engine, taxonomy, frames)
         self.clients: defaultdict[int, set[Connection]] = defaultdict(set)
         self.write_lock = asyncio.Lock()
@@ -71,8 +80,14 @@ class Hub:
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_forever(self._queue))
         done: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+        started = time.perf_counter()
         await self._queue.put(_Pending(Submission(task_id, user, msg, role=role), origin, done))
-        return await done
+        reply = await done
+        self.metrics.ack_latency.observe(time.perf_counter() - started)
+        self.metrics.replies.labels(type=reply.type).inc()
+        if isinstance(reply, Ack):
+            self.metrics.ops.inc(len(msg.ops))
+        return reply
 
     async def _write_forever(self, queue: asyncio.Queue[_Pending]) -> None:
         while True:

@@ -37,6 +37,7 @@ class Permission(StrEnum):
     export = "export"
     import_ = "import"
     upload = "upload"
+    operate = "operate"
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -52,6 +53,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.export: "download labels in an interchange format",
     Permission.import_: "import labelled scenes from the server's import folder",
     Permission.upload: "upload point-cloud files as new scenes",
+    Permission.operate: "scrape the server's metrics (`/metrics`)",
 }
 
 P = Permission

@@ -80,6 +80,8 @@ async def serve_task_socket(ws: WebSocket, task_path: str) -> None:
                     f"the server failed on this message (error id {error_id}); resending "
                     "it is safe: a batch that was stored is answered as replayed",
                 )
+            if isinstance(reply, ErrorMessage):
+                hub.metrics.error(reply.code, "websocket")
             if reply is not None:
                 await conn.send_text(reply.model_dump_json())
     except WebSocketDisconnect:

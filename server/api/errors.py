@@ -37,8 +37,18 @@ HTTP_CODES = {
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: str
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    *,
+    request: Request | None = None,
+    **extra: str,
 ) -> JSONResponse:
+    """The one JSON error shape ``{code, message}``; counted by code in /metrics."""
+    metrics = getattr(request.app.state, "metrics", None) if request is not None else None
+    if metrics is not None:
+        metrics.error(code)
     body = {"code": code, "message": safe_message(message), **extra}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -47,33 +57,35 @@ def install(app: FastAPI) -> None:
     """Map every error root to its response."""
 
     @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers, request=request)
 
     @app.exception_handler(PointCloudError)
-    async def _pointcloud(_: Request, exc: PointCloudError) -> JSONResponse:
-        return error_response(422, exc.code, str(exc))
+    async def _pointcloud(request: Request, exc: PointCloudError) -> JSONResponse:
+        return error_response(422, exc.code, str(exc), request=request)
 
     @app.exception_handler(InterchangeError)
-    async def _interchange(_: Request, exc: InterchangeError) -> JSONResponse:
-        return error_response(422, exc.code, str(exc))
+    async def _interchange(request: Request, exc: InterchangeError) -> JSONResponse:
+        return error_response(422, exc.code, str(exc), request=request)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail))
+        return error_response(exc.status_code, code, str(exc.detail), request=request)
 
     @app.exception_handler(RequestValidationError)
-    async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors()[:20]
         ]
-        return error_response(422, "invalid_request", repr(problems)[:2000])
+        return error_response(422, "invalid_request", repr(problems)[:2000], request=request)
 
     @app.exception_handler(RecursionError)
-    async def _deep(_: Request, exc: RecursionError) -> JSONResponse:
-        return error_response(422, "too_deep", "the request body is nested too deeply")
+    async def _deep(request: Request, exc: RecursionError) -> JSONResponse:
+        return error_response(
+            422, "too_deep", "the request body is nested too deeply", request=request
+        )
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
@@ -82,5 +94,5 @@ def install(app: FastAPI) -> None:
                       request.url.path, request_id)  # fmt: skip
         return error_response(
             500, "internal_error", f"the server failed; request id {request_id}",
-            request_id=request_id,
+            request=request, request_id=request_id,
         )  # fmt: skip

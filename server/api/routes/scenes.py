@@ -67,6 +67,8 @@ async def upload_scene(
     A refused upload is a 4xx with a stable ``code``; nothing is stored.
     """
     result = await store_upload(request, hub.engine, settings, filename, name)
+    if not result.existing:
+        hub.metrics.ingested_points.inc(result.points)
     return result.to_json()
 
 

@@ -52,8 +52,11 @@ def tile(digest: str, scene: SceneDep, request: Request, settings: SettingsDep) 
         raise ApiError(404, "tile_not_found", "no such tile")
     etag = f'"{digest}"'
     headers = {"Cache-Control": "private, max-age=31536000, immutable", "ETag": etag}
+    metrics = request.app.state.metrics
     if request.headers.get("if-none-match") == etag:
+        metrics.tiles.labels(result="not_modified").inc()
         return Response(status_code=304, headers=headers)
+    metrics.tiles.labels(result="sent").inc()
     return FileResponse(
         path,
         media_type="application/octet-stream",
