@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -25,6 +27,7 @@ from server.config import Settings, get_settings
 from server.db import make_engine
 from server.frames import FrameStore
 from server.hub import Hub
+from server.logs import RequestContext
 from server.taxonomy import DEFAULT_TAXONOMY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +38,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
-    app = FastAPI(title="PointLabel")
+    hub = Hub(engine, DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await hub.drain()  # graceful shutdown: every batch taken in is committed and answered
+
+    app = FastAPI(title="PointLabel", lifespan=lifespan)
     app.state.settings, app.state.engine = settings, engine
-    app.state.hub = Hub(engine, DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
+    app.state.hub = hub
     app.state.metrics = app.state.hub.metrics
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.mount("/vendor/three", StaticFiles(directory=ROOT / "node_modules" / "three"), name="three")
+    app.add_middleware(RequestContext)
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)

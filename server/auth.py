@@ -36,6 +36,7 @@ from server.accounts import (
 )
 from server.config import Settings
 from server.errors import ApiError
+from server.logs import note_user
 from server.models import User
 from server.policy import Permission, permissions_of
 
@@ -109,6 +110,7 @@ def identify(conn: HTTPConnection, db: Session) -> Principal | None:
 
 def _principal(user: User, via: Literal["session", "token"], **extra: Any) -> Principal:
     assert user.id is not None
+    note_user(user.name)  # the request's log lines name its user
     return Principal(user_id=user.id, name=user.name, role=user.role, via=via, **extra)
 
 

@@ -123,7 +123,9 @@ def _serve(args: argparse.Namespace, demo_credentials: list[Any] | None = None) 
     import uvicorn
 
     from server.app import create_app
+    from server.logs import configure
 
+    configure()
     app = create_app()
     app.state.demo_credentials = demo_credentials  # the login page states them (demo only)
     uvicorn.run(
@@ -132,6 +134,7 @@ def _serve(args: argparse.Namespace, demo_credentials: list[Any] | None = None) 
         port=args.port,
         ws_per_message_deflate=False,
         log_level="warning",
+        timeout_graceful_shutdown=10,  # then open sockets are closed (1012: come back later)
     )
     return 0
 

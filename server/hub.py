@@ -105,9 +105,18 @@ class Hub:
             except Exception as exc:  # nothing of the group was committed: fail each submitter
                 for pending in group:
                     pending.done.set_exception(exc)
+                    queue.task_done()
                 continue
             for pending, (reply, _) in zip(group, results, strict=True):
                 pending.done.set_result(reply)
+                queue.task_done()
+
+    async def drain(self) -> None:
+        """Write and answer every batch already queued, then stop the writer (shutdown)."""
+        if self._queue is None or self._writer is None or self._writer.done():
+            return
+        await self._queue.join()
+        self._writer.cancel()
 
     async def broadcast(
         self, task_id: int, message: Event | Presence, *, exclude: Connection | None = None

@@ -15,6 +15,7 @@ from server.api.deps import MAX_ID
 from server.auth import WS_CLOSE_NOT_AUTHENTICATED, Principal, admit_websocket, refresh_principal
 from server.config import Settings
 from server.hub import Connection, Hub
+from server.logs import open_context
 from server.models import Task, User
 from server.protocol import (
     ErrorMessage,
@@ -46,6 +47,7 @@ async def serve_task_socket(ws: WebSocket, task_path: str) -> None:
     """
     hub: Hub = ws.app.state.hub
     settings: Settings = ws.app.state.settings
+    open_context(connection=uuid.uuid4().hex[:16])
     principal = await admit_websocket(ws)
     if principal is None:
         return

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
+import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -9,13 +13,16 @@ from typing import Any
 import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from pointcloud.io.pcd import write_pcd
 from server import accounts
 from server.app import create_app
 from server.config import Settings
 from server.db import migrate
+from server.logs import JsonFormatter
+from server.models import Track
+from server.protocol import Ops
 from tests.test_ws import new_box_ops
 
 
@@ -117,3 +124,49 @@ def test_tile_requests_and_ingested_points_are_counted(
     assert _sample(text, "pointlabel_tile_requests_total", result="sent") == 1
     assert _sample(text, "pointlabel_tile_requests_total", result="not_modified") == 1
     assert _sample(text, "pointlabel_ingested_points_total") == 5000
+
+
+def test_log_lines_are_json_with_the_request_id_and_the_user(client: TestClient) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("pointlabel")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        mine = client.get("/api/me", headers={"X-Request-ID": "trace-42"})
+        odd = client.get("/api/me", headers={"X-Request-ID": "no spaces {allowed}"})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    assert mine.headers["x-request-id"] == "trace-42"
+    assert odd.headers["x-request-id"] != "no spaces {allowed}"
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    access = [x for x in lines if x["logger"] == "pointlabel.access"]
+    assert len(access) == 2
+    first = access[0]
+    assert first["request_id"] == "trace-42" and first["user"] == "tester"
+    assert (first["method"], first["path"], first["status"]) == ("GET", "/api/me", 200)
+    assert access[1]["request_id"] == odd.headers["x-request-id"]
+
+
+def test_shutdown_writes_and_answers_every_batch_already_taken_in(
+    settings: Settings, engine: Engine, task_id: int
+) -> None:
+    app = create_app(settings)
+    hub = app.state.hub
+
+    async def scenario() -> list[str]:
+        batches = []
+        for seq in range(1, 21):
+            ops, _, _ = new_box_ops()
+            msg = Ops.model_validate({"type": "ops", "client_id": "s1", "seq": seq, "ops": ops})
+            batches.append(asyncio.create_task(hub.submit(task_id, "tester", msg, role="lead")))
+        await asyncio.sleep(0)  # every batch is queued; none has been written yet
+        await hub.drain()
+        with Session(engine) as db:  # committed by the time drain returns
+            assert len(db.exec(select(Track).where(Track.task_id == task_id)).all()) == 20
+        return [(await b).type for b in batches]
+
+    assert asyncio.run(scenario()) == ["ack"] * 20

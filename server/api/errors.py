@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pointcloud.errors import PointCloudError
 from server.errors import ApiError
 from server.interchange.model import InterchangeError
+from server.logs import current
 from server.text import safe_message
 
 log = logging.getLogger("pointlabel.api")
@@ -89,7 +90,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:
-        request_id = uuid.uuid4().hex[:12]
+        request_id = str(current().get("request_id") or uuid.uuid4().hex[:12])
         log.exception("request %s %s failed (request id %s)", request.method,
                       request.url.path, request_id)  # fmt: skip
         return error_response(
