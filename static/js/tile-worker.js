@@ -1,9 +1,10 @@
 // @ts-check
-/** Decodes one LOD tile (docs/tiles.md, hierarchy version 2) into transferable
+/** Decodes one LOD tile (docs/tiles.md, hierarchy versions 2 and 3) into transferable
  *  typed arrays: float32 positions in the frame's local coordinates, the uint8
  *  intensity, and when the hierarchy lists them uint8 RGB and classification.
  *  Colouring happens on the GPU (viewer.js), so a colour-mode switch needs no
- *  re-decode. The body arrives gunzipped (Content-Encoding: gzip). */
+ *  re-decode. The body arrives decompressed by the browser (Content-Encoding: br
+ *  or gzip). Positions are `origin + q * step` per axis. */
 
 /** Undo zigzag deltas stored as byte planes (lowest bytes first) of `width`-byte
  *  unsigned values into `out[i * stride + at]`, mapped by `f`.
@@ -26,7 +27,7 @@ function unzigzag(bytes, offset, count, width, out, stride, at, base, step) {
 }
 
 self.onmessage = (e) => {
-  const { id, buffer, count, lo, bits, step, hasRgb, hasClass } = e.data;
+  const { id, buffer, count, origin, bits, step, hasRgb, hasClass } = e.data;
   try {
     const bytes = new Uint8Array(buffer);
     const width = bits / 8;
@@ -34,7 +35,7 @@ self.onmessage = (e) => {
     if (bytes.length < need) throw new Error(`tile has ${bytes.length} bytes, expected ${need}`);
     const positions = new Float32Array(count * 3);
     for (let axis = 0; axis < 3; axis++) {
-      unzigzag(bytes, axis * width * count, count, width, positions, 3, axis, lo[axis], step);
+      unzigzag(bytes, axis * width * count, count, width, positions, 3, axis, origin[axis], step);
     }
     let offset = 3 * width * count;
     const intensity = bytes.slice(offset, offset + count);
@@ -52,8 +53,6 @@ self.onmessage = (e) => {
       }
       offset += 3 * count;
     }
-    // Classification is not part of format version 2; a hierarchy that lists it
-    // is expected to append one plain uint8 per point.
     const classification = hasClass ? bytes.slice(offset, offset + count) : null;
     /** @type {any[]} */ const transfer = [positions.buffer, intensity.buffer];
     if (rgb) transfer.push(rgb.buffer);

@@ -6,8 +6,8 @@
 
 /**
  * @typedef {{key: string, lo: number[], size: number, count: number, children: string[],
- *   tile: string, bytes: number, bits: number, step: number}} TileNode
- * @typedef {{version: number, points: number, offset: number[],
+ *   tile: string, bytes: number, bits: number, step: number, origin?: number[]}} TileNode
+ * @typedef {{version: number, grid?: number|null, points: number, offset: number[],
  *   bounds: {min: number[], max: number[]}, intensity_range: number[], z_range: number[],
  *   attributes: string[], nodes: TileNode[]}} Hierarchy
  * @typedef {{positions: Float32Array, intensity: Uint8Array, rgb: Uint8Array|null,
@@ -17,9 +17,13 @@
 /** Decoded bytes kept by default: the current frame at a 2M budget is ~30 MB. */
 export const DEFAULT_CACHE_BYTES = 384 * 1024 * 1024;
 
+/** Where a node's quantised positions start: `origin` (version 3) or its low corner (version 2).
+ *  @param {TileNode} node */
+export const quantOrigin = (node) => node.origin ?? node.lo;
+
 /** The cache key of a node's decoded tile: the tile's bytes and where they are placed. */
 export function tileKey(/** @type {TileNode} */ node) {
-  return `${node.tile}@${node.lo.join(",")}/${node.step}`;
+  return `${node.tile}@${quantOrigin(node).join(",")}/${node.step}`;
 }
 
 export class TileLoader {
@@ -112,7 +116,7 @@ export class TileLoader {
     const r = await fetch(`/api/tiles/${node.tile}`, { signal });
     if (!r.ok) throw new Error(`tile ${node.key}: HTTP ${r.status}`);
     const buffer = await r.arrayBuffer();
-    const data = await this.decode({ buffer, count: node.count, lo: node.lo, bits: node.bits,
+    const data = await this.decode({ buffer, count: node.count, origin: quantOrigin(node), bits: node.bits,
       step: node.step, hasRgb: h.attributes.includes("rgb"),
       hasClass: h.attributes.includes("classification") });
     const bytes = data.positions.byteLength + data.intensity.byteLength
