@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from server.api import errors
 from server.api.routes import frames, interchange, labels, pages, scenes, sockets, tiles
@@ -13,6 +12,7 @@ from server.config import Settings, get_settings
 from server.db import make_engine
 from server.frames import FrameStore
 from server.hub import Hub
+from server.static_files import CompressedStaticFiles
 from server.taxonomy import DEFAULT_TAXONOMY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +26,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="PointLabel")
     app.state.settings, app.state.engine = settings, engine
     app.state.hub = Hub(engine, DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
-    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
-    app.mount("/vendor/three", StaticFiles(directory=ROOT / "node_modules" / "three"), name="three")
+    app.mount("/static", CompressedStaticFiles(directory=ROOT / "static"), name="static")
+    app.mount(
+        "/vendor/three",
+        CompressedStaticFiles(directory=ROOT / "node_modules" / "three"),
+        name="three",
+    )
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)

@@ -21,13 +21,22 @@ import { Viewer } from "./viewer.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const root = $("workspace");
+// The page carries the scene, the taxonomy and frame 0's hierarchy (server/api/routes/pages.py).
+const boot = JSON.parse($("boot").textContent || "{}");
 const app = new App(Number(root.dataset.sceneId));
+app.scene = boot.scene;
+app.taxonomy = boot.taxonomy;
 const loader = new TileLoader(app.sceneId);
-loader.prefetch(0);  // hierarchy and root tile of the first frame, while the page starts
+if (boot.hierarchy) loader.seed(0, boot.hierarchy);
+loader.prefetch(0);  // the root tile (preloaded by the page) of the first frame
 const viewer = new Viewer($("viewport"));
+const stream = new PointStream(loader, viewer);
+// Points first: the first frame streams while the rest of the page starts.
+frameView();
+setView("top");
+const firstFrame = stream.showFrame(0, app.scene.frames.length);
 const sync = new Sync(app.sceneId, await Outbox.open(app.sceneId));
 const editor = new Editor(app, sync);
-const stream = new PointStream(loader, viewer);
 const viewControls = new ViewControls(app, viewer, stream);
 const api = new GeometryApi(app.sceneId);
 const notices = new Notices($("toast"), $("conflict"));
@@ -95,11 +104,13 @@ function drawBoxes() {
   renderPanel(app);
 }
 
-async function loadFrame(/** @type {number} */ index) {
+/** @param {number} index @param {Promise<import("./stream.js").StreamStats|null>|null} [started]
+ *  the frame's showFrame, when it was started already */
+async function loadFrame(index, started = null) {
   $("frame-label").textContent = `frame ${index + 1} / ${app.scene.frames.length}`;
   /** @type {HTMLInputElement} */ ($("frame-slider")).value = String(index);
   drawBoxes();
-  const stats = await stream.showFrame(index, app.scene.frames.length);  // null: superseded
+  const stats = await (started ?? stream.showFrame(index, app.scene.frames.length));  // null: superseded
   if (!stats) return;
   root.dataset.loadedFrame = String(index);
   app.signals.pointsLoaded.dispatch(stats);
@@ -143,22 +154,21 @@ function setClass(/** @type {string} */ name) {
   /** @type {HTMLSelectElement} */ ($("class-select")).value = name;
 }
 
-async function start() {
-  const [scene, taxonomy] = await Promise.all([
-    fetch(`/api/scenes/${app.sceneId}`).then((r) => r.json()),
-    fetch("/api/taxonomy").then((r) => r.json()),
-  ]);
-  app.scene = scene;
-  app.taxonomy = taxonomy;
-  const select = /** @type {HTMLSelectElement} */ ($("class-select"));
-  select.replaceChildren(...taxonomy.classes.map((/** @type {any} */ c, /** @type {number} */ i) => new Option(`${i + 1} ${c.name}`, c.name)));
-  select.onchange = () => setClass(select.value);
-  setClass(taxonomy.classes[0].name);
-  const f0 = scene.frames[0];
+/** Point the camera at frame 0's bounds (local coordinates). */
+function frameView() {
+  const f0 = app.scene.frames[0];
   const o = f0.offset;
   viewer.frameBounds(f0.min.map((/** @type {number} */ v, /** @type {number} */ i) => v - o[i]),
     f0.max.map((/** @type {number} */ v, /** @type {number} */ i) => v - o[i]),
     o.some((/** @type {number} */ v) => v !== 0));
+}
+
+async function start() {
+  const taxonomy = app.taxonomy;
+  const select = /** @type {HTMLSelectElement} */ ($("class-select"));
+  select.replaceChildren(...taxonomy.classes.map((/** @type {any} */ c, /** @type {number} */ i) => new Option(`${i + 1} ${c.name}`, c.name)));
+  select.onchange = () => setClass(select.value);
+  setClass(taxonomy.classes[0].name);
   $("view-top").onclick = () => setView("top");
   $("view-persp").onclick = () => setView("persp");
   $("prev-frame").onclick = () => app.setFrame(app.frame - 1);
@@ -171,9 +181,8 @@ async function start() {
   app.signals.selectionChanged.add((/** @type {string|null} */ id) => sync.select(id));
   new AttributePanel(app, editor, $("attributes"));
   /** @type {any} */ (window).pointlabel.sequence = installSequence({ app, editor, keys: bindKeys(), actions, tell: (m) => notices.toast(m) });
-  setView("top");
   sync.connect();
-  await loadFrame(0);
+  await loadFrame(0, firstFrame);
 }
 
 start();

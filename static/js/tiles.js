@@ -55,6 +55,10 @@ export class TileLoader {
     this.hierarchy(frame).then((h) => h.nodes.length && this.get(h.nodes[0], h)).catch(() => {});
   }
 
+  /** Use a hierarchy the page already holds (frame 0's is inline in the workspace page).
+   *  @param {number} frame @param {Hierarchy} h */
+  seed(frame, h) { this.hierarchies.set(frame, Promise.resolve(h)); }
+
   /** The frame's hierarchy (fetched once per frame). @param {number} frame @returns {Promise<Hierarchy>} */
   hierarchy(frame) {
     let p = this.hierarchies.get(frame);

@@ -1,20 +1,42 @@
-"""The HTML pages: the scene list and the workspace."""
+"""The HTML pages: the scene list and the workspace.
+
+The workspace page carries what its first frame needs, so that the first tile
+request leaves with the page rather than after a chain of round trips
+(docs/architecture.md, "First pixel"): the scene, the taxonomy and frame 0's
+hierarchy inline as JSON, ``<link rel=modulepreload>`` for every module the
+page imports (the module graph is otherwise discovered one level per round
+trip), and ``<link rel=preload>`` for the hierarchy's root tile.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import select
 
-from server.api.deps import SceneDep, SessionDep
-from server.models import Scene
+from server.api.deps import SceneDep, SessionDep, SettingsDep
+from server.api.routes.scenes import scene_json, taxonomy
+from server.ingest import frame_file
+from server.models import Frame, Scene
 
 ROOT = Path(__file__).resolve().parents[3]
 templates = Jinja2Templates(directory=ROOT / "templates")
 router = APIRouter(include_in_schema=False)
+
+IMPORT_MAP = {
+    "three": "/vendor/three/build/three.module.js",
+    "three/addons/": "/vendor/three/examples/jsm/",
+}
+"""The page's import map (templates/base.html), to resolve bare specifiers."""
+MOUNTS = {"/static/": ROOT / "static", "/vendor/three/": ROOT / "node_modules" / "three"}
+_IMPORT = re.compile(r"""^\s*(?:import|export)\s(?:[^;'"]*?\sfrom\s)?\s*["']([^"']+)["']""", re.M)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -24,5 +46,81 @@ def index(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/scenes/{scene_id}", response_class=HTMLResponse)
-def workspace(request: Request, scene: SceneDep) -> Response:
-    return templates.TemplateResponse(request, "workspace.html", {"scene": scene})
+def workspace(
+    request: Request, scene: SceneDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    frames = session.exec(
+        select(Frame).where(Frame.scene_id == scene.id).order_by(Frame.index)  # type: ignore[arg-type]
+    ).all()
+    hierarchy: dict[str, Any] | None = None
+    path = frame_file(settings, scene, 0, ".json")
+    if scene.frame_count and path.is_file():
+        hierarchy = json.loads(path.read_bytes())
+    boot = {
+        "scene": scene_json(scene, list(frames)),
+        "taxonomy": taxonomy(),
+        "hierarchy": hierarchy,
+    }
+    nodes = hierarchy["nodes"] if hierarchy else []
+    context = {
+        "scene": scene,
+        "boot": inline_json(boot),
+        "modules": module_graph("/static/js/main.js"),
+        "tiles": [f"/api/tiles/{nodes[0]['tile']}"] if nodes and nodes[0]["count"] else [],
+    }
+    return templates.TemplateResponse(request, "workspace.html", context)
+
+
+def inline_json(value: Any) -> str:
+    """``value`` as JSON that is safe inside a ``<script>`` element: ``<``, ``>`` and
+    ``&`` are escaped, so no string (a scene name) can close the element."""
+    text = json.dumps(value, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@lru_cache(maxsize=4)
+def module_graph(entry: str) -> tuple[str, ...]:
+    """The URLs of every module ``entry`` imports, directly or not (static imports,
+    resolved through the import map), in breadth-first order, ``entry`` excluded.
+    Read once per process: the files do not change while the server runs."""
+    seen = {entry}
+    order: list[str] = []
+    queue = [entry]
+    while queue:
+        url = queue.pop(0)
+        source = _module_file(url)
+        if source is None:
+            continue
+        for spec in _IMPORT.findall(source.read_text(encoding="utf-8", errors="replace")):
+            target = _resolve(spec, url)
+            if target and target not in seen:
+                seen.add(target)
+                order.append(target)
+                queue.append(target)
+    return tuple(order)
+
+
+def _resolve(spec: str, base: str) -> str | None:
+    if spec.startswith(("./", "../")):
+        parts = base.split("/")[:-1]
+        for piece in spec.split("/"):
+            if piece == "..":
+                parts.pop()
+            elif piece != ".":
+                parts.append(piece)
+        return "/".join(parts)
+    if spec in IMPORT_MAP:
+        return IMPORT_MAP[spec]
+    for prefix, target in IMPORT_MAP.items():
+        if prefix.endswith("/") and spec.startswith(prefix):
+            return target + spec[len(prefix) :]
+    return None
+
+
+def _module_file(url: str) -> Path | None:
+    for prefix, folder in MOUNTS.items():
+        if url.startswith(prefix):
+            path = (folder / url[len(prefix) :]).resolve()
+            if path.is_file() and path.is_relative_to(folder.resolve()):
+                return path
+    return None
