@@ -53,9 +53,9 @@ def events_since(engine: Engine, scene_id: int, since: int) -> Missed | None:
             return None
         where = (EDITS.c.scene_id == scene_id) & (EDITS.c.revision > since)
         editors = select(EDITS.c.user_id).where(where).distinct()
-        users: dict[int, str] = dict(
-            conn.execute(select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(editors))).tuples()
-        )
+        names = conn.execute(select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(editors)))
+        # SQLAlchemy 2.1 results have keys(): dict() would read them as a mapping
+        users: dict[int, str] = {row[0]: row[1] for row in names}
         rows = list(read_rows(conn, EDITS, where, _event_op, problems, order_by=EDITS.c.revision))
     if any(p.table == "edit" and p.code == "row_unreadable" for p in problems):
         return None  # the log cannot replay those revisions: the client gets a snapshot
