@@ -14,6 +14,11 @@
  *   classification: Uint8Array|null, count: number, bytes: number}} DecodedTile
  */
 
+import { decodeTile } from "./tile-decode.js";
+
+/** Tiles of at most this many points are decoded on the main thread (about a millisecond). */
+export const INLINE_DECODE_POINTS = 16384;
+
 /** Decoded bytes kept by default: the current frame at a 2M budget is ~30 MB. */
 export const DEFAULT_CACHE_BYTES = 384 * 1024 * 1024;
 
@@ -32,7 +37,7 @@ export class TileLoader {
     this.sceneId = sceneId;
     this.cacheBytes = cacheBytes;
     const n = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
-    this.workers = Array.from({ length: n }, () => new Worker("/static/js/tile-worker.js"));
+    this.workers = Array.from({ length: n }, () => new Worker("/static/js/tile-worker.js", { type: "module" }));
     this.workers.forEach((w) => { w.onmessage = (e) => this.decoded(e.data); });
     this.nextWorker = 0;
     /** @type {Map<number, {resolve: Function, reject: Function}>} */ this.waiting = new Map();
@@ -146,8 +151,13 @@ export class TileLoader {
     }
   }
 
-  /** @param {any} job @returns {Promise<any>} */
+  /** Decode a tile: on the main thread when it is small (no wait for a worker to
+   *  start or answer), else on the next worker.
+   *  @param {import("./tile-decode.js").TileJob} job @returns {Promise<any>} */
   decode(job) {
+    if (job.count <= INLINE_DECODE_POINTS) {
+      try { return Promise.resolve(decodeTile(job)); } catch (err) { return Promise.reject(err); }
+    }
     const id = this.nextId++;
     const worker = this.workers[this.nextWorker++ % this.workers.length];
     return new Promise((resolve, reject) => {
