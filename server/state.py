@@ -203,8 +203,13 @@ def persist(conn: Connection, changes: Changes) -> None:
     if changes.edits:
         conn.execute(insert(Edit.__table__), changes.edits)  # type: ignore[attr-defined]
     scenes = Scene.__table__  # type: ignore[attr-defined]
-    for st in changes.scenes.values():
-        conn.execute(update(scenes).where(scenes.c.id == st.scene_id).values(revision=st.revision))
+    if changes.scenes:  # one statement for the group's scenes
+        stmt = (
+            update(scenes).where(scenes.c.id == bindparam("_id")).values(revision=bindparam("_rev"))
+        )
+        conn.execute(
+            stmt, [{"_id": st.scene_id, "_rev": st.revision} for st in changes.scenes.values()]
+        )
 
 
 def user_id(conn: Connection, name: str) -> int:
