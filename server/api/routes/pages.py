@@ -2,7 +2,7 @@
 
 The workspace page carries what its first frame needs, so that the first tile
 request leaves with the page rather than after a chain of round trips
-(docs/architecture.md, "First pixel"): the scene, the taxonomy and frame 0's
+(docs/architecture.md, "From a file to a pixel"): the scene, the taxonomy and frame 0's
 hierarchy inline as JSON, ``<link rel=modulepreload>`` for every module the
 page imports (the module graph is otherwise discovered one level per round
 trip), and ``<link rel=preload>`` for the hierarchy's root tile.
