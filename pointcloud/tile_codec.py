@@ -178,4 +178,6 @@ def entry_quant(entry: dict[str, Any]) -> Quant:
     """The :class:`Quant` of a hierarchy node entry (version 2 entries have no
     ``origin``: their positions start at ``lo``)."""
     origin = entry.get("origin", entry["lo"])
-    return Quant((float(origin[0]), float(origin[1]), float(origin[2])), entry["step"], entry["bits"])
+    return Quant(
+        (float(origin[0]), float(origin[1]), float(origin[2])), entry["step"], entry["bits"]
+    )
