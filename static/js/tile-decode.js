@@ -6,7 +6,8 @@
  *  colour-mode switch needs no re-decode. The body arrives decompressed by the
  *  browser (Content-Encoding: br or gzip). Positions are `origin + q * step`
  *  per axis. Used by tile-worker.js, and by tiles.js on the main thread for
- *  small tiles (the first frame's root must not wait for a worker to start). */
+ *  small tiles until a worker has started (the first frame's root must not
+ *  wait for one). */
 
 /** Undo zigzag deltas stored as byte planes (lowest bytes first) of `width`-byte
  *  unsigned values into `out[i * stride + at]`, mapped by `f`.

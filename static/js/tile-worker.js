@@ -3,6 +3,8 @@
 
 import { decodeTile } from "./tile-decode.js";
 
+/** @type {any} */ (self).postMessage({ ready: true });  // tiles.js decodes here from now on
+
 self.onmessage = (e) => {
   const { id, ...job } = e.data;
   try {

@@ -16,7 +16,8 @@
 
 import { decodeTile } from "./tile-decode.js";
 
-/** Tiles of at most this many points are decoded on the main thread (about a millisecond). */
+/** Until a worker has started, tiles of at most this many points are decoded on the
+ *  main thread (about a millisecond each). */
 export const INLINE_DECODE_POINTS = 16384;
 
 /** Decoded bytes kept by default: the current frame at a 2M budget is ~30 MB. */
@@ -38,7 +39,11 @@ export class TileLoader {
     this.cacheBytes = cacheBytes;
     const n = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
     this.workers = Array.from({ length: n }, () => new Worker("/static/js/tile-worker.js", { type: "module" }));
-    this.workers.forEach((w) => { w.onmessage = (e) => this.decoded(e.data); });
+    /** True once a worker has started: from then on every tile decodes off the main thread. */
+    this.workerReady = false;
+    this.workers.forEach((w) => {
+      w.onmessage = (e) => { if (e.data.ready) this.workerReady = true; else this.decoded(e.data); };
+    });
     this.nextWorker = 0;
     /** @type {Map<number, {resolve: Function, reject: Function}>} */ this.waiting = new Map();
     this.nextId = 0;
@@ -151,11 +156,12 @@ export class TileLoader {
     }
   }
 
-  /** Decode a tile: on the main thread when it is small (no wait for a worker to
-   *  start or answer), else on the next worker.
+  /** Decode a tile: on the main thread while no worker has started yet and the
+   *  tile is small (the first frame's root must not wait for a worker to start),
+   *  else on the next worker.
    *  @param {import("./tile-decode.js").TileJob} job @returns {Promise<any>} */
   decode(job) {
-    if (job.count <= INLINE_DECODE_POINTS) {
+    if (!this.workerReady && job.count <= INLINE_DECODE_POINTS) {
       try { return Promise.resolve(decodeTile(job)); } catch (err) { return Promise.reject(err); }
     }
     const id = this.nextId++;
