@@ -73,9 +73,9 @@ def test_workspace_page_carries_the_first_frame_and_preloads_its_modules(
     preloaded = page.eval_on_selector_all(
         "link[rel=modulepreload]", "(links) => links.map((l) => new URL(l.href).pathname)"
     )
-    assert {"/static/js/main.js", "/static/js/tile-worker.js"} - set(preloaded) == {
-        "/static/js/tile-worker.js"  # a worker, not a module import
-    }
+    assert {"/static/js/first-frame.js", "/static/js/main.js", "/static/js/tile-worker.js"} - set(
+        preloaded
+    ) == {"/static/js/tile-worker.js"}  # a worker, not a module import
     assert "/vendor/three/build/three.core.js" in preloaded
     root_tile = f"/api/tiles/{boot['hierarchy']['nodes'][0]['tile']}"
     assert [u for u in requested if u.endswith(root_tile)] == [f"{server.url}{root_tile}"]

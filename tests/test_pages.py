@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from server.api.routes.pages import inline_json, module_graph
+from server.api.routes.pages import inline_json, module_graph, workspace_modules
 
 
 def _boot(html: str) -> dict[str, Any]:
@@ -39,13 +39,16 @@ def test_inline_json_cannot_close_its_script_element() -> None:
 
 
 def test_module_graph_lists_every_import_of_the_workspace_once() -> None:
-    graph = module_graph("/static/js/main.js")
+    graph = workspace_modules()
     assert len(graph) == len(set(graph))
     for url in ("/static/js/stream.js", "/static/js/lod.js", "/static/js/perf.js",
                 "/vendor/three/build/three.module.js", "/vendor/three/build/three.core.js",
                 "/vendor/three/examples/jsm/controls/OrbitControls.js"):  # fmt: skip
         assert url in graph
-    assert "/static/js/main.js" not in graph
+    assert "/static/js/first-frame.js" not in graph  # the entry is preloaded first
+    first = module_graph("/static/js/first-frame.js")
+    assert "/static/js/commands.js" not in first  # editing waits for the first frame
+    assert graph[: len(first)] == list(first) and "/static/js/main.js" in graph
 
 
 def test_static_text_is_sent_brotli_or_gzip_and_the_same_bytes(client: TestClient) -> None:

@@ -1,40 +1,24 @@
 // @ts-check
-/** Wires the workspace together: the only module that knows all the others. */
+/** Wires the workspace together: the only module that knows all the others.
+ *  Loaded by first-frame.js once frame 0 is streaming. */
 
 import { GeometryApi } from "./api.js";
-import { App } from "./app.js";
 import { AttributePanel } from "./attributes.js";
 import { BoxActions } from "./box-actions.js";
 import { Editor } from "./commands.js";
 import { Keyboard } from "./keys.js";
+import { app, firstFrame, stream, viewer } from "./first-frame.js";  // frame 0 streams already
 import { Notices } from "./notices.js";
 import { boxName, renderPanel } from "./panel.js";
 import { installSequence } from "./sequence.js";
 import { Outbox } from "./store.js";
-import { PointStream } from "./stream.js";
 import { SubViews } from "./subviews.js";
 import { Sync } from "./sync.js";
-import { TileLoader } from "./tiles.js";
 import { BoxTool } from "./tools.js";
 import { ViewControls } from "./view-controls.js";
-import { Viewer } from "./viewer.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const root = $("workspace");
-// The page carries the scene, the taxonomy and frame 0's hierarchy (server/api/routes/pages.py).
-const boot = JSON.parse($("boot").textContent || "{}");
-const app = new App(Number(root.dataset.sceneId));
-app.scene = boot.scene;
-app.taxonomy = boot.taxonomy;
-const loader = new TileLoader(app.sceneId);
-if (boot.hierarchy) loader.seed(0, boot.hierarchy);
-loader.prefetch(0);  // the root tile (preloaded by the page) of the first frame
-const viewer = new Viewer($("viewport"));
-const stream = new PointStream(loader, viewer);
-// Points first: the first frame streams while the rest of the page starts.
-frameView();
-setView("top");
-const firstFrame = stream.showFrame(0, app.scene.frames.length);
 const sync = new Sync(app.sceneId, await Outbox.open(app.sceneId));
 const editor = new Editor(app, sync);
 const viewControls = new ViewControls(app, viewer, stream);
@@ -154,15 +138,6 @@ function setClass(/** @type {string} */ name) {
   /** @type {HTMLSelectElement} */ ($("class-select")).value = name;
 }
 
-/** Point the camera at frame 0's bounds (local coordinates). */
-function frameView() {
-  const f0 = app.scene.frames[0];
-  const o = f0.offset;
-  viewer.frameBounds(f0.min.map((/** @type {number} */ v, /** @type {number} */ i) => v - o[i]),
-    f0.max.map((/** @type {number} */ v, /** @type {number} */ i) => v - o[i]),
-    o.some((/** @type {number} */ v) => v !== 0));
-}
-
 async function start() {
   const taxonomy = app.taxonomy;
   const select = /** @type {HTMLSelectElement} */ ($("class-select"));
@@ -181,6 +156,7 @@ async function start() {
   app.signals.selectionChanged.add((/** @type {string|null} */ id) => sync.select(id));
   new AttributePanel(app, editor, $("attributes"));
   /** @type {any} */ (window).pointlabel.sequence = installSequence({ app, editor, keys: bindKeys(), actions, tell: (m) => notices.toast(m) });
+  setView("top");
   sync.connect();
   await loadFrame(0, firstFrame);
 }

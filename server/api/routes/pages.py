@@ -5,7 +5,8 @@ request leaves with the page rather than after a chain of round trips
 (docs/architecture.md, "From a file to a pixel"): the scene, the taxonomy and frame 0's
 hierarchy inline as JSON, ``<link rel=modulepreload>`` for every module the
 page imports (the module graph is otherwise discovered one level per round
-trip), and ``<link rel=preload>`` for the hierarchy's root tile.
+trip; the modules the first frame's points need come first), and
+``<link rel=preload>`` for the hierarchy's root tile.
 """
 
 from __future__ import annotations
@@ -65,10 +66,22 @@ def workspace(
     context = {
         "scene": scene,
         "boot": inline_json(boot),
-        "modules": module_graph("/static/js/main.js"),
+        "modules": workspace_modules(),
         "tiles": [f"/api/tiles/{nodes[0]['tile']}"] if nodes and nodes[0]["count"] else [],
     }
     return templates.TemplateResponse(request, "workspace.html", context)
+
+
+ENTRY = "/static/js/first-frame.js"
+"""The workspace's entry module: it streams frame 0, then imports main.js."""
+
+
+def workspace_modules() -> list[str]:
+    """What the workspace page preloads after its entry: the modules frame 0's
+    points need first, then main.js and the rest of the workspace's modules."""
+    first = list(module_graph(ENTRY))
+    rest = ["/static/js/main.js", *module_graph("/static/js/main.js")]
+    return first + [url for url in rest if url not in first and url != ENTRY]
 
 
 def inline_json(value: Any) -> str:
@@ -81,8 +94,12 @@ def inline_json(value: Any) -> str:
 @lru_cache(maxsize=4)
 def module_graph(entry: str) -> tuple[str, ...]:
     """The URLs of every module ``entry`` imports, directly or not (static imports,
-    resolved through the import map), in breadth-first order, ``entry`` excluded.
-    Read once per process: the files do not change while the server runs."""
+    resolved through the import map), ``entry`` excluded, largest file first.
+
+    A browser opens six connections per host over HTTP/1.1, so the preloads go
+    out in rounds of six, a round trip each: the largest (three.js) leave in the
+    first round and download while the small ones follow. Read once per
+    process: the files do not change while the server runs."""
     seen = {entry}
     order: list[str] = []
     queue = [entry]
@@ -97,7 +114,8 @@ def module_graph(entry: str) -> tuple[str, ...]:
                 seen.add(target)
                 order.append(target)
                 queue.append(target)
-    return tuple(order)
+    size = {url: path.stat().st_size for url in order if (path := _module_file(url))}
+    return tuple(sorted(order, key=lambda url: -size.get(url, 0)))
 
 
 def _resolve(spec: str, base: str) -> str | None:
