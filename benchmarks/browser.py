@@ -54,6 +54,8 @@ DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data").resolve(
 KITTI = DATA / "kitti" / "velodyne" / "000000.bin"
 BCTS = DATA / "las" / "bcts_merged.laz"
 SEQUENCE_FRAMES = 10
+CONTEXT_ARGS: dict[str, Any] = {"viewport": VIEWPORT}
+"""Every browser context: the viewport, and the session of the benchmark's user."""
 
 REMOTE = {"offline": False, "latency": 100, "downloadThroughput": 20e6 / 8,
           "uploadThroughput": 5e6 / 8}  # fmt: skip
@@ -76,6 +78,7 @@ def run_browser(*, loads: int = 5, switches: int = 8, remote_loads: int = 3) -> 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "pl"
         scenes = _prepare(Path(tmp), data, result["browser_notes"])
+        CONTEXT_ARGS["storage_state"] = {"cookies": [_session_cookie(data)]}
         port = free_port()
         proc = start_server(data, port)
         try:
@@ -86,17 +89,17 @@ def run_browser(*, loads: int = 5, switches: int = 8, remote_loads: int = 3) -> 
                 # One throwaway load of each scene: the browser's own start-up
                 # (V8 code caches, the GPU process) is not the scene's cost.
                 for scene in scenes.values():
-                    ctx = browser.new_context(viewport=VIEWPORT)
-                    _open(ctx.new_page(), f"{base}/scenes/{scene}")
+                    ctx = browser.new_context(**CONTEXT_ARGS)
+                    _open(ctx.new_page(), f"{base}/tasks/{scene}")
                     ctx.close()
                 for name, scene in scenes.items():
                     if name == "sequence":
                         continue
-                    result.update(_first_pixel(browser, f"{base}/scenes/{scene}", name, loads))
-                    url = f"{base}/scenes/{scene}"
+                    url = f"{base}/tasks/{scene}"
+                    result.update(_first_pixel(browser, url, name, loads))
                     result.update(_remote(browser, url, name, remote_loads, Path(tmp)))
                 result.update(
-                    _frame_switch(browser, f"{base}/scenes/{scenes['sequence']}", switches)
+                    _frame_switch(browser, f"{base}/tasks/{scenes['sequence']}", switches)
                 )
                 browser.close()
         finally:
@@ -124,6 +127,22 @@ def _met(value: float | None, bound: float) -> bool | None:
     return None if value is None else value <= bound if bound != 2.0 else value < bound
 
 
+def _session_cookie(data: Path) -> dict[str, Any]:
+    """A logged-in session of a lead ``bench`` (who sees every scene), as a browser cookie."""
+    from sqlmodel import Session
+
+    from server import accounts
+    from server.auth import SESSION_COOKIE
+    from server.config import Settings
+    from server.db import make_engine
+
+    settings = Settings(data_dir=data)
+    with Session(make_engine(settings.db_url)) as db:
+        user = accounts.create_user(db, "bench", "lead")
+        new = accounts.create_session(db, user, settings)
+    return {"name": SESSION_COOKIE, "value": new.token, "domain": "127.0.0.1", "path": "/"}
+
+
 def _prepare(tmp: Path, data: Path, notes: list[str]) -> dict[str, int]:
     """Ingest the real files (when present) and a generated sequence; scene ids by name."""
     from pointcloud.synth import generate_sequence
@@ -136,12 +155,12 @@ def _prepare(tmp: Path, data: Path, notes: list[str]) -> dict[str, int]:
     scenes: dict[str, int] = {}
     for name, path in (("kitti", KITTI), ("bcts", BCTS)):
         if path.exists():
-            scenes[name] = ingest(engine, settings, path).scene_id
+            scenes[name] = ingest(engine, settings, path).task_id or 0
         else:
             notes.append(f"{path} not found: {name} skipped")
     seq = tmp / "sequence"
     generate_sequence(seq, frames=SEQUENCE_FRAMES)
-    scenes["sequence"] = ingest(engine, settings, seq).scene_id
+    scenes["sequence"] = ingest(engine, settings, seq).task_id or 0
     return scenes
 
 
@@ -160,10 +179,10 @@ def _first_pixel(browser: Any, url: str, name: str, loads: int) -> dict[str, Any
     """Median first-pixel and all-visible times, cold (fresh context) and warm (cached)."""
     cold: list[dict[str, float | None]] = []
     for _ in range(loads):
-        ctx = browser.new_context(viewport=VIEWPORT)
+        ctx = browser.new_context(**CONTEXT_ARGS)
         cold.append(_open(ctx.new_page(), url))
         ctx.close()
-    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx = browser.new_context(**CONTEXT_ARGS)
     page = ctx.new_page()
     _open(page, url)  # fill the HTTP cache
     page.close()
@@ -191,7 +210,7 @@ def _frame_switch(browser: Any, url: str, switches: int) -> dict[str, Any]:
     stepping to the next frame once the neighbours are preloaded (the usual case:
     an annotator steps through frames) and, as the peer, jumping 4 frames with
     the page's tile and hierarchy caches emptied first (fetch, decode, draw)."""
-    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx = browser.new_context(**CONTEXT_ARGS)
     page = ctx.new_page()
     _open(page, url)
     preloaded: list[float] = []
@@ -229,7 +248,7 @@ def _frame_switch(browser: Any, url: str, switches: int) -> dict[str, Any]:
 
 def _throttled_page(browser: Any) -> tuple[Any, Any]:
     """A fresh context (empty HTTP cache) and a page on the ``REMOTE`` link."""
-    ctx = browser.new_context(viewport=VIEWPORT)
+    ctx = browser.new_context(**CONTEXT_ARGS)
     page = ctx.new_page()
     cdp = ctx.new_cdp_session(page)
     cdp.send("Network.enable")

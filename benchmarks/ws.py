@@ -32,6 +32,9 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from server.launch import free_port, start_server
 
+TOKEN = ""
+"""The API token the clients send (a script user; set when the scenes are prepared)."""
+
 CLIENTS = 32
 BURST_S = 4.0
 DRAG_S = 4.0
@@ -66,6 +69,7 @@ def _prepare(data: Path, n: int) -> list[int]:
     from server.config import Settings
     from server.db import make_engine
     from server.ingest import ingest
+    from server.tasks import start_for, worker_token
 
     rng = np.random.default_rng(0)
     xyz = np.c_[rng.uniform(-40, 40, (100_000, 2)), rng.normal(-1.7, 0.03, 100_000)]
@@ -73,7 +77,10 @@ def _prepare(data: Path, n: int) -> list[int]:
     write_pcd(cloud, xyz, {"intensity": rng.uniform(0, 1, len(xyz)).astype(np.float32)})
     settings = Settings(data_dir=data / "pl")
     engine = make_engine(settings.db_url)
-    return [ingest(engine, settings, cloud).scene_id for _ in range(n)]
+    tasks = [ingest(engine, settings, cloud).task_id or 0 for _ in range(n)]
+    global TOKEN
+    TOKEN = worker_token(engine, "bench")
+    return [start_for(engine, t, "bench") for t in tasks]
 
 
 class Client:
@@ -138,7 +145,10 @@ class Client:
 
 
 async def _clients(urls: list[str], scene: bool) -> list[Client]:
-    conns = [await connect(url, compression=None, max_size=None) for url in urls]
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    conns = [
+        await connect(url, compression=None, max_size=None, additional_headers=auth) for url in urls
+    ]
     clients = [Client(c, scene) for c in conns]
     await asyncio.gather(*(c.setup() for c in clients))
     return clients
@@ -192,8 +202,8 @@ async def _measure(port: int, scenes: list[int], burst_s: float, drag_s: float) 
     n = len(scenes)
     runs = {
         "ws_echo": await _run([f"{base}/ws/echo"] * n, False, burst_s, drag_s),
-        "ws": await _run([f"{base}/ws/scenes/{s}" for s in scenes], True, burst_s, drag_s),
-        "ws_shared": await _run([f"{base}/ws/scenes/{scenes[0]}"] * n, True, burst_s, drag_s),
+        "ws": await _run([f"{base}/ws/tasks/{s}" for s in scenes], True, burst_s, drag_s),
+        "ws_shared": await _run([f"{base}/ws/tasks/{scenes[0]}"] * n, True, burst_s, drag_s),
     }
     result: dict[str, Any] = {"ws_clients": n, "ws_burst_s": burst_s, "ws_drag_s": drag_s}
     for prefix, figures in runs.items():
@@ -231,7 +241,7 @@ def _writer_rate(data_dir: Path, scenes: list[int], seconds: float) -> float:
                 "data": {"track_id": track, "frame": 0, "center": [x, y, -1.5],
                          "size": [1.0, 1.0, 1.0], "yaw": 0.0}}]  # fmt: skip
         msg = Ops.model_validate({"type": "ops", "seq": 1, "client_id": client, "ops": ops})
-        ack, _ = writer.apply(scene, "bench", msg)
+        ack, _ = writer.apply_group([Submission(scene, "bench", msg, role="annotator")])[0]
         assert ack.type == "ack"
         cuboids[scene] = (cuboid, ack.revisions[cuboid])
     seq, edits = 1, 0
@@ -243,13 +253,13 @@ def _writer_rate(data_dir: Path, scenes: list[int], seconds: float) -> float:
             op = {"op": "update", "kind": "cuboid", "id": cuboid, "base_revision": base,
                   "data": {"yaw": (seq % 60) * 0.05}}  # fmt: skip
             msg = Ops.model_validate({"type": "ops", "seq": seq, "client_id": client, "ops": [op]})
-            group.append(Submission(scene, "bench", msg))
+            group.append(Submission(scene, "bench", msg, role="annotator"))
         for sub, (reply, _) in zip(group, writer.apply_group(group), strict=True):
             if reply.type != "ack":
                 raise RuntimeError(f"benchmark edit refused: {reply}")
-            cuboids[sub.scene_id] = (
-                cuboids[sub.scene_id][0],
-                reply.revisions[cuboids[sub.scene_id][0]],
+            cuboids[sub.task_id] = (
+                cuboids[sub.task_id][0],
+                reply.revisions[cuboids[sub.task_id][0]],
             )
         edits += len(group)
     return edits / (time.perf_counter() - start)

@@ -6,18 +6,31 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from server.launch import free_port, start_server
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = (REPO / ".." / "shared" / "data").resolve()
 ARTIFACTS = REPO / "test-results"
+E2E_USER = "e2e"
+"""Who the e2e browser acts as: a lead (sees every scene; edits the tasks given to them)."""
+E2E_PASSWORD = "e2e-password-long-enough"
+
+
+# Waits for the server (saves, fits) get 15 s: a loaded 2-core machine is slow, never wrong.
+expect.set_options(timeout=15_000)
+
+
+# Waits for the server (saves, fits) get 15 s: a loaded 2-core machine is slow, never wrong.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +49,10 @@ def browser_type_launch_args() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def browser_context_args() -> dict[str, Any]:
-    return {"viewport": {"width": 1280, "height": 760}}
+def browser_context_args(server: Server) -> dict[str, Any]:
+    """Every page starts logged in as :data:`E2E_USER` (a real session cookie)."""
+    return {"viewport": {"width": 1280, "height": 760},
+            "storage_state": {"cookies": [server.session_cookie(E2E_USER, E2E_PASSWORD)]}}  # fmt: skip
 
 
 @dataclass
@@ -46,6 +61,7 @@ class Server:
 
     data_dir: Path
     port: int = 0
+    token: str = ""
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -66,6 +82,49 @@ class Server:
         )
         return out.stdout
 
+    def api(self, method: str, path: str, body: Any = None, *, token: str = "") -> Any:
+        """A JSON request to the server's API as a script (an API token; default: the e2e
+        user's); raises on an error status."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method,
+            headers={"Content-Type": "application/json",
+                     "Authorization": f"Bearer {token or self.token}"},
+        )  # fmt: skip
+        with urllib.request.urlopen(req) as r:
+            return json.load(r)
+
+    def add_user(self, name: str, role: str, password: str) -> str:
+        """A user made with the CLI, as an admin would; returns an API token of theirs."""
+        self.cli("users", "add", name, "--role", role, "--password", password)
+        return self.cli("users", "token", name).strip().splitlines()[-1]
+
+    def session_cookie(self, name: str, password: str) -> dict[str, Any]:
+        """Log in through ``POST /login`` and return the session cookie, for Playwright."""
+        body = json.dumps({"name": name, "password": password}).encode()
+        req = urllib.request.Request(
+            self.url + "/login", data=body, method="POST",
+            headers={"Content-Type": "application/json", "Origin": self.url},
+        )  # fmt: skip
+        with urllib.request.urlopen(req) as r:
+            cookie = r.headers["Set-Cookie"].split(";")[0]
+        key, _, value = cookie.partition("=")
+        return {"name": key, "value": value, "domain": "127.0.0.1", "path": "/",
+                "httpOnly": True, "sameSite": "Lax"}  # fmt: skip
+
+    def ingest_task(self, path: Path, name: str) -> int:
+        """Ingest ``path`` as a new scene and return its task, assigned to the e2e user and
+        started, so that the workspace can edit it."""
+        task_id = int(
+            json.loads(self.cli("ingest", str(path), "--name", name, "--json"))["task_id"]
+        )
+        self.start_task(task_id)
+        return task_id
+
+    def start_task(self, task_id: int) -> None:
+        self.api("POST", f"/api/tasks/{task_id}/assign", {"assignee": E2E_USER})
+        self.api("POST", f"/api/tasks/{task_id}/start")
+
     def start(self) -> None:
         self.port = self.port or free_port()
         self.proc = start_server(self.data_dir, self.port, quiet=False)
@@ -83,17 +142,19 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server with a generated 3-frame sequence ingested as scene 1, and the
-    real KITTI frame and autzen LAZ as scenes 2 and 3 when ../shared/data exists."""
+    """A server with a generated 3-frame sequence ingested as scene and task 1, and the
+    real KITTI frame, autzen LAZ and SUSTech sequence as 2, 3 and 4 when ../shared/data
+    exists; every task in progress for the e2e user."""
     srv = Server(tmp_path_factory.mktemp("pointlabel-e2e"))
     seq = srv.data_dir / "sequence"
     srv.cli("synth", str(seq), "--frames", "3")
-    srv.cli("ingest", str(seq), "--name", "generated")
-    if SHARED.is_dir():
-        srv.cli("ingest", str(SHARED / "kitti/velodyne/000000.bin"))
-        srv.cli("ingest", str(SHARED / "las/autzen_trim.laz"))
-        srv.cli("ingest", str(SHARED / "sustech/lidar"))
     srv.start()
+    srv.token = srv.add_user(E2E_USER, "lead", E2E_PASSWORD)
+    srv.ingest_task(seq, "generated")
+    if SHARED.is_dir():
+        srv.ingest_task(SHARED / "kitti/velodyne/000000.bin", "000000.bin")
+        srv.ingest_task(SHARED / "las/autzen_trim.laz", "autzen_trim.laz")
+        srv.ingest_task(SHARED / "sustech/lidar", "sustech")
     yield srv
     srv.stop()
 
@@ -111,9 +172,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture
 def scene(server: Server) -> int:
-    """A fresh scene (the generated 3-frame sequence ingested again) for one test."""
-    out = server.cli("ingest", str(server.data_dir / "sequence"), "--name", "fresh", "--json")
-    return int(json.loads(out)["scene_id"])
+    """A fresh task on a fresh scene (the generated 3-frame sequence ingested again),
+    in progress for the e2e user: its id, as the workspace URL takes it."""
+    return server.ingest_task(server.data_dir / "sequence", "fresh")
 
 
 @pytest.fixture
@@ -136,9 +197,8 @@ def long_sequence(server: Server) -> Path:
 
 @pytest.fixture
 def long_scene(server: Server, long_sequence: Path) -> int:
-    """A fresh scene of the generated 16-frame sequence for one test."""
-    out = server.cli("ingest", str(long_sequence), "--name", "sequence", "--json")
-    return int(json.loads(out)["scene_id"])
+    """A fresh task on a fresh scene of the generated 16-frame sequence for one test."""
+    return server.ingest_task(long_sequence, "sequence")
 
 
 @pytest.fixture

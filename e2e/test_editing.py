@@ -4,9 +4,7 @@ reload."""
 
 from __future__ import annotations
 
-import json
 import math
-import urllib.request
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -19,16 +17,16 @@ from e2e.workspace_page import (
     open_scene,
     page_cuboids,
     page_tracks,
+    press_quickly,
     screen_xy,
     selected_cuboid,
     server_cuboids,
 )
 
 
-def ground_z(server: Server, scene_id: int, x: float, y: float) -> float:
-    url = f"{server.url}/api/scenes/{scene_id}/frames/0/ground?x={x}&y={y}"
-    with urllib.request.urlopen(url) as r:
-        return float(json.load(r)["z"])
+def ground_z(server: Server, task_id: int, x: float, y: float) -> float:
+    scene_id = server.api("GET", f"/api/tasks/{task_id}")["scene_id"]
+    return float(server.api("GET", f"/api/scenes/{scene_id}/frames/0/ground?x={x}&y={y}")["z"])
 
 
 def first_car(ground_truth: dict[str, Any], min_points: int = 3000) -> dict[str, Any]:
@@ -80,8 +78,7 @@ def test_drawn_fitted_rotated_box_with_undo_redo_is_exactly_what_the_server_has(
     assert abs(fitted["size"][1] - car["size"][1]) < 0.4
     assert abs(fitted["yaw"] - car["yaw"]) < 0.05
 
-    for _ in range(3):  # one undo step: same box and property within 300 ms
-        page.keyboard.press("q")
+    press_quickly(page, "q", 3)  # one undo step: same box and property within MERGE_MS
     expect_saved(page)
     (rotated,) = server_cuboids(server, scene)
     assert abs(rotated["yaw"] - (fitted["yaw"] + math.radians(3))) < 1e-9

@@ -18,6 +18,7 @@ from e2e.workspace_page import (
     go_to_frame,
     lane_bar_area,
     open_scene,
+    press_quickly,
     screen_xy,
     selected_cuboid,
     server_tags,
@@ -53,10 +54,8 @@ def test_keyframes_interpolate_the_frames_between_and_an_edited_one_becomes_a_ke
     expect(page.get_by_test_id("tag-info")).to_contain_text("no box in this frame")
     page.keyboard.press("b")
     expect(page.get_by_test_id("box-count")).to_have_text("1")
-    for _ in range(2):
-        page.keyboard.press("Shift+q")  # +30 degrees: 195 = -165 degrees, across pi
-    for _ in range(4):
-        page.keyboard.press("Shift+d")  # +4 m in x
+    press_quickly(page, "Q", 2, shift=True)  # +30 degrees: 195 = -165 degrees, across pi
+    press_quickly(page, "D", 4, shift=True)  # +4 m in x, one undo step
     expect_saved(page)
 
     boxes = track_cuboids(server, scene, track)

@@ -21,7 +21,7 @@ def bcts(server: Server) -> int:
     if not BCTS.exists():
         pytest.skip("../shared/data/las/bcts_merged.laz not present")
     out = server.cli("ingest", str(BCTS), "--json", "--skip-existing")
-    return int(json.loads(out)["scene_id"])
+    return int(json.loads(out)["task_id"])
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def wait_idle(page: Page) -> dict[str, int]:
 def test_bcts_survey_draws_within_the_point_budget_and_refines_when_zoomed_in(
     page: Page, server: Server, bcts: int, errors: list[str]
 ) -> None:
-    page.goto(f"{server.url}/scenes/{bcts}?budget=500000")
+    page.goto(f"{server.url}/tasks/{bcts}?budget=500000")
     expect(page.locator("#workspace")).to_have_attribute("data-loaded-frame", "0", timeout=30_000)
     page.wait_for_timeout(400)
     assert drawn_pixels(page) > 2_000

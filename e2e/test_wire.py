@@ -9,24 +9,25 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page
 
-from e2e.conftest import SHARED, Server
+from e2e.conftest import E2E_PASSWORD, E2E_USER, SHARED, Server
 from e2e.test_viewer import stats
-from e2e.test_workspace import drawn_pixels, open_scene
+from e2e.test_workspace import drawn_pixels
+from e2e.workspace_page import open_scene
 
-KITTI_SCENE = 2  # the session server's scene 2 (e2e/conftest.py)
+KITTI_TASK = 2  # the session server's task (and scene) 2 (e2e/conftest.py)
 
 
 def _load(page: Page, server: Server) -> tuple[list[str], dict[str, int], int]:
-    """Open the KITTI scene; the Content-Encoding of every tile response, the
+    """Open the KITTI task; the Content-Encoding of every tile response, the
     point stats and the drawn pixels."""
     encodings: list[str] = []
 
     def seen(response: Any) -> None:
-        if "/api/tiles/" in response.url:
+        if "/tiles/" in response.url:
             encodings.append(response.headers.get("content-encoding", ""))
 
     page.on("response", seen)
-    open_scene(page, server, KITTI_SCENE)
+    open_scene(page, server, KITTI_TASK)
     return encodings, stats(page), drawn_pixels(page)
 
 
@@ -41,6 +42,7 @@ def test_brotli_and_gzip_tiles_draw_the_same_points(page: Page, server: Server) 
     # extra headers; a request route's header override is replaced by the network stack).
     fresh = browser.new_context(
         viewport={"width": 1280, "height": 760},
+        storage_state={"cookies": [server.session_cookie(E2E_USER, E2E_PASSWORD)]},
         extra_http_headers={"Accept-Encoding": "gzip, deflate"},
     )
     try:
@@ -77,5 +79,5 @@ def test_workspace_page_carries_the_first_frame_and_preloads_its_modules(
         preloaded
     ) == {"/static/js/tile-worker.js"}  # a worker, not a module import
     assert "/vendor/three/build/three.core.js" in preloaded
-    root_tile = f"/api/tiles/{boot['hierarchy']['nodes'][0]['tile']}"
+    root_tile = f"/api/scenes/1/tiles/{boot['hierarchy']['nodes'][0]['tile']}"
     assert [u for u in requested if u.endswith(root_tile)] == [f"{server.url}{root_tile}"]

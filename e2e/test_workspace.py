@@ -3,15 +3,11 @@ a reload and a server restart."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
-from pathlib import Path
-from typing import Any
-
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.conftest import REPO, SHARED, Server
+from e2e.conftest import ARTIFACTS, SHARED, Server
+from e2e.workspace_page import annotations, open_scene, screen_xy
 
 BACKGROUND = (0x10, 0x13, 0x17)
 
@@ -32,20 +28,8 @@ COUNT_DRAWN = """([r, g, b]) => {
 }"""
 
 
-def open_scene(page: Page, server: Server, scene_id: int) -> None:
-    page.goto(f"{server.url}/scenes/{scene_id}")
-    expect(page.locator("#workspace")).to_have_attribute("data-loaded-frame", "0", timeout=20_000)
-    expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
-    page.wait_for_timeout(300)  # a few animation frames
-
-
 def drawn_pixels(page: Page) -> int:
     return int(page.evaluate(COUNT_DRAWN, list(BACKGROUND)))
-
-
-def annotations(server: Server, scene_id: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{server.url}/api/scenes/{scene_id}/annotations") as r:
-        return dict(json.load(r))
 
 
 def canvas_centre(page: Page) -> tuple[float, float]:
@@ -61,52 +45,57 @@ def test_generated_sequence_draws_its_points(page: Page, server: Server) -> None
 
 
 def test_box_drawn_with_the_mouse_survives_reload_and_server_restart(
-    page: Page, server: Server
+    page: Page, server: Server, scene: int
 ) -> None:
-    open_scene(page, server, 1)
+    open_scene(page, server, scene)
+    stats = page.get_by_test_id("point-stats")
+    expect(stats).to_have_attribute("data-loading", "0")  # every tile in: a stable picture
     before = drawn_pixels(page)
-    x, y = canvas_centre(page)
+    x, y = screen_xy(page, 20.0, -8.0)  # open ground beside the road, whatever the layout
     page.get_by_label("Class").select_option("Truck")
-    page.mouse.click(x + 120, y - 40)
+    page.mouse.click(x, y)
     expect(page.get_by_test_id("box-count")).to_have_text("1")
     expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+    expect(stats).to_have_attribute("data-loading", "0")
+    page.wait_for_timeout(300)  # a few animation frames
     assert drawn_pixels(page) > before  # the box itself is drawn
-    (placed,) = annotations(server, 1)["cuboids"]
+    (placed,) = annotations(server, scene)["cuboids"]
 
-    page.mouse.move(x + 120, y - 40)
+    x, y = screen_xy(page, *placed["center"])  # grab the box by its centre
+    page.mouse.move(x, y)
     page.mouse.down()
-    page.mouse.move(x + 150, y - 10, steps=5)
-    page.mouse.move(x + 180, y + 20, steps=5)
+    page.mouse.move(x + 30, y + 30, steps=5)
+    page.mouse.move(x + 60, y + 60, steps=5)
     page.mouse.up()
     expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
-    (moved,) = annotations(server, 1)["cuboids"]
+    (moved,) = annotations(server, scene)["cuboids"]
     assert moved["id"] == placed["id"] and moved["revision"] > placed["revision"]
     assert moved["center"][0] > placed["center"][0] + 2  # moved right (+x) in the top view
     assert moved["center"][1] < placed["center"][1] - 2  # and down (-y)
 
     page.reload()
-    open_scene(page, server, 1)
+    open_scene(page, server, scene)
     expect(page.get_by_test_id("box-count")).to_have_text("1")
     server.restart()
-    open_scene(page, server, 1)
+    open_scene(page, server, scene)
     expect(page.get_by_test_id("box-count")).to_have_text("1")
-    (after,) = annotations(server, 1)["cuboids"]
+    (after,) = annotations(server, scene)["cuboids"]
     assert after == moved
-    assert {t["label"] for t in annotations(server, 1)["tracks"]} == {"Truck"}
+    assert {t["label"] for t in annotations(server, scene)["tracks"]} == {"Truck"}
 
 
-def test_undo_removes_the_box_from_the_server(page: Page, server: Server) -> None:
-    open_scene(page, server, 1)
+def test_undo_removes_the_box_from_the_server(page: Page, server: Server, scene: int) -> None:
+    open_scene(page, server, scene)
     page.keyboard.press(",")  # stay on frame 0; a no-op at the first frame
-    count = len(annotations(server, 1)["cuboids"])
+    count = len(annotations(server, scene)["cuboids"])
     x, y = canvas_centre(page)
     page.mouse.click(x - 150, y + 60)
     expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
-    assert len(annotations(server, 1)["cuboids"]) == count + 1
+    assert len(annotations(server, scene)["cuboids"]) == count + 1
     page.keyboard.press("Control+z")
     expect(page.get_by_test_id("box-count")).to_have_text(str(count))
     expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
-    assert len(annotations(server, 1)["cuboids"]) == count
+    assert len(annotations(server, scene)["cuboids"]) == count
 
 
 @pytest.mark.parametrize("scene_id,name", [(2, "kitti"), (3, "autzen"), (4, "sustech")])
@@ -119,6 +108,5 @@ def test_real_scans_draw_their_points(page: Page, server: Server, scene_id: int,
         x, y = canvas_centre(page)
         page.mouse.click(x + 60, y)
         expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
-        shots = Path(REPO / "docs" / "images")
-        shots.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(shots / "workspace.png"))
+        ARTIFACTS.mkdir(exist_ok=True)  # ignored; the README image is refreshed on purpose
+        page.screenshot(path=str(ARTIFACTS / "workspace.png"))

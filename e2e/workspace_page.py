@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
 from playwright.sync_api import Page, expect
@@ -13,18 +11,28 @@ from e2e.conftest import Server
 CUBOID_FIELDS = ("id", "track_id", "frame", "center", "size", "yaw", "revision")
 
 
-def open_scene(page: Page, server: Server, scene_id: int) -> None:
-    """Open a scene and wait until frame 0 is drawn and everything is saved."""
-    page.goto(f"{server.url}/scenes/{scene_id}")
+def open_scene(page: Page, server: Server, task_id: int) -> None:
+    """Open a task's workspace and wait until frame 0 is drawn and everything is saved."""
+    page.goto(f"{server.url}/tasks/{task_id}")
     expect(page.locator("#workspace")).to_have_attribute("data-loaded-frame", "0", timeout=20_000)
     expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
     page.wait_for_timeout(200)  # a few animation frames
 
 
-def annotations(server: Server, scene_id: int) -> dict[str, Any]:
-    """The REST snapshot of a scene's annotations."""
-    with urllib.request.urlopen(f"{server.url}/api/scenes/{scene_id}/annotations") as r:
-        return dict(json.load(r))
+def annotations(server: Server, task_id: int) -> dict[str, Any]:
+    """The REST snapshot of a task's label set."""
+    return dict(server.api("GET", f"/api/tasks/{task_id}/annotations"))
+
+
+def press_quickly(page: Page, key: str, times: int, *, shift: bool = False) -> None:
+    """Press ``key`` ``times`` times in one task, as a held key repeats: one merged undo
+    step however slow the machine (Playwright's separate presses can be further apart than
+    the editor's merge window on a loaded machine)."""
+    page.evaluate(
+        """([key, times, shift]) => { for (let i = 0; i < times; i++) window.dispatchEvent(
+             new KeyboardEvent('keydown', { key, shiftKey: shift, bubbles: true })); }""",
+        [key, times, shift],
+    )
 
 
 def expect_saved(page: Page) -> None:

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from server.frames import FrameStore
-from server.models import Edit, Scene, utcnow
+from server.models import Edit, Task, utcnow
+from server.policy import Permission, allows
 from server.protocol import (
     Ack,
     Conflict,
@@ -33,6 +34,7 @@ from server.protocol import (
     UpdateOp,
 )
 from server.state import TABLES, Changes, SceneState, State, load_scene, persist, user_id
+from server.tasks import may_edit
 from server.taxonomy import ObjectClass, Taxonomy
 from server.validation import (
     CuboidData,
@@ -49,16 +51,20 @@ from server.validation import (
 Reply = Ack | Reject | Conflict
 AnyOp = CreateOp | UpdateOp | DeleteOp
 EDITS = Edit.__table__  # type: ignore[attr-defined]
-SCENES = Scene.__table__  # type: ignore[attr-defined]
+TASKS = Task.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
 class Submission:
-    """One client batch waiting to be applied."""
+    """One client batch waiting to be applied to a task's label set."""
 
-    scene_id: int
+    task_id: int
     user: str
     msg: Ops
+    trusted: bool = False
+    """Server code (an importer filling a new task) skips the rights checks; clients never."""
+    role: str | None = None
+    """The submitter's role: it must hold the ``edit`` permission (server/policy.py)."""
 
 
 class _Refused(Exception):
@@ -95,9 +101,11 @@ class Writer:
         self._users: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def apply(self, scene_id: int, user: str, msg: Ops) -> tuple[Reply, Event | None]:
-        """Apply and commit one batch."""
-        return self.apply_group([Submission(scene_id, user, msg)])[0]
+    def apply(
+        self, task_id: int, user: str, msg: Ops, *, trusted: bool = False
+    ) -> tuple[Reply, Event | None]:
+        """Apply and commit one batch to a task's label set (``trusted``: see Submission)."""
+        return self.apply_group([Submission(task_id, user, msg, trusted=trusted)])[0]
 
     def apply_group(self, subs: list[Submission]) -> list[tuple[Reply, Event | None]]:
         """Apply batches in order, each atomically, then commit them together.
@@ -110,31 +118,36 @@ class Writer:
         with self._lock:
             try:
                 with self.engine.begin() as conn:
-                    self._refresh(conn, {sub.scene_id for sub in subs})
+                    self._refresh(conn, {sub.task_id for sub in subs})
                     results = [self._apply_batch(conn, sub, changes) for sub in subs]
                     persist(conn, changes)
             except BaseException:
-                for scene_id in changes.scenes:
-                    self.states.pop(scene_id, None)
+                for task_id in changes.scenes:
+                    self.states.pop(task_id, None)
                 self._last_seq.clear()
                 raise
         return results
 
-    def _refresh(self, conn: Connection, scene_ids: set[int]) -> None:
-        """Load the group's scenes: anew where missing or where another process has
+    def _refresh(self, conn: Connection, task_ids: set[int]) -> None:
+        """Load the group's label sets: anew where missing or where another process has
         written since (its revision moved); drop those that no longer exist."""
         rows = conn.execute(
-            select(SCENES.c.id, SCENES.c.revision).where(SCENES.c.id.in_(scene_ids))
-        ).all()
-        revisions = {row.id: row.revision for row in rows}
-        for scene_id in scene_ids:
-            st = self.states.get(scene_id)
-            if scene_id not in revisions:
-                self.states.pop(scene_id, None)
-            elif st is None or st.revision != revisions[scene_id]:
-                loaded = load_scene(conn, scene_id)
-                assert loaded is not None
-                self.states[scene_id] = loaded
+            select(TASKS.c.id, TASKS.c.revision, TASKS.c.state, TASKS.c.assignee_id).where(
+                TASKS.c.id.in_(task_ids)
+            )
+        )
+        found = {row.id: row for row in rows}
+        for task_id in task_ids:
+            st = self.states.get(task_id)
+            row = found.get(task_id)
+            if row is None:
+                self.states.pop(task_id, None)
+                continue
+            if st is None or st.revision != row.revision:
+                st = load_scene(conn, task_id)
+                assert st is not None
+                self.states[task_id] = st
+            st.task_state, st.assignee_id = row.state, row.assignee_id  # may change any time
 
     def _apply_batch(
         self, conn: Connection, sub: Submission, changes: Changes
@@ -144,10 +157,18 @@ class Writer:
         replay = self._replayed(conn, sub, digest)
         if replay is not None:
             return replay, None
-        st = self.states.get(sub.scene_id)
+        st = self.states.get(sub.task_id)
         if st is None:
-            return Reject(seq=msg.seq, errors=[Problem(code="scene_not_found", message="")]), None
+            return Reject(seq=msg.seq, errors=[Problem(code="task_not_found", message="")]), None
         batch = _Batch(conn, st, sub, changes, self._user_id(conn, sub.user), digest)
+        if not sub.trusted and not allows(sub.role or "", Permission.edit):
+            problem = Problem(code="forbidden", message="your role may not edit labels")
+            return Reject(seq=msg.seq, errors=[problem]), None
+        if not sub.trusted and not may_edit(st.task_state, st.assignee_id, batch.user_id):
+            msg_text = f"task {st.task_id} is {st.task_state}; only its assignee edits it, while in progress"
+            return Reject(
+                seq=msg.seq, errors=[Problem(code="not_editable", message=msg_text)]
+            ), None
         start_revision, start_edits = st.revision, len(changes.edits)
         try:
             events, warnings = self._apply_ops(batch)
@@ -157,7 +178,7 @@ class Writer:
             st.revision = start_revision
             del changes.edits[start_edits:]
             return refused.reply, None
-        self._last_seq[(sub.scene_id, msg.client_id)] = msg.seq
+        self._last_seq[(sub.task_id, msg.client_id)] = msg.seq
         revisions: dict[str, int | None] = dict(batch.unchanged)
         revisions |= {e.id: (None if e.op == "delete" else e.revision) for e in events}
         ack = Ack(seq=msg.seq, revision=st.revision, revisions=revisions, warnings=warnings)
@@ -176,11 +197,11 @@ class Writer:
         applied needs a look at the edit log. A seq whose batch stored nothing
         (refused, or it changed nothing) is applied anew.
         """
-        key = (sub.scene_id, sub.msg.client_id)
+        key = (sub.task_id, sub.msg.client_id)
         if key not in self._last_seq:
             last = conn.execute(
                 select(func.max(EDITS.c.client_seq)).where(
-                    EDITS.c.scene_id == sub.scene_id, EDITS.c.client_id == sub.msg.client_id
+                    EDITS.c.task_id == sub.task_id, EDITS.c.client_id == sub.msg.client_id
                 )
             ).scalar()
             self._last_seq[key] = -1 if last is None else int(last)
@@ -189,7 +210,7 @@ class Writer:
         done = conn.execute(
             select(EDITS.c.object_id, EDITS.c.op, EDITS.c.revision, EDITS.c.batch_digest)
             .where(
-                EDITS.c.scene_id == sub.scene_id,
+                EDITS.c.task_id == sub.task_id,
                 EDITS.c.client_id == sub.msg.client_id,
                 EDITS.c.client_seq == sub.msg.seq,
             )
@@ -252,7 +273,8 @@ class Writer:
         b.changes.touch(st, op.kind, op.id)
         b.undo.append((op.kind, op.id, st.put(op.kind, op.id, after)))
         b.changes.edits.append({
-            "scene_id": st.scene_id, "revision": st.revision, "user_id": b.user_id,
+            "task_id": st.task_id, "scene_id": st.scene_id, "revision": st.revision,
+            "user_id": b.user_id,
             "created_at": utcnow(), "op": op.op, "kind": op.kind, "object_id": op.id,
             "before": before, "after": after, "warnings": [vars(x) for x in issues],
             "client_id": b.sub.msg.client_id, "client_seq": b.sub.msg.seq,
@@ -261,17 +283,15 @@ class Writer:
         return issues, EventOp(op=op.op, kind=op.kind, id=op.id, revision=st.revision, state=after)
 
     def _id_taken(self, b: _Batch, op: CreateOp) -> Issue | None:
-        """Ids are global: an id used in this scene, in another one, or earlier in the group."""
+        """Ids are unique per label set: in memory, or stored but unreadable (server/rows.py)."""
         if op.id in b.st.objects[op.kind]:
             return Issue("already_exists", "", f"{op.kind} {op.id} already exists")
-        elsewhere = any(
-            op.id in other.objects[op.kind]
-            for other in b.changes.scenes.values()
-            if other is not b.st
-        )
         table = TABLES[op.kind]
-        if elsewhere or b.conn.execute(select(table.c.id).where(table.c.id == op.id)).first():
-            return Issue("id_taken", "", f"{op.kind} {op.id} belongs to another scene")
+        stored = select(table.c.id).where(table.c.task_id == b.st.task_id, table.c.id == op.id)
+        if (b.st.task_id, op.kind, op.id) in b.changes.existed:
+            return None  # deleted earlier in this group: the stored row becomes this object
+        if b.conn.execute(stored).first():
+            return Issue("id_taken", "", f"{op.kind} {op.id} is taken by a stored row")
         return None
 
     def _check(

@@ -7,7 +7,18 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from server.api import errors
-from server.api.routes import frames, interchange, labels, pages, scenes, sockets, tiles
+from server.api.routes import (
+    auth,
+    frames,
+    interchange,
+    labels,
+    pages,
+    reviews,
+    scenes,
+    sockets,
+    tasks,
+    tiles,
+)
 from server.config import Settings, get_settings
 from server.db import make_engine
 from server.frames import FrameStore
@@ -16,7 +27,7 @@ from server.static_files import CompressedStaticFiles
 from server.taxonomy import DEFAULT_TAXONOMY
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTERS = (pages, scenes, frames, tiles, labels, interchange, sockets)
+ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, reviews, interchange, sockets)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,4 +1,4 @@
-"""The ``pointlabel`` command line: demo, serve, ingest, import, export, doctor, synth, bench."""
+"""The ``pointlabel`` command line: demo, serve, ingest, import, export, doctor, synth, bench, users."""
 
 from __future__ import annotations
 
@@ -6,11 +6,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from pointcloud.errors import PointCloudError
+from server import cli_users
 from server.interchange.model import InterchangeError
 from server.names import InvalidNameError
 from server.progress import terminal_bar
+
+IMPORTS = [
+    "sustech", "kitti", "kitti-tracking", "kitti-raw", "nuscenes", "pointlabel-json", "openlabel",
+    "supervisely",
+]  # fmt: skip
+"""The interchange formats (``server.interchange.READERS``; docs/formats.md)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,14 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     p = sub.add_parser("import", help="import a labelled scene (points and labels)")
-    p.add_argument("format", choices=["sustech", "kitti", "nuscenes", "openlabel"])
+    p.add_argument("format", choices=IMPORTS)
     p.add_argument("path", type=Path, help="the scene folder (docs/formats.md)")
     p.add_argument("--name", help="scene name (default: the folder name)")
     p.add_argument("--json", action="store_true", help="print one JSON summary")
 
-    p = sub.add_parser("export", help="write a scene's annotations in an interchange format")
-    p.add_argument("scene_id", type=int)
-    p.add_argument("format", choices=["openlabel", "kitti", "nuscenes", "sustech", "csv"])
+    p = sub.add_parser("export", help="write a task's label set in an interchange format")
+    p.add_argument(
+        "task_id", type=int, help="the task whose labels to write (ingest prints the first)"
+    )
+    p.add_argument("format", choices=[*IMPORTS, "csv"])
     p.add_argument("out", type=Path, help="output folder")
     p.add_argument("--no-points", action="store_true", help="labels only, no point clouds")
     p.add_argument("--json", action="store_true", help="print one JSON summary")
@@ -81,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    cli_users.add_parser(sub)
+
     args = parser.parse_args(argv)
     try:
         return int(COMMANDS[args.command](args) or 0)
@@ -107,13 +119,15 @@ def _serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, demo_credentials: list[Any] | None = None) -> int:
     import uvicorn
 
     from server.app import create_app
 
+    app = create_app()
+    app.state.demo_credentials = demo_credentials  # the login page states them (demo only)
     uvicorn.run(
-        create_app(),
+        app,
         host=args.host,
         port=args.port,
         ws_per_message_deflate=False,
@@ -170,7 +184,7 @@ def _export(args: argparse.Namespace) -> int:
     settings = get_settings()
     engine = make_engine(settings.db_url)
     summary = export_scene(
-        engine, settings, args.scene_id, args.format, args.out, points=not args.no_points,
+        engine, settings, args.task_id, args.format, args.out, points=not args.no_points,
         progress=terminal_bar(),
     )  # fmt: skip
     _out(json.dumps(summary) if args.json else json.dumps(summary, indent=2))
@@ -188,7 +202,8 @@ def _doctor(args: argparse.Namespace) -> int:
         _out(json.dumps({"ok": not findings, "findings": [f.to_json() for f in findings]}))
     else:
         for f in findings:
-            _out(f"scene {f.scene_id}: {f.code} ({f.where}): {f.message}")
+            task = f" task {f.task_id}" if f.task_id is not None else ""
+            _out(f"scene {f.scene_id}{task}: {f.code} ({f.where}): {f.message}")
         _out("all scenes are healthy" if not findings else f"{len(findings)} finding(s)")
     return 1 if findings else 0
 
@@ -210,12 +225,22 @@ def _demo(args: argparse.Namespace) -> int:
         _out(f"generating the demo sequence in {folder} ...")
         generate_sequence(folder)
     _ingest(argparse.Namespace(path=folder, name="demo sequence", json=False, skip_existing=True))
+    from sqlmodel import Session
+
+    from server.accounts import create_demo_users
+    from server.db import make_engine
+
+    with Session(make_engine(get_settings().db_url)) as session:
+        credentials = create_demo_users(session)
+    users = "\n".join(f"    {c.role:<10} {c.name:<10} password {c.password}" for c in credentials)
     _out(
-        f"\n  PointLabel: open http://{args.host}:{args.port}/\n"
-        "  Open 'demo sequence', pick a class, press T for the top view and click to place\n"
-        "  a box; drag it to move it. Every edit is saved as you make it: reload to check.\n"
+        f"\n  PointLabel: open http://{args.host}:{args.port}/ and log in as\n{users}\n"
+        "  As the annotator: 'Take the next task', Start, pick a class, press T for the top\n"
+        "  view and click to place a box; Submit for review. As the reviewer: 'Review the\n"
+        "  next task', select a box, pin an issue, Approve or Reject. Every edit is saved as\n"
+        "  you make it: reload to check.\n"
     )
-    return _serve(args)
+    return _serve(args, demo_credentials=credentials)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -235,6 +260,7 @@ COMMANDS = {
     "export": _export,
     "synth": _synth,
     "bench": _bench,
+    "users": cli_users.run,
 }
 
 

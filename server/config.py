@@ -19,8 +19,24 @@ class Settings(BaseSettings):
     max_message_bytes: int = 1_000_000
     max_ops_per_message: int = 500
     max_node_points: int = 65536
+    max_concurrent_ingests: int = 2
+    """Uploads ingested at once; others wait for a slot after their body is received."""
     max_upload_bytes: int = 4 * 2**30
     """Largest upload body (bytes): ~120M points of uncompressed LAS, far more as LAZ."""
+    tls: bool = False
+    """The server is reached over HTTPS (directly or behind a TLS proxy): cookies get Secure."""
+    allowed_origins: list[str] = []
+    """Browser origins (``https://label.example.com``) allowed besides the request's own host."""
+    session_idle_seconds: int = 12 * 3600
+    """A session unused this long expires (12 h)."""
+    session_max_seconds: int = 7 * 24 * 3600
+    """A session expires this long after login, however active (7 days)."""
+    login_window_seconds: int = 15 * 60
+    """The sliding window of the login rate limit (15 min)."""
+    login_max_failures_per_name: int = 5
+    """Failed logins for one user name within the window before 429 ``too_many_attempts``."""
+    login_max_failures_per_ip: int = 20
+    """Failed logins from one client IP within the window before 429 ``too_many_attempts``."""
 
     @property
     def db_url(self) -> str:

@@ -34,13 +34,26 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine) -> None:
-    """Apply every pending migration in ``server/migrations``."""
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Apply every pending migration in ``server/migrations`` (up to ``revision``).
+
+    On SQLite, foreign keys are switched off while tables are rebuilt (copy,
+    drop, rename: SQLite's own procedure for schema changes), then checked
+    as a whole before they are switched on again.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    sqlite = engine.dialect.name == "sqlite"
     with engine.begin() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"migration left {len(broken)} broken references: {broken[:5]}")
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

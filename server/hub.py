@@ -1,5 +1,5 @@
-"""Live scene connections: serialises each scene's writes, broadcasts events in
-revision order, and keeps presence (who is on the scene, what each selected)."""
+"""Live label-set connections: serialises each task's writes, broadcasts events in
+revision order, and keeps presence (who is on the task, what each selected)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from server.annotations import Reply, Submission, Writer
+from server.auth import Principal
 from server.frames import FrameStore
 from server.protocol import Event, Ops, Presence, PresenceClient
 from server.taxonomy import Taxonomy
@@ -24,17 +25,18 @@ is disconnected (close code 1013) and catches up on reconnecting (``hello`` with
 
 @dataclass(eq=False)
 class Connection:
-    """One websocket on one scene.
+    """One websocket on one task's label set.
 
     Messages leave in the order they were handed over: :meth:`post` queues one
     and returns at once (broadcasts: the writer never waits for a socket);
     :meth:`send_text` returns once its message is sent, after everything posted
-    before it. One task per connection drains the queue.
+    before it. One asyncio task per connection drains the queue.
     """
 
     ws: WebSocket
-    scene_id: int
+    task_id: int
     user: str
+    principal: Principal | None = None
     client_id: str | None = None
     selected: str | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -103,7 +105,7 @@ class Connection:
 
 
 class Hub:
-    """Every open connection per scene, and the one writer.
+    """Every open connection per task, and the one writer.
 
     Batches from every connection and the REST mirror go through a queue to a
     single writer task, which applies whatever has queued up as one group
@@ -126,14 +128,21 @@ class Hub:
         self._writer: asyncio.Task[None] | None = None
 
     async def submit(
-        self, scene_id: int, user: str, msg: Ops, origin: Connection | None = None
+        self,
+        task_id: int,
+        user: str,
+        msg: Ops,
+        origin: Connection | None = None,
+        *,
+        role: str | None = None,
     ) -> Reply:
-        """Apply a batch through the one write path; the reply comes after the commit."""
+        """Apply a batch to a task's label set through the one write path; the reply
+        comes after the commit."""
         if self._queue is None or self._writer is None or self._writer.done():
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_forever(self._queue))
         done: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(Submission(scene_id, user, msg), origin, done))
+        await self._queue.put(_Pending(Submission(task_id, user, msg, role=role), origin, done))
         return await done
 
     async def _write_forever(self, queue: asyncio.Queue[_Pending]) -> None:
@@ -148,7 +157,7 @@ class Hub:
                     )
                     for pending, (_, event) in zip(group, results, strict=True):
                         if event is not None:
-                            self.post(pending.sub.scene_id, event, exclude=pending.origin)
+                            self.post(pending.sub.task_id, event, exclude=pending.origin)
             except Exception as exc:  # nothing of the group was committed: fail each submitter
                 for pending in group:
                     pending.done.set_exception(exc)
@@ -157,18 +166,18 @@ class Hub:
                 pending.done.set_result(reply)
 
     async def broadcast(
-        self, scene_id: int, message: Event | Presence, *, exclude: Connection | None = None
+        self, task_id: int, message: Event | Presence, *, exclude: Connection | None = None
     ) -> None:
-        """Queue ``message`` for every connection on the scene but ``exclude``."""
-        self.post(scene_id, message, exclude=exclude)
+        """Queue ``message`` for every connection on the task but ``exclude``."""
+        self.post(task_id, message, exclude=exclude)
 
     def post(
-        self, scene_id: int, message: Event | Presence, *, exclude: Connection | None = None
+        self, task_id: int, message: Event | Presence, *, exclude: Connection | None = None
     ) -> None:
         """As :meth:`broadcast`, without awaiting: the order of calls is the order
         every recipient receives the messages in."""
         text = message.model_dump_json()  # encoded once for every recipient
-        clients = self.clients[scene_id]
+        clients = self.clients[task_id]
         for conn in list(clients):
             if conn.closed:  # a client that went away is dropped, never blocks others
                 clients.discard(conn)
@@ -176,20 +185,20 @@ class Hub:
                 conn.post(text)
 
     async def join(self, conn: Connection) -> None:
-        self.clients[conn.scene_id].add(conn)
+        self.clients[conn.task_id].add(conn)
 
     async def leave(self, conn: Connection) -> None:
-        self.clients[conn.scene_id].discard(conn)
+        self.clients[conn.task_id].discard(conn)
         conn.close()
-        await self.broadcast_presence(conn.scene_id)
+        await self.broadcast_presence(conn.task_id)
 
-    async def broadcast_presence(self, scene_id: int) -> None:
+    async def broadcast_presence(self, task_id: int) -> None:
         clients = [
             PresenceClient(client_id=c.client_id, user=c.user, selected=c.selected)
-            for c in sorted(self.clients[scene_id], key=lambda c: c.client_id or "")
+            for c in sorted(self.clients[task_id], key=lambda c: c.client_id or "")
             if c.client_id is not None
         ]
-        await self.broadcast(scene_id, Presence(clients=clients))
+        await self.broadcast(task_id, Presence(clients=clients))
 
 
 @dataclass

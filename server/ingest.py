@@ -27,9 +27,10 @@ from pointcloud.io.sequence import FRAME_FOLDERS, list_frames, read_poses
 from pointcloud.stream import stream_tiles
 from pointcloud.tiles import Tile, build_tiles
 from server.config import Settings
-from server.models import Frame, Scene
+from server.models import Frame, Scene, Task
 from server.names import clean_scene_name, name_from_path
 from server.progress import Progress, no_progress
+from server.tasks import create_task
 
 STREAM_MIN_POINTS = 20_000_000
 """LAS/LAZ frames with more points than this are streamed rather than read whole."""
@@ -47,6 +48,8 @@ class IngestResult:
     points: int
     dropped: int
     existing: bool = False
+    task_id: int | None = None
+    """The open task ingest gives every new scene (its first label set)."""
 
     def to_json(self) -> dict[str, Any]:
         return vars(self)
@@ -61,8 +64,12 @@ def ingest(
     skip_existing: bool = False,
     stream_min_points: int = STREAM_MIN_POINTS,
     progress: Progress = no_progress,
+    files: list[Path] | None = None,
 ) -> IngestResult:
     """Ingest a file or a folder of frames as one scene.
+
+    ``files`` names the frames (in order) when not all of the folder's are
+    wanted (an importer picking one scene of a dataset).
 
     With ``skip_existing`` a scene already ingested from the same path is
     returned instead of a new one. ``name`` is cleaned (server/names.py; raises
@@ -79,10 +86,14 @@ def ingest(
             scene = session.exec(select(Scene).where(Scene.source == str(path))).first()
             if scene is not None:
                 assert scene.id is not None
+                first = session.exec(
+                    select(Task.id).where(Task.scene_id == scene.id).order_by(Task.id)  # type: ignore[arg-type]
+                ).first()
                 return IngestResult(
-                    scene.id, scene.name, scene.frame_count, scene.point_count, 0, existing=True
-                )
-    files = list_frames(path)
+                    scene.id, scene.name, scene.frame_count, scene.point_count, 0,
+                    existing=True, task_id=first,
+                )  # fmt: skip
+    files = list_frames(path) if files is None else files
     poses = read_poses(path) if path.is_dir() else {}
     storage = uuid.uuid4().hex
     folder = settings.frames_dir / storage
@@ -108,13 +119,14 @@ def ingest(
             for frame in frames:
                 frame.scene_id = scene.id  # type: ignore[assignment]
                 session.add(frame)
+            task_id = create_task(session, scene, None).id
             session.commit()
             scene_id = scene.id
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    assert scene_id is not None
-    return IngestResult(scene_id, name, len(frames), points, dropped)
+    assert scene_id is not None and task_id is not None
+    return IngestResult(scene_id, name, len(frames), points, dropped, task_id=task_id)
 
 
 def _rel(f: Path, root: Path) -> str:

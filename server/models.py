@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKeyConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -20,18 +20,60 @@ def utcnow() -> datetime:
 
 
 class User(SQLModel, table=True):
+    """A person (or a script's owner). ``role`` is a :class:`server.policy.Role` value."""
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, index=True)
     role: str = "annotator"
+    created_at: datetime = Field(default_factory=utcnow)
+    password_hash: str | None = Field(
+        default=None, description="argon2id PHC string (pwdlib); None: cannot log in"
+    )
+    disabled: bool = Field(default=False, description="True: no login, sessions, tokens")
+
+
+class AuthSession(SQLModel, table=True):
+    """A browser session. The cookie holds a random token; only its SHA-256 is stored.
+
+    The session's CSRF token is derived from the cookie token (HMAC), so it is
+    not stored either (``server/accounts.py``).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, description="SHA-256 hex of the token")
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(description="Absolute expiry, UTC")
+    revoked_at: datetime | None = None
+
+
+class ApiToken(SQLModel, table=True):
+    """A token for scripts (``Authorization: Bearer``). Only its SHA-256 is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, index=True, description="SHA-256 hex of the token")
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(description="What the token is for, e.g. 'nightly export'")
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Project(SQLModel, table=True):
+    """A group of scenes labelled under one set of rules."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 
 class Scene(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(default=1, foreign_key="project.id", index=True)
     name: str
     source: str = Field(description="The path the scene was ingested from")
     storage: str = Field(description="Folder under data_dir/frames holding its frames")
-    revision: int = Field(default=0, description="Revision of the latest accepted edit")
     frame_count: int = 0
     point_count: int = 0
     created_at: datetime = Field(default_factory=utcnow)
@@ -61,8 +103,40 @@ class Frame(SQLModel, table=True):
     max_z: float
 
 
+class Task(SQLModel, table=True):
+    """One scene for one annotator: owns a label set (its tracks, cuboids and tags).
+
+    Several tasks on a scene label it independently; frames and tiles are shared.
+    ``revision`` is the revision of the label set's latest accepted edit.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    scene_id: int = Field(foreign_key="scene.id", index=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    state: str = Field(default="open", description="docs/tasks.md: open, assigned, ...")
+    assignee_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    reviewer_id: int | None = Field(default=None, foreign_key="user.id")
+    revision: int = Field(default=0, description="Revision of the label set's latest edit")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class TaskTransition(SQLModel, table=True):
+    """One change of a task's state or assignee: who, when, from what to what. Append-only."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id", description="None: the server")
+    from_state: str | None = None
+    to_state: str
+    assignee_id: int | None = Field(default=None, foreign_key="user.id")
+    note: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class Track(SQLModel, table=True):
-    id: str = Field(primary_key=True, description="Client-generated UUID")
+    task_id: int = Field(foreign_key="task.id", primary_key=True)
+    id: str = Field(primary_key=True, description="Client-generated id, unique in the label set")
     scene_id: int = Field(foreign_key="scene.id", index=True)
     label: str = Field(description="Class from the taxonomy")
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
@@ -70,11 +144,15 @@ class Track(SQLModel, table=True):
 
 
 class Cuboid(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("track_id", "frame_index"),)
+    __table_args__ = (
+        UniqueConstraint("task_id", "track_id", "frame_index"),
+        ForeignKeyConstraint(["task_id", "track_id"], ["track.task_id", "track.id"]),
+    )
 
-    id: str = Field(primary_key=True, description="Client-generated UUID")
+    task_id: int = Field(foreign_key="task.id", primary_key=True)
+    id: str = Field(primary_key=True, description="Client-generated id, unique in the label set")
     scene_id: int = Field(foreign_key="scene.id", index=True)
-    track_id: str = Field(foreign_key="track.id", index=True)
+    track_id: str = Field(index=True)
     frame_index: int
     cx: float = Field(description="Centre x, metres, in the frame's coordinates")
     cy: float
@@ -92,12 +170,18 @@ class Cuboid(SQLModel, table=True):
 
 
 class BehaviourTag(SQLModel, table=True):
-    id: str = Field(primary_key=True, description="Client-generated UUID")
+    __table_args__ = (
+        ForeignKeyConstraint(["task_id", "track_id"], ["track.task_id", "track.id"]),
+        ForeignKeyConstraint(["task_id", "related_track_id"], ["track.task_id", "track.id"]),
+    )
+
+    task_id: int = Field(foreign_key="task.id", primary_key=True)
+    id: str = Field(primary_key=True, description="Client-generated id, unique in the label set")
     scene_id: int = Field(foreign_key="scene.id", index=True)
     tag: str = Field(description="Tag type from the taxonomy, e.g. cut_in")
     subject: str = Field(description="'track', 'ego' or 'scene'")
-    track_id: str | None = Field(default=None, foreign_key="track.id")
-    related_track_id: str | None = Field(default=None, foreign_key="track.id")
+    track_id: str | None = None
+    related_track_id: str | None = None
     first_frame: int
     last_frame: int
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
@@ -107,11 +191,12 @@ class BehaviourTag(SQLModel, table=True):
 class Edit(SQLModel, table=True):
     """One accepted operation. Append-only; never updated or deleted."""
 
-    __table_args__ = (UniqueConstraint("scene_id", "revision"),)
+    __table_args__ = (UniqueConstraint("task_id", "revision"),)
 
     id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
     scene_id: int = Field(foreign_key="scene.id", index=True)
-    revision: int = Field(description="Scene revision this edit created")
+    revision: int = Field(description="Label-set revision this edit created")
     user_id: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
     op: str = Field(description="create/update/delete")
@@ -126,3 +211,36 @@ class Edit(SQLModel, table=True):
         default=None,
         description="Fingerprint of the batch's ops (tells a resend from a reused seq)",
     )
+
+
+class ReviewIssue(SQLModel, table=True):
+    """A reviewer's finding pinned to an object (a box, a track, a tag) or a 3D point.
+
+    ``status``: open -> resolved (by the annotator) -> closed (verified by the
+    reviewer), or back to open. docs/tasks.md lists the error types.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    author_id: int = Field(foreign_key="user.id")
+    error_type: str = Field(description="missing_object, loose_fit, wrong_heading, ...")
+    comment: str = ""
+    status: str = Field(default="open", description="open, resolved or closed")
+    object_kind: str | None = Field(default=None, description="cuboid, track or tag; None: a point")
+    object_id: str | None = None
+    frame: int | None = Field(default=None, description="Frame index of the pin")
+    x: float | None = Field(default=None, description="Pinned point, frame coordinates (m)")
+    y: float | None = None
+    z: float | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewComment(SQLModel, table=True):
+    """One message in a review issue's thread (the first is the issue's comment)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    issue_id: int = Field(foreign_key="reviewissue.id", index=True)
+    author_id: int = Field(foreign_key="user.id")
+    text: str
+    created_at: datetime = Field(default_factory=utcnow)

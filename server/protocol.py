@@ -136,6 +136,7 @@ class Problem(BaseModel):
 
 class Snapshot(BaseModel):
     type: Literal["snapshot"] = "snapshot"
+    task_id: int
     scene_id: int
     revision: int
     user: str

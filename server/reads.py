@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from server.models import Edit, User
@@ -16,18 +16,18 @@ EDITS = Edit.__table__  # type: ignore[attr-defined]
 USERS = User.__table__  # type: ignore[attr-defined]
 
 
-def snapshot(engine: Engine, scene_id: int, user_name: str) -> Snapshot | None:
-    """The scene's committed annotations and revision (None: no such scene).
+def snapshot(engine: Engine, task_id: int, user_name: str) -> Snapshot | None:
+    """A task's committed label set and revision (None: no such task).
 
     Rows that had to be repaired or skipped are listed in ``problems``.
     """
     problems: list[RowProblem] = []
     with engine.connect() as conn:
-        st = load_scene(conn, scene_id, problems)
+        st = load_scene(conn, task_id, problems)
     if st is None:
         return None
     return Snapshot(
-        scene_id=scene_id, revision=st.revision, user=user_name,
+        task_id=task_id, scene_id=st.scene_id, revision=st.revision, user=user_name,
         tracks=list(st.objects["track"].values()), cuboids=list(st.objects["cuboid"].values()),
         tags=list(st.objects["tag"].values()), problems=[p.to_json() for p in problems],
     )  # fmt: skip
@@ -40,22 +40,21 @@ def _event_op(r: Any) -> dict[str, Any]:
             "state": r.after}  # fmt: skip
 
 
-def events_since(engine: Engine, scene_id: int, since: int) -> Missed | None:
+def events_since(engine: Engine, task_id: int, since: int) -> Missed | None:
     """The accepted batches after revision ``since``, rebuilt from the edit log.
 
-    None when the log cannot answer (no such scene, or ``since`` is ahead of
+    None when the log cannot answer (no such task, or ``since`` is ahead of
     it: the client holds another database's state); the caller sends a snapshot.
     """
     problems: list[RowProblem] = []
     with engine.connect() as conn:
-        st = load_scene(conn, scene_id, problems)
+        st = load_scene(conn, task_id, problems)
         if st is None or since > st.revision:
             return None
-        where = (EDITS.c.scene_id == scene_id) & (EDITS.c.revision > since)
+        where = (EDITS.c.task_id == task_id) & (EDITS.c.revision > since)
         editors = select(EDITS.c.user_id).where(where).distinct()
         names = conn.execute(select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(editors)))
-        # SQLAlchemy 2.1 results have keys(): dict() would read them as a mapping
-        users: dict[int, str] = {row[0]: row[1] for row in names}
+        users: dict[int, str] = {row.id: row.name for row in names}
         rows = list(read_rows(conn, EDITS, where, _event_op, problems, order_by=EDITS.c.revision))
     if any(p.table == "edit" and p.code == "row_unreadable" for p in problems):
         return None  # the log cannot replay those revisions: the client gets a snapshot
@@ -71,3 +70,29 @@ def events_since(engine: Engine, scene_id: int, since: int) -> Missed | None:
             events.append(Event(revision=e.revision, user=e.user_name, client_id=e.client_id,
                                 seq=e.client_seq, ops=[op]))  # fmt: skip
     return Missed(since_revision=since, revision=st.revision, events=events)
+
+
+def current_warnings(engine: Engine, task_id: int) -> list[dict[str, Any]]:
+    """The validation warnings of every object of a task as it stands: those of the
+    last edit of each object that still exists (docs/validation.md), for the
+    workspace's issue list. A cuboid's warnings carry its frame."""
+    latest = (
+        select(EDITS.c.kind, EDITS.c.object_id, func.max(EDITS.c.revision).label("revision"))
+        .where(EDITS.c.task_id == task_id)
+        .group_by(EDITS.c.kind, EDITS.c.object_id)
+        .subquery()
+    )
+    query = select(EDITS.c.kind, EDITS.c.object_id, EDITS.c.after, EDITS.c.warnings).join(
+        latest,
+        (EDITS.c.task_id == task_id) & (EDITS.c.revision == latest.c.revision),
+    )
+    out = []
+    with engine.connect() as conn:
+        for row in conn.execute(query):
+            if row.after is None or not row.warnings:
+                continue
+            frame = row.after.get("frame") if row.kind == "cuboid" else None
+            for w in row.warnings:
+                out.append({"kind": row.kind, "id": row.object_id, "frame": frame,
+                            "code": w.get("code"), "message": w.get("message")})  # fmt: skip
+    return out

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from server.models import BehaviourTag, Cuboid, Edit, Frame, Scene, Track, User
+from server.models import BehaviourTag, Cuboid, Edit, Frame, Scene, Task, Track, User
 from server.rows import RowProblem, read_rows
 
 TABLES: dict[str, Table] = {
@@ -41,13 +41,17 @@ class FrameInfo:
 
 @dataclass
 class SceneState:
-    """One scene's annotations as protocol states, with the indexes the rules need."""
+    """One label set (a task's tracks, cuboids and tags) as protocol states, with its
+    scene's frames and the indexes the rules need."""
 
+    task_id: int
     scene_id: int
     storage: str
     frame_count: int
     revision: int
     frames: dict[int, FrameInfo]
+    task_state: str = "open"
+    assignee_id: int | None = None
     objects: dict[str, dict[str, State]] = field(default_factory=lambda: {k: {} for k in KINDS})
     box_at: dict[tuple[str, int], str] = field(default_factory=dict)
     boxes_per_track: Counter[str] = field(default_factory=Counter)
@@ -112,17 +116,24 @@ TO_STATE = {"track": track_state, "cuboid": cuboid_state, "tag": tag_state}
 
 
 def load_scene(
-    conn: Connection, scene_id: int, problems: list[RowProblem] | None = None
+    conn: Connection, task_id: int, problems: list[RowProblem] | None = None
 ) -> SceneState | None:
-    """A scene's state as committed, or None if it does not exist.
+    """A label set's state as committed (with its scene's frames), or None if the task
+    does not exist.
 
     A row that cannot be answered is repaired or left out and added to
     ``problems`` (:mod:`server.rows`): a scene is never bricked by its own data.
     """
     problems = [] if problems is None else problems
-    scene = conn.execute(select(Scene.__table__).where(Scene.__table__.c.id == scene_id)).first()  # type: ignore[attr-defined]
-    if scene is None:
+    tasks, scenes = Task.__table__, Scene.__table__  # type: ignore[attr-defined]
+    found = conn.execute(
+        select(tasks.c.revision, tasks.c.scene_id, scenes.c.storage, scenes.c.frame_count)
+        .join(scenes, scenes.c.id == tasks.c.scene_id)
+        .where(tasks.c.id == task_id)
+    ).first()
+    if found is None:
         return None
+    scene_id = found.scene_id
     ft = Frame.__table__  # type: ignore[attr-defined]
     frames = {}
     for f in conn.execute(select(ft).where(ft.c.scene_id == scene_id)):
@@ -131,28 +142,29 @@ def load_scene(
             m["index"], (m["offset_x"], m["offset_y"], m["offset_z"]),
             (m["min_x"], m["min_y"], m["min_z"]), (m["max_x"], m["max_y"], m["max_z"]),
         )  # fmt: skip
-    st = SceneState(scene_id, scene.storage, scene.frame_count, scene.revision, frames)
+    st = SceneState(task_id, scene_id, found.storage, found.frame_count, found.revision, frames)
     for kind, table in TABLES.items():
-        where = table.c.scene_id == scene_id
+        where = table.c.task_id == task_id
         for row, state in read_rows(conn, table, where, TO_STATE[kind], problems):
             st.put(kind, row.id, state)
     return st
 
 
-def _row(kind: str, scene_id: int, s: State) -> dict[str, Any]:
+def _row(kind: str, st: SceneState, s: State) -> dict[str, Any]:
+    task_id, scene_id = st.task_id, st.scene_id
     if kind == "track":
-        return {"id": s["id"], "scene_id": scene_id, "label": s["label"],
+        return {"task_id": task_id, "id": s["id"], "scene_id": scene_id, "label": s["label"],
                 "attributes": s["attributes"], "revision": s["revision"]}  # fmt: skip
     if kind == "cuboid":
         (cx, cy, cz), (length, width, height) = s["center"], s["size"]
         return {
-            "id": s["id"], "scene_id": scene_id, "track_id": s["track_id"],
+            "task_id": task_id, "id": s["id"], "scene_id": scene_id, "track_id": s["track_id"],
             "frame_index": s["frame"], "cx": cx, "cy": cy, "cz": cz, "length": length,
             "width": width, "height": height, "yaw": s["yaw"], "pitch": s["pitch"],
             "roll": s["roll"], "attributes": s["attributes"], "source": s["source"],
             "keyframe": s["keyframe"], "revision": s["revision"],
         }  # fmt: skip
-    return {"scene_id": scene_id, **s}
+    return {"task_id": task_id, "scene_id": scene_id, **s}
 
 
 @dataclass
@@ -165,8 +177,8 @@ class Changes:
 
     def touch(self, st: SceneState, kind: str, obj_id: str) -> None:
         """Remember whether the object was in the database before this group."""
-        self.existed.setdefault((st.scene_id, kind, obj_id), obj_id in st.objects[kind])
-        self.scenes[st.scene_id] = st
+        self.existed.setdefault((st.task_id, kind, obj_id), obj_id in st.objects[kind])
+        self.scenes[st.task_id] = st
 
 
 def persist(conn: Connection, changes: Changes) -> None:
@@ -177,38 +189,41 @@ def persist(conn: Connection, changes: Changes) -> None:
     """
     inserts: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
     updates: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
-    deletes: dict[str, list[str]] = {k: [] for k in KINDS}
-    for (scene_id, kind, obj_id), existed in changes.existed.items():
-        now = changes.scenes[scene_id].objects[kind].get(obj_id)
+    deletes: dict[str, list[tuple[int, str]]] = {k: [] for k in KINDS}
+    for (task_id, kind, obj_id), existed in changes.existed.items():
+        st = changes.scenes[task_id]
+        now = st.objects[kind].get(obj_id)
         if now is not None:
-            (updates if existed else inserts)[kind].append(_row(kind, scene_id, now))
+            (updates if existed else inserts)[kind].append(_row(kind, st, now))
         elif existed:
-            deletes[kind].append(obj_id)
+            deletes[kind].append((task_id, obj_id))
     for kind in KINDS:
         if inserts[kind]:
             conn.execute(insert(TABLES[kind]), inserts[kind])
     for kind in KINDS:
         if updates[kind]:
             table = TABLES[kind]
-            columns = [c for c in updates[kind][0] if c != "id"]
+            columns = [c for c in updates[kind][0] if c not in ("id", "task_id")]
             stmt = (
                 update(table)
-                .where(table.c.id == bindparam("_id"))
+                .where(table.c.task_id == bindparam("_task"), table.c.id == bindparam("_id"))
                 .values({c: bindparam(c) for c in columns})
             )
-            conn.execute(stmt, [{**row, "_id": row["id"]} for row in updates[kind]])
+            rows = [{**row, "_id": row["id"], "_task": row["task_id"]} for row in updates[kind]]
+            conn.execute(stmt, rows)
     for kind in reversed(KINDS):
-        if deletes[kind]:
-            conn.execute(delete(TABLES[kind]).where(TABLES[kind].c.id.in_(deletes[kind])))
+        table = TABLES[kind]
+        for task_id, obj_id in deletes[kind]:
+            conn.execute(delete(table).where(table.c.task_id == task_id, table.c.id == obj_id))
     if changes.edits:
         conn.execute(insert(Edit.__table__), changes.edits)  # type: ignore[attr-defined]
-    scenes = Scene.__table__  # type: ignore[attr-defined]
-    if changes.scenes:  # one statement for the group's scenes
+    tasks = Task.__table__  # type: ignore[attr-defined]
+    if changes.scenes:  # one statement for the group's tasks
         stmt = (
-            update(scenes).where(scenes.c.id == bindparam("_id")).values(revision=bindparam("_rev"))
+            update(tasks).where(tasks.c.id == bindparam("_id")).values(revision=bindparam("_rev"))
         )
         conn.execute(
-            stmt, [{"_id": st.scene_id, "_rev": st.revision} for st in changes.scenes.values()]
+            stmt, [{"_id": st.task_id, "_rev": st.revision} for st in changes.scenes.values()]
         )
 
 

@@ -15,7 +15,8 @@ from typing import Any
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
-_ABS_PATH = re.compile(r"(?<![\w.:/])/(?:[^\s'\"/]+/)+([^\s'\"/]*)")
+_ABS_PATH = re.compile(r"(?<![\w.:/])/(?!api/|ws/)(?:[^\s'\"/]+/)+([^\s'\"/]*)")
+"""A server path in a message (cut to its last component); the API's own routes stay."""
 
 MAX_DEPTH = 32
 

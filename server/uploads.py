@@ -13,6 +13,7 @@ ingest stores the scene rows only once every frame is written: nothing is left.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Mapping
@@ -25,8 +26,8 @@ from starlette.requests import Request
 
 from pointcloud.errors import PointCloudError
 from pointcloud.io.sequence import format_of_name
-from server.api.errors import ApiError
 from server.config import Settings
+from server.errors import ApiError
 from server.ingest import IngestResult, ingest
 from server.names import InvalidNameError, check_filename, clean_scene_name
 
@@ -117,6 +118,16 @@ async def receive_body(chunks: AsyncIterator[bytes], target: Path, limit: int) -
     return size
 
 
+def _ingest_slots(request: Request, n: int) -> asyncio.Semaphore:
+    """The app's bound on ingests running at once (each takes a core and up to ~1 GB);
+    further uploads wait for a slot once their body is received."""
+    state = request.app.state
+    if getattr(state, "ingest_slots", None) is None:
+        state.ingest_slots = asyncio.Semaphore(n)
+    slots: asyncio.Semaphore = state.ingest_slots
+    return slots
+
+
 async def store_upload(
     request: Request, engine: Engine, settings: Settings, filename: str, name: str | None
 ) -> IngestResult:
@@ -131,7 +142,8 @@ async def store_upload(
     target = folder / plan.filename
     try:
         await receive_body(request.stream(), target, settings.max_upload_bytes)
-        return await run_in_threadpool(ingest, engine, settings, target, name=plan.name)
+        async with _ingest_slots(request, settings.max_concurrent_ingests):
+            return await run_in_threadpool(ingest, engine, settings, target, name=plan.name)
     except PointCloudError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise UploadError(422, exc.code, _hide_folder(str(exc), folder)) from exc

@@ -17,6 +17,8 @@ from server.state import FrameInfo
 from server.taxonomy import Attribute, Taxonomy
 
 CENTER_MARGIN_M = 10.0
+IMPORTED = "imported"
+"""The attribute that holds an import's raw values the taxonomy does not declare."""
 Source = Literal["manual", "interpolated", "pre-label", "imported"]
 
 
@@ -92,13 +94,43 @@ def parse(model: type[_Data], data: dict[str, Any]) -> tuple[_Data | None, list[
         return None, issues
 
 
+def _raw_values(value: Any) -> bool:
+    """An ``imported`` attribute: at most 64 names, each a scalar or a short list of scalars."""
+    scalar = (str, int, float, bool, type(None))
+
+    def ok(v: Any) -> bool:
+        if isinstance(v, str):
+            return len(v) <= 500
+        if isinstance(v, list):
+            return len(v) <= 64 and all(isinstance(x, scalar) and ok(x) for x in v)
+        return isinstance(v, scalar) and (not isinstance(v, float) or math.isfinite(v))
+
+    return (
+        isinstance(value, dict)
+        and len(value) <= 64
+        and all(isinstance(k, str) and len(k) <= 100 and ok(v) for k, v in value.items())
+    )
+
+
 def check_attributes(values: dict[str, Any], allowed: tuple[Attribute, ...]) -> list[Issue]:
-    """Every attribute is declared by the taxonomy and its value is allowed."""
+    """Every attribute is declared by the taxonomy and its value is allowed.
+
+    ``imported`` is always allowed: raw values an import could not map onto
+    the taxonomy (name -> value), kept so that nothing is lost."""
     by_name = {a.name: a for a in allowed}
     issues = []
     for name, value in values.items():
         attr = by_name.get(name)
-        if attr is None:
+        if name == IMPORTED and attr is None:
+            if not _raw_values(value):
+                issues.append(
+                    Issue(
+                        "invalid_attribute_value",
+                        f"attributes.{name}",
+                        f"{IMPORTED} must map at most 64 names to numbers, text, booleans or lists",
+                    )
+                )
+        elif attr is None:
             known = ", ".join(by_name) or "none"
             issues.append(
                 Issue(

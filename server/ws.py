@@ -1,4 +1,5 @@
-"""The scene websocket: one task per connection reading client messages."""
+"""The label-set websocket (``/ws/tasks/{id}``): one asyncio task per connection
+reading client messages."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import MAX_ID
+from server.auth import WS_CLOSE_NOT_AUTHENTICATED, Principal, admit_websocket, refresh_principal
 from server.config import Settings
 from server.hub import Connection, Hub
-from server.models import Scene
+from server.models import Task, User
 from server.protocol import (
     ErrorMessage,
     Hello,
@@ -27,28 +29,33 @@ from server.protocol import (
     message_error,
 )
 from server.reads import events_since, snapshot
+from server.visibility import may_see_task
 
 log = logging.getLogger("pointlabel.ws")
 
 
-async def serve_scene_socket(ws: WebSocket, scene_path: str, user: str) -> None:
+async def serve_task_socket(ws: WebSocket, task_path: str) -> None:
     """hello -> snapshot (or missed events); ops -> ack/reject/conflict; select -> presence.
 
-    ``scene_path`` is the id as written in the URL: anything that is not an id a
-    scene can have is answered like a missing scene (close code 4404).
+    Before anything: a foreign ``Origin`` is closed with 4403 and an anonymous
+    socket with 4401 (server/auth.py). ``task_path`` is the id as written in
+    the URL: anything that is not a task the user may see is answered like a
+    missing task (close code 4404). The user's session or token is checked
+    again before every message: a revoked or expired one closes the socket
+    with 4401, and a role change applies at once.
     """
     hub: Hub = ws.app.state.hub
     settings: Settings = ws.app.state.settings
-    digits = scene_path.isascii() and scene_path.isdigit() and len(scene_path) <= 10
-    scene_id = int(scene_path) if digits else 0
-    exists = False
-    if 1 <= scene_id <= MAX_ID:
-        with Session(hub.engine) as session:
-            exists = session.get(Scene, scene_id) is not None
+    principal = await admit_websocket(ws)
+    if principal is None:
+        return
+    digits = task_path.isascii() and task_path.isdigit() and len(task_path) <= 10
+    task_id = int(task_path) if digits else 0
+    exists = 1 <= task_id <= MAX_ID and await run_in_threadpool(_visible, hub, principal, task_id)
     await ws.accept()
-    conn = Connection(ws, scene_id, user)
+    conn = Connection(ws, task_id, principal.name, principal)
     if not exists:
-        await conn.send_text(_error("scene_not_found", "").model_dump_json())
+        await conn.send_text(_error("task_not_found", "").model_dump_json())
         await ws.close(code=4404)
         return
     await hub.join(conn)
@@ -57,11 +64,17 @@ async def serve_scene_socket(ws: WebSocket, scene_path: str, user: str) -> None:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
+            fresh = await run_in_threadpool(refresh_principal, hub.engine, principal, settings)
+            if fresh is None:
+                await conn.send_text(_error("not_authenticated", "log in again").model_dump_json())
+                await ws.close(code=WS_CLOSE_NOT_AUTHENTICATED)
+                break
+            principal = conn.principal = fresh
             try:
                 reply = await _handle(hub, conn, message.get("text"), settings)
             except Exception:  # a bug must not end the session: report it, keep serving
                 error_id = uuid.uuid4().hex[:12]
-                log.exception("message on scene %s failed (error id %s)", scene_id, error_id)
+                log.exception("message on task %s failed (error id %s)", task_id, error_id)
                 reply = _error(
                     "internal_error",
                     f"the server failed on this message (error id {error_id}); resending "
@@ -96,7 +109,7 @@ async def _handle(
         return None
     if isinstance(msg, Select):
         conn.selected = msg.object_id
-        await hub.broadcast_presence(conn.scene_id)
+        await hub.broadcast_presence(conn.task_id)
         return None
     return await _ops(hub, conn, msg, settings)
 
@@ -108,20 +121,27 @@ async def _hello(hub: Hub, conn: Connection, msg: Hello) -> None:
         reply: Missed | Snapshot | None = None
         if msg.since_revision is not None:
             reply = await run_in_threadpool(
-                events_since, hub.engine, conn.scene_id, msg.since_revision
+                events_since, hub.engine, conn.task_id, msg.since_revision
             )
         if reply is None:
-            reply = await run_in_threadpool(snapshot, hub.engine, conn.scene_id, conn.user)
-        if reply is None:  # the scene was deleted while connected
-            await conn.send_text(_error("scene_not_found", "").model_dump_json())
+            reply = await run_in_threadpool(snapshot, hub.engine, conn.task_id, conn.user)
+        if reply is None:  # the task was deleted while connected
+            await conn.send_text(_error("task_not_found", "").model_dump_json())
             return
         await conn.send_text(reply.model_dump_json())
-    await hub.broadcast_presence(conn.scene_id)
+    await hub.broadcast_presence(conn.task_id)
 
 
 async def _ops(hub: Hub, conn: Connection, msg: Ops, settings: Settings) -> BaseModel:
     if len(msg.ops) > settings.max_ops_per_message:
         problem = Problem(code="too_many_ops", message=f"limit is {settings.max_ops_per_message}")
         return Reject(seq=msg.seq, errors=[problem])
-    reply = await hub.submit(conn.scene_id, conn.user, msg, origin=conn)
+    role = conn.principal.role if conn.principal else None
+    reply = await hub.submit(conn.task_id, conn.user, msg, origin=conn, role=role)
     return reply
+
+
+def _visible(hub: Hub, principal: Principal, task_id: int) -> bool:
+    with Session(hub.engine) as session:
+        task, user = session.get(Task, task_id), session.get(User, principal.user_id)
+        return task is not None and user is not None and may_see_task(session, user, task)

@@ -9,12 +9,17 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
 
 from pointcloud.io.pcd import write_pcd
+from server import accounts
 from server.app import create_app
 from server.config import Settings
 from server.db import make_engine
 from server.ingest import ingest
+from server.models import Task
+from server.tasks import start_for
+from tests.sessions import sign_in
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,12 +36,33 @@ def shared_data() -> Path:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings with a fresh data directory (a real SQLite file in WAL mode)."""
-    return Settings(data_dir=tmp_path / "data", default_user="tester")
+    return Settings(data_dir=tmp_path / "data", default_user=TEST_USER)
+
+
+TEST_USER = "tester"
+"""The user the ``client`` fixture is logged in as: a lead (sees every scene, may upload,
+import and export, and edit the tasks assigned to them)."""
 
 
 @pytest.fixture
 def engine(settings: Settings) -> Engine:
     return make_engine(settings.db_url)
+
+
+@pytest.fixture
+def tester(engine: Engine) -> str:
+    """The lead ``tester``, created (without a password) for the fixtures that need them."""
+    with Session(engine) as db:
+        accounts.create_user(db, TEST_USER, "lead")
+    return TEST_USER
+
+
+def logged_in(client: TestClient, engine: Engine, settings: Settings, name: str = TEST_USER,
+              role: str = "lead") -> TestClient:  # fmt: skip
+    """``client`` with a real session of ``name`` (created with ``role`` if missing) and the
+    CSRF header every state-changing request of a page sends."""
+    client.headers.update(sign_in(client, engine, settings, name, role))
+    return client
 
 
 @pytest.fixture
@@ -57,7 +83,22 @@ def scene_id(engine: Engine, settings: Settings, small_cloud_file: Path) -> int:
     return ingest(engine, settings, small_cloud_file).scene_id
 
 
+def start_task(engine: Engine, task_id: int, user_name: str) -> int:
+    """Assign the task to ``user_name`` and start it, so that user may edit its label set."""
+    return start_for(engine, task_id, user_name)
+
+
 @pytest.fixture
-def client(settings: Settings, scene_id: int) -> Iterator[TestClient]:
+def task_id(engine: Engine, tester: str, scene_id: int) -> int:
+    """The scene's first task, assigned to the default user and in progress."""
+    with Session(engine) as session:
+        task = session.exec(select(Task).where(Task.scene_id == scene_id)).one()
+        assert task.id is not None
+    return start_task(engine, task.id, tester)
+
+
+@pytest.fixture
+def client(settings: Settings, engine: Engine, tester: str, scene_id: int) -> Iterator[TestClient]:
+    """A test client logged in as the lead ``tester`` (the fixtures' task is theirs)."""
     with TestClient(create_app(settings)) as c:
-        yield c
+        yield logged_in(c, engine, settings)

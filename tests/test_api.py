@@ -17,6 +17,7 @@ from sqlmodel import Session, select
 from server.config import Settings
 from server.ingest import ingest
 from server.models import Edit
+from tests.conftest import start_task
 from tests.test_ws import new_box_ops
 
 
@@ -33,9 +34,9 @@ def test_missing_scene_and_frame_are_404_with_a_code(client: TestClient, scene_i
     assert (r.status_code, r.json()["code"]) == (404, "scene_not_found")
     r = client.get(f"/api/scenes/{scene_id}/frames/3/hierarchy")
     assert (r.status_code, r.json()["code"]) == (404, "frame_not_found")
-    r = client.get("/api/tiles/" + "z" * 32)
+    r = client.get(f"/api/scenes/{scene_id}/tiles/" + "z" * 32)
     assert (r.status_code, r.json()["code"]) == (404, "tile_not_found")
-    r = client.get("/api/tiles/..%2F..%2Fpointlabel.db")
+    r = client.get(f"/api/scenes/{scene_id}/tiles/..%2F..%2Fpointlabel.db")
     assert (r.status_code, r.json()["code"]) == (404, "not_found")
 
 
@@ -49,14 +50,16 @@ def test_tiles_are_immutable_brotli_or_gzip_by_accept_encoding(
 ) -> None:
     h = client.get(f"/api/scenes/{scene_id}/frames/0/hierarchy").json()
     node = h["nodes"][0]
-    r = client.get(f"/api/tiles/{node['tile']}", headers={"Accept-Encoding": accept})
+    r = client.get(
+        f"/api/scenes/{scene_id}/tiles/{node['tile']}", headers={"Accept-Encoding": accept}
+    )
     assert r.status_code == 200
     assert "immutable" in r.headers["cache-control"]
     assert r.headers["vary"] == "Accept-Encoding"
     assert r.headers["content-encoding"] == encoding
     assert len(r.content) == node["count"] * 7  # decompressed: 3 x uint16 + uint8
     again = client.get(
-        f"/api/tiles/{node['tile']}",
+        f"/api/scenes/{scene_id}/tiles/{node['tile']}",
         headers={"If-None-Match": r.headers["etag"], "Accept-Encoding": accept},
     )
     assert again.status_code == 304
@@ -66,7 +69,7 @@ def test_brotli_and_gzip_tiles_carry_the_same_bytes_under_different_etags(
     client: TestClient, scene_id: int
 ) -> None:
     h = client.get(f"/api/scenes/{scene_id}/frames/0/hierarchy").json()
-    url = f"/api/tiles/{h['nodes'][0]['tile']}"
+    url = f"/api/scenes/{scene_id}/tiles/{h['nodes'][0]['tile']}"
     br = client.get(url, headers={"Accept-Encoding": "br"})
     gz = client.get(url, headers={"Accept-Encoding": "gzip"})
     assert br.content == gz.content  # both decoded by the HTTP client
@@ -80,29 +83,30 @@ def test_brotli_and_gzip_tiles_carry_the_same_bytes_under_different_etags(
 
 
 def test_rest_ops_take_the_same_write_path_as_the_websocket(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, engine: Engine, task_id: int
 ) -> None:
     ops, _, cuboid_id = new_box_ops()
     r = client.post(
-        f"/api/scenes/{scene_id}/ops",
+        f"/api/tasks/{task_id}/ops",
         json={"type": "ops", "seq": 1, "client_id": "script", "ops": ops},
     )
     assert r.status_code == 200 and r.json()["revision"] == 2
     bad, _, _ = new_box_ops(size=(0, 1, 1))
     r = client.post(
-        f"/api/scenes/{scene_id}/ops",
+        f"/api/tasks/{task_id}/ops",
         json={"type": "ops", "seq": 2, "client_id": "script", "ops": bad},
     )
     assert r.status_code == 422 and r.json()["errors"][0]["code"] == "size_not_positive"
-    state = client.get(f"/api/scenes/{scene_id}/annotations").json()
+    state = client.get(f"/api/tasks/{task_id}/annotations").json()
     assert [c["id"] for c in state["cuboids"]] == [cuboid_id]
     with Session(engine) as s:
         assert [e.client_id for e in s.exec(select(Edit)).all()] == ["script", "script"]
 
 
-def test_pages_render(client: TestClient, scene_id: int) -> None:
+def test_pages_render(client: TestClient, task_id: int) -> None:
     assert "small.pcd" in client.get("/").text
-    page = client.get(f"/scenes/{scene_id}").text
+    page = client.get(f"/tasks/{task_id}").text
+    assert f'data-task-id="{task_id}"' in page
     assert '"three": "/vendor/three/build/three.module.js"' in page
     assert client.get("/vendor/three/build/three.module.js").status_code == 200
     assert client.get("/static/js/main.js").status_code == 200
@@ -146,8 +150,8 @@ def test_rest_and_websocket_write_identical_edit_log_entries(
     client: TestClient, engine: Engine, settings: Settings, small_cloud_file: Path
 ) -> None:
     """The same batch through each door: same revisions, ops, states and user."""
-    by_ws = ingest(engine, settings, small_cloud_file).scene_id
-    by_rest = ingest(engine, settings, small_cloud_file).scene_id
+    by_ws = start_task(engine, _task(engine, settings, small_cloud_file), settings.default_user)
+    by_rest = start_task(engine, _task(engine, settings, small_cloud_file), settings.default_user)
 
     def batch(prefix: str) -> dict[str, Any]:
         ops, _, _ = new_box_ops()
@@ -155,15 +159,15 @@ def test_rest_and_websocket_write_identical_edit_log_entries(
         ops[1]["data"]["track_id"] = f"{prefix}-t"
         return {"type": "ops", "seq": 1, "client_id": "same", "ops": ops}
 
-    with client.websocket_connect(f"/ws/scenes/{by_ws}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{by_ws}") as ws:
         ws.send_json(batch("ws"))
         while ws.receive_json()["type"] != "ack":
             pass
-    assert client.post(f"/api/scenes/{by_rest}/ops", json=batch("rest")).status_code == 200
+    assert client.post(f"/api/tasks/{by_rest}/ops", json=batch("rest")).status_code == 200
 
     def log(scene: int, prefix: str) -> list[tuple[Any, ...]]:
         with Session(engine) as s:
-            edits = s.exec(select(Edit).where(Edit.scene_id == scene)).all()
+            edits = s.exec(select(Edit).where(Edit.task_id == scene)).all()
             return [
                 (
                     e.revision,
@@ -199,9 +203,15 @@ def test_upload_ingests_a_file_and_a_bad_one_is_a_422_with_a_code(
     assert len(list((settings.data_dir / "uploads").iterdir())) == 1  # failures left nothing
 
 
-def test_scene_list_offers_label_exports_that_download(client: TestClient, scene_id: int) -> None:
+def test_scene_list_offers_label_exports_that_download(client: TestClient, task_id: int) -> None:
     page = client.get("/").text
-    link = f"/api/scenes/{scene_id}/export/openlabel"
+    link = f"/api/tasks/{task_id}/export/openlabel"
     assert f'href="{link}"' in page
     r = client.get(link)
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+
+
+def _task(engine: Engine, settings: Settings, path: Path) -> int:
+    task_id = ingest(engine, settings, path).task_id
+    assert task_id is not None
+    return task_id

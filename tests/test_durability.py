@@ -21,6 +21,7 @@ from server.db import make_engine
 from server.ingest import ingest
 from server.launch import free_port, start_server
 from server.models import Cuboid, Edit, Track
+from server.tasks import start_for, worker_token
 
 KILLS = 20
 REPO = Path(__file__).resolve().parents[1]
@@ -79,7 +80,10 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_edit(
     tmp_path: Path, small_cloud_file: Path
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data")
-    scene = ingest(make_engine(settings.db_url), settings, small_cloud_file).scene_id
+    engine = make_engine(settings.db_url)
+    token = worker_token(engine, "worker")
+    scene = start_for(engine, ingest(engine, settings, small_cloud_file).task_id or 0, "worker")
+    auth = {"Authorization": f"Bearer {token}"}
     rng = random.Random(20261122)
     port = free_port()
     acked: dict[int, tuple[str, str]] = {}
@@ -87,7 +91,8 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_edit(
     seq = 0
     for _ in range(KILLS):
         proc = start_server(settings.data_dir, port)
-        with connect(f"ws://127.0.0.1:{port}/ws/scenes/{scene}", compression=None) as ws:
+        url = f"ws://127.0.0.1:{port}/ws/tasks/{scene}"
+        with connect(url, compression=None, additional_headers=auth) as ws:
             _hello(ws)
             # The previous round's last batch may have been lost with its ack: resend it.
             if seq in sent and seq not in acked:

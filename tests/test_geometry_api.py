@@ -12,7 +12,9 @@ from sqlalchemy.engine import Engine
 
 from server.app import create_app
 from server.config import Settings
+from server.db import make_engine
 from server.ingest import ingest
+from tests.conftest import logged_in
 
 
 def test_fit_finds_the_object_and_stands_it_on_the_ground(
@@ -51,6 +53,7 @@ def test_fit_recovers_perturbed_sustech_labels(
     cars = [b["psr"] for b in labels if b["obj_type"] == "Car"]
     good = 0
     with TestClient(create_app(settings)) as client:
+        logged_in(client, make_engine(settings.db_url), settings)
         for psr in cars:
             p, s, yaw = psr["position"], psr["scale"], psr["rotation"]["z"]
             rough = {"center": [p["x"] + 0.3, p["y"] - 0.2, p["z"]],

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from server.api.deps import get_db
+from server.auth import get_db as auth_get_db
 from server.cli import main as cli_main
 from server.config import Settings
 from tests.test_ws import hello, new_box_ops, receive, send_ops, stored
@@ -27,20 +28,20 @@ def _track_op(track_id: str = "t1", **data: Any) -> dict[str, Any]:
     return {"op": "create", "kind": "track", "id": track_id, "data": {"label": "Car", **data}}
 
 
-def _scene_reads(client: TestClient, scene_id: int) -> dict[str, Any]:
+def _scene_reads(client: TestClient, task_id: int) -> dict[str, Any]:
     """The scene answers both a REST read and a websocket hello."""
-    rest = client.get(f"/api/scenes/{scene_id}/annotations")
+    rest = client.get(f"/api/tasks/{task_id}/annotations")
     assert rest.status_code == 200, rest.text
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         snap = hello(ws, "reader")
     assert snap["revision"] == rest.json()["revision"]
     return snap
 
 
 def test_lone_surrogate_in_attributes_is_refused_and_the_scene_stays_readable(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, task_id: int, engine: Engine, scene_id: int
 ) -> None:
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         ws.send_text(SURROGATE_TRACK)
         reply = receive(ws)
@@ -51,12 +52,12 @@ def test_lone_surrogate_in_attributes_is_refused_and_the_scene_stays_readable(
     tracks, _, edits = stored(engine)
     assert [t.id for t in tracks] == ["t2"] and len(edits) == 1
     rest = client.post(
-        f"/api/scenes/{scene_id}/ops",
+        f"/api/tasks/{task_id}/ops",
         content=SURROGATE_TRACK.replace('"seq": 1', '"seq": 3'),
         headers={"content-type": "application/json"},
     )
     assert rest.status_code == 422 and rest.json()["code"] == "invalid_message"
-    assert _scene_reads(client, scene_id)["revision"] == 1
+    assert _scene_reads(client, task_id)["revision"] == 1
 
 
 @pytest.mark.parametrize(
@@ -70,9 +71,9 @@ def test_lone_surrogate_in_attributes_is_refused_and_the_scene_stays_readable(
     ],
 )
 def test_lone_surrogate_in_a_key_or_id_gets_a_reply_not_a_dropped_socket(
-    client: TestClient, scene_id: int, payload: str
+    client: TestClient, task_id: int, payload: str
 ) -> None:
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         ws.send_text(payload)
         reply = receive(ws)
         assert reply["type"] == "error" and reply["code"] == "invalid_message"
@@ -88,9 +89,9 @@ def test_lone_surrogate_in_a_key_or_id_gets_a_reply_not_a_dropped_socket(
     ],
 )
 def test_control_characters_and_deep_values_are_refused_with_a_code(
-    client: TestClient, engine: Engine, scene_id: int, data: dict[str, Any], code: str
+    client: TestClient, engine: Engine, task_id: int, data: dict[str, Any], code: str
 ) -> None:
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         reply = send_ops(ws, 1, [_track_op(**data)])
     assert reply["type"] == "error" and reply["code"] == code
@@ -111,9 +112,9 @@ def test_control_characters_and_deep_values_are_refused_with_a_code(
     ],
 )  # fmt: skip
 def test_huge_integers_and_coerced_types_are_invalid_messages(
-    client: TestClient, engine: Engine, scene_id: int, message: dict[str, Any]
+    client: TestClient, engine: Engine, task_id: int, message: dict[str, Any]
 ) -> None:
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         ws.send_text(json.dumps(message))
         reply = receive(ws)
     assert reply["type"] == "error" and reply["code"] == "invalid_message"
@@ -121,10 +122,10 @@ def test_huge_integers_and_coerced_types_are_invalid_messages(
 
 
 def test_tag_frames_must_be_integers_not_strings(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, engine: Engine, task_id: int
 ) -> None:
     tag = {"tag": "hard_braking", "subject": "ego", "first_frame": "0", "last_frame": 0}
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         reply = send_ops(ws, 1, [{"op": "create", "kind": "tag", "id": "g1", "data": tag}])
         assert reply["type"] == "reject"
@@ -138,18 +139,23 @@ def test_tag_frames_must_be_integers_not_strings(
 
 
 @pytest.mark.parametrize("path", ["22246541537534332108800", "9223372036854775808", "0", "-1"])
-def test_out_of_range_scene_ids_are_404_not_500(
+def test_out_of_range_scene_and_task_ids_are_404_not_500(
     client: TestClient, scene_id: int, path: str
 ) -> None:
-    for url in (f"/api/scenes/{path}", f"/api/scenes/{path}/annotations",
-                f"/api/scenes/{path}/frames/0/hierarchy", f"/scenes/{path}"):  # fmt: skip
+    for url, code in (
+        (f"/api/scenes/{path}", "scene_not_found"),
+        (f"/api/scenes/{path}/frames/0/hierarchy", "scene_not_found"),
+        (f"/api/tasks/{path}", "task_not_found"),
+        (f"/api/tasks/{path}/annotations", "task_not_found"),
+        (f"/tasks/{path}", "task_not_found"),
+    ):
         response = client.get(url)
         assert response.status_code == 404, url
-        assert response.json()["code"] == "scene_not_found"
+        assert response.json()["code"] == code
     frame = client.get(f"/api/scenes/{scene_id}/frames/99999999999999999999/hierarchy")
     assert frame.status_code == 422 and frame.json()["code"] == "invalid_request"
-    with client.websocket_connect(f"/ws/scenes/{path}") as ws:
-        assert receive(ws)["code"] == "scene_not_found"
+    with client.websocket_connect(f"/ws/tasks/{path}") as ws:
+        assert receive(ws)["code"] == "task_not_found"
 
 
 def test_nul_in_the_import_path_is_a_404(client: TestClient) -> None:
@@ -158,21 +164,24 @@ def test_nul_in_the_import_path_is_a_404(client: TestClient) -> None:
     assert response.json()["code"] == "import_path_not_found"
 
 
-@pytest.mark.parametrize("url", ["/ops", "/frames/0/fit"])
-def test_a_rest_body_nested_100k_deep_is_a_4xx(client: TestClient, scene_id: int, url: str) -> None:
+@pytest.mark.parametrize("url", ["/api/tasks/{task}/ops", "/api/scenes/{scene}/frames/0/fit"])
+def test_a_rest_body_nested_100k_deep_is_a_4xx(
+    client: TestClient, task_id: int, scene_id: int, url: str
+) -> None:
     body = "[" * 100_000 + "]" * 100_000
     response = client.post(
-        f"/api/scenes/{scene_id}{url}", content=body, headers={"content-type": "application/json"}
-    )
+        url.format(task=task_id, scene=scene_id), content=body,
+        headers={"content-type": "application/json"},
+    )  # fmt: skip
     assert response.status_code in (400, 422)
     assert response.json()["code"] in ("too_deep", "bad_request")
 
 
 def test_an_update_that_changes_nothing_is_acked_without_spending_a_revision(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, engine: Engine, task_id: int
 ) -> None:
     ops, _, cuboid_id = new_box_ops()
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         assert send_ops(ws, 1, ops)["revision"] == 2
         for seq, data in ((2, {}), (3, {"yaw": 0.3, "center": [10.0, 0.0, -0.9]})):
@@ -185,9 +194,9 @@ def test_an_update_that_changes_nothing_is_acked_without_spending_a_revision(
 
 
 def test_a_reused_seq_with_other_ops_is_refused_and_a_resend_is_replayed(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, engine: Engine, task_id: int
 ) -> None:
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         first = send_ops(ws, 5, [_track_op("t1")])
         assert first["type"] == "ack"
@@ -198,29 +207,29 @@ def test_a_reused_seq_with_other_ops_is_refused_and_a_resend_is_replayed(
     assert [t.id for t in stored(engine)[0]] == ["t1"]
 
 
-def _plant_bad_rows(engine: Engine, scene_id: int) -> None:
+def _plant_bad_rows(engine: Engine, task_id: int, scene_id: int) -> None:
     """Rows as an older server (or a hand-edited database) could have left them."""
     with engine.begin() as conn:
         conn.execute(
-            text("INSERT INTO track (id, scene_id, label, attributes, revision) "
-                 "VALUES ('bad-text', :s, 'Car', :a, 1), ('bad-json', :s, 'Car', '{not json', 2)"),
-            {"s": scene_id, "a": '{"note": "x\\ud800"}'},
+            text("INSERT INTO track (task_id, id, scene_id, label, attributes, revision) "
+                 "VALUES (:t, 'bad-text', :s, 'Car', :a, 1), (:t, 'bad-json', :s, 'Car', '{not json', 2)"),
+            {"t": task_id, "s": scene_id, "a": '{"note": "x\\ud800"}'},
         )  # fmt: skip
-        conn.execute(text("UPDATE scene SET revision = 2 WHERE id = :s"), {"s": scene_id})
+        conn.execute(text("UPDATE task SET revision = 2 WHERE id = :t"), {"t": task_id})
 
 
 def test_a_scene_with_bad_stored_rows_still_answers_and_doctor_reports_them(
-    client: TestClient, engine: Engine, settings: Settings, scene_id: int,
+    client: TestClient, task_id: int, engine: Engine, settings: Settings, scene_id: int,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    _plant_bad_rows(engine, scene_id)
-    snap = _scene_reads(client, scene_id)
+    _plant_bad_rows(engine, task_id, scene_id)
+    snap = _scene_reads(client, task_id)
     assert [t["id"] for t in snap["tracks"]] == ["bad-text"]
     assert snap["tracks"][0]["attributes"] == {"note": "x\ufffd"}
     problems = {(p["id"], p["code"]) for p in snap["problems"]}
     assert problems == {("bad-text", "row_repaired"), ("bad-json", "row_unreadable")}
     # the scene can still be edited
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         assert send_ops(ws, 1, [_track_op("t-new")])["type"] == "ack"
         assert send_ops(ws, 2, [_track_op("bad-json")])["errors"][0]["code"] == "id_taken"
@@ -241,10 +250,10 @@ def test_a_scene_with_bad_stored_rows_still_answers_and_doctor_reports_them(
 
 
 def test_doctor_finds_a_healthy_directory_healthy_and_a_missing_tile(
-    client: TestClient, settings: Settings, scene_id: int,
+    client: TestClient, settings: Settings, task_id: int,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         ops, _, cuboid_id = new_box_ops()
         send_ops(ws, 1, ops)
@@ -274,6 +283,7 @@ def test_an_uncaught_error_is_a_json_500_with_a_request_id(
         raise RuntimeError("boom at /secret/server/path")
 
     client.app.dependency_overrides[get_db] = broken  # type: ignore[attr-defined]
+    client.app.dependency_overrides[auth_get_db] = broken  # type: ignore[attr-defined]
     with TestClient(client.app, raise_server_exceptions=False) as c:  # type: ignore[arg-type]
         response = c.get("/api/scenes")
     assert response.status_code == 500

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from server.models import BehaviourTag, Cuboid, Scene, Track
+from server.models import BehaviourTag, Cuboid, Task, Track
 from server.taxonomy import DEFAULT_TAXONOMY
 
 json_values = st.recursive(
@@ -166,10 +166,10 @@ messages = (
 
 
 def test_thousands_of_malformed_messages_leave_the_server_up_and_the_data_valid(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, engine: Engine, task_id: int
 ) -> None:
     fresh_seq = itertools.count()
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
 
         @settings(
             max_examples=2500,
@@ -243,11 +243,11 @@ def poisoned(batch: dict[str, Any], where: int, value: Any) -> str:
     return text.replace(f'"{DEEP}"', "[" * 100_000 + "]" * 100_000)
 
 
-def test_poisoned_text_frames_are_refused_and_every_scene_still_answers_hello(
-    client: TestClient, engine: Engine, scene_id: int
+def test_poisoned_text_frames_are_refused_and_every_task_still_answers_hello(
+    client: TestClient, engine: Engine, task_id: int
 ) -> None:
     fresh_seq = itertools.count(10**6)
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
 
         @settings(max_examples=400, deadline=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
@@ -264,15 +264,15 @@ def test_poisoned_text_frames_are_refused_and_every_scene_still_answers_hello(
 
         send_one()
     with Session(engine) as session:
-        scene_ids = [s.id for s in session.exec(select(Scene)).all()]
-    for sid in scene_ids:
-        with client.websocket_connect(f"/ws/scenes/{sid}") as ws:
+        task_ids = [t.id for t in session.exec(select(Task)).all()]
+    for tid in task_ids:
+        with client.websocket_connect(f"/ws/tasks/{tid}") as ws:
             ws.send_text(json.dumps({"type": "hello", "client_id": "check"}))
             reply = ws.receive_json()
             while reply["type"] == "presence":
                 reply = ws.receive_json()
             assert reply["type"] == "snapshot" and reply["problems"] == []
-        assert client.get(f"/api/scenes/{sid}/annotations").status_code == 200
+        assert client.get(f"/api/tasks/{tid}/annotations").status_code == 200
     with engine.connect() as conn:  # every stored attribute is text UTF-8 can carry
         for table in ("track", "cuboid", "behaviourtag"):
             for (attributes,) in conn.exec_driver_sql(f"SELECT attributes FROM {table}"):

@@ -33,25 +33,28 @@ class FakeSocket:
         self.closed_with = code
 
 
-def _connection(scene_id: int, ws: FakeSocket) -> Connection:
-    return Connection(ws, scene_id, "someone")  # type: ignore[arg-type]
+def _connection(task_id: int, ws: FakeSocket) -> Connection:
+    return Connection(ws, task_id, "someone")  # type: ignore[arg-type]
 
 
 def test_a_stalled_recipient_does_not_hold_up_the_writer_and_gets_events_in_order(
-    engine: Engine, settings: Settings, scene_id: int
+    engine: Engine, settings: Settings, task_id: int, tester: str
 ) -> None:
     async def run() -> None:
         hub = Hub(engine, DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
         gate = asyncio.Event()
-        stalled = _connection(scene_id, FakeSocket(gate))
+        stalled = _connection(task_id, FakeSocket(gate))
         await hub.join(stalled)
         ops, _, cuboid_id = new_box_ops()
-        replies = [await hub.submit(scene_id, "a", Ops(type="ops", seq=1, client_id="a", ops=ops))]
+        first = Ops(type="ops", seq=1, client_id="a", ops=ops)
+        replies = [await hub.submit(task_id, tester, first, role="lead")]
         for i in range(5):
             move = {"op": "update", "kind": "cuboid", "id": cuboid_id, "base_revision": 2 + i,
                     "data": {"center": [11.0 + i, 0.0, -0.9]}}  # fmt: skip
             msg = Ops.model_validate({"type": "ops", "seq": 2 + i, "client_id": "a", "ops": [move]})
-            replies.append(await asyncio.wait_for(hub.submit(scene_id, "a", msg), 10))
+            replies.append(
+                await asyncio.wait_for(hub.submit(task_id, tester, msg, role="lead"), 10)
+            )
         # every ack came back while the stalled socket had sent nothing
         assert [r.type for r in replies] == ["ack"] * 6
         assert stalled.ws.sent == []  # type: ignore[attr-defined]

@@ -64,7 +64,7 @@ def _same_poses(a: SceneData, b: SceneData) -> None:
 def _roundtrip(engine: Engine, settings: Settings, scene_id: int, fmt: str, out: Path) -> int:
     summary = export_scene(engine, settings, scene_id, fmt, out)
     assert summary["counts"]["boxes"] >= 0
-    return import_scene(engine, settings, fmt, out).scene_id
+    return import_scene(engine, settings, fmt, out).task_id
 
 
 def test_sustech_imports_as_one_scene_with_every_box_and_track_id(
@@ -76,7 +76,7 @@ def test_sustech_imports_as_one_scene_with_every_box_and_track_id(
     assert result.report.counts["cuboids"] == sum(SUSTECH_BOXES)
     assert not result.report.dropped
     assert result.report.class_map == {"Rider": "Cyclist", "Motor": "Motorcycle"}
-    data = load(engine, settings, result.scene_id)
+    data = load(engine, settings, result.task_id)
     per_frame = [sum(b.frame == i for b in data.labels.boxes) for i in range(4)]
     assert per_frame == SUSTECH_BOXES
     for i, f in enumerate(data.labels.frames):
@@ -96,13 +96,13 @@ def test_kitti_boxes_contain_points_and_export_reproduces_label_2(
     folder = shared_data / "kitti"
     result = import_scene(engine, settings, "kitti", folder)
     assert result.report.dropped == {"DontCare": 4}
-    data = load(engine, settings, result.scene_id)
+    data = load(engine, settings, result.task_id)
     assert len(data.labels.boxes) == 4
     for i, f in enumerate(data.labels.frames):
         pts = np.fromfile(folder / "velodyne" / f"{f.key}.bin", dtype=np.float32).reshape(-1, 4)
         boxes = [[*b.center, *b.size, b.yaw] for b in data.labels.boxes if b.frame == i]
         assert count_points_in_boxes(pts[:, :3].astype(np.float64), boxes).min() > 0
-    export_scene(engine, settings, result.scene_id, "kitti", tmp_path / "out", points=False)
+    export_scene(engine, settings, result.task_id, "kitti", tmp_path / "out", points=False)
     for f in data.labels.frames:
         want = [
             line.split()
@@ -123,7 +123,7 @@ def test_kitti_boxes_contain_points_and_export_reproduces_label_2(
 def test_kitti_round_trip_keeps_geometry_classes_and_occlusion(
     engine: Engine, settings: Settings, shared_data: Path, tmp_path: Path
 ) -> None:
-    first = import_scene(engine, settings, "kitti", shared_data / "kitti").scene_id
+    first = import_scene(engine, settings, "kitti", shared_data / "kitti").task_id
     second = _roundtrip(engine, settings, first, "kitti", tmp_path / "kitti")
     a, b = load(engine, settings, first), load(engine, settings, second)
     _same_tracks(a, b)
@@ -134,11 +134,11 @@ def test_kitti_round_trip_keeps_geometry_classes_and_occlusion(
         assert x.attributes == bb[k].attributes
 
 
-@pytest.mark.parametrize("fmt", ["sustech", "openlabel", "nuscenes"])
+@pytest.mark.parametrize("fmt", ["sustech", "openlabel", "pointlabel-json"])
 def test_sustech_scene_round_trips(
     engine: Engine, settings: Settings, shared_data: Path, tmp_path: Path, fmt: str
 ) -> None:
-    first = import_scene(engine, settings, "sustech", shared_data / "sustech").scene_id
+    first = import_scene(engine, settings, "sustech", shared_data / "sustech").task_id
     second = _roundtrip(engine, settings, first, fmt, tmp_path / fmt)
     a, b = load(engine, settings, first), load(engine, settings, second)
     _same_tracks(a, b)
@@ -170,7 +170,7 @@ def _ground_truth_as_nuscenes(folder: Path) -> None:
     ] + [{"tag": "hard_braking", "subject": "ego", "first_frame": 1, "last_frame": 3,
           "attributes": {"severity": "moderate"}}]  # fmt: skip
     frames = [{"index": p["frame"], "file": p["file"], "timestamp": p["timestamp"]} for p in poses]
-    doc = {"format": "pointlabel-nuscenes-style", "version": 1, "frames": frames,
+    doc = {"format": "pointlabel-json", "version": 1, "frames": frames,
            "instances": instances, "annotations": annotations, "tags": tags}  # fmt: skip
     (folder / "annotations.json").write_text(json.dumps(doc))
 
@@ -179,15 +179,15 @@ def _ground_truth_as_nuscenes(folder: Path) -> None:
 def generated_scene(engine: Engine, settings: Settings, tmp_path: Path) -> int:
     folder = generate_sequence(tmp_path / "seq", frames=20, azimuth_steps=300)
     _ground_truth_as_nuscenes(folder)
-    result = import_scene(engine, settings, "nuscenes", folder)
+    result = import_scene(engine, settings, "pointlabel-json", folder)
     truth = json.loads((folder / "ground_truth.json").read_text())
     assert result.report.counts["cuboids"] == sum(len(t["cuboids"]) for t in truth["tracks"])
     assert result.report.counts["tags"] == len(truth["tags"]) + 1
     assert not result.report.dropped
-    return result.scene_id
+    return result.task_id
 
 
-@pytest.mark.parametrize("fmt", ["openlabel", "nuscenes", "sustech"])
+@pytest.mark.parametrize("fmt", ["openlabel", "pointlabel-json", "sustech"])
 def test_generated_sequence_round_trips_with_tags_flags_and_poses(
     engine: Engine, settings: Settings, generated_scene: int, tmp_path: Path, fmt: str
 ) -> None:
@@ -209,3 +209,17 @@ def test_euler_quaternion_round_trip() -> None:
     rng = np.random.default_rng(1)
     for yaw, pitch, roll in rng.uniform([-3, -1.2, -1.2], [3, 1.2, 1.2], (50, 3)):
         assert np.allclose(quat_to_euler(euler_to_quat(yaw, pitch, roll)), (yaw, pitch, roll))
+
+
+def test_generated_sequence_openlabel_passes_vcd_checks(
+    engine: Engine, settings: Settings, generated_scene: int, tmp_path: Path
+) -> None:
+    core = pytest.importorskip("vcd.core")
+    sanity = pytest.importorskip("vcd.sanity")
+    export_scene(engine, settings, generated_scene, "openlabel", tmp_path / "ol", points=False)
+    v = core.VCD()
+    v.load_from_file(str(tmp_path / "ol" / "openlabel.json"), validation=True)
+    assert sanity.check_frame_intervals(v) and sanity.check_frames_elements(v)
+    data = load(engine, settings, generated_scene)
+    assert len(v.get_actions()) == len(data.labels.tags)
+    assert len(v.get_relations()) == sum(g.track_id is not None for g in data.labels.tags)

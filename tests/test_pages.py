@@ -18,16 +18,17 @@ def _boot(html: str) -> dict[str, Any]:
 
 
 def test_workspace_inlines_scene_taxonomy_and_first_hierarchy(
-    client: TestClient, scene_id: int
+    client: TestClient, scene_id: int, task_id: int
 ) -> None:
-    html = client.get(f"/scenes/{scene_id}").text
+    html = client.get(f"/tasks/{task_id}").text
     boot = _boot(html)
     assert boot["scene"] == client.get(f"/api/scenes/{scene_id}").json()
     assert boot["taxonomy"] == client.get("/api/taxonomy").json()
     assert boot["hierarchy"] == client.get(f"/api/scenes/{scene_id}/frames/0/hierarchy").json()
     root = boot["hierarchy"]["nodes"][0]["tile"]
     assert (
-        f'<link rel="preload" href="/api/tiles/{root}" as="fetch" crossorigin="anonymous">' in html
+        f'<link rel="preload" href="/api/scenes/{scene_id}/tiles/{root}" as="fetch" '
+        'crossorigin="anonymous">' in html
     )
     assert '<link rel="modulepreload" href="/vendor/three/build/three.core.js">' in html
 

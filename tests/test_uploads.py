@@ -14,12 +14,16 @@ from urllib.parse import urlencode
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from server import accounts
 from server.app import create_app
 from server.cli import main
 from server.config import Settings, get_settings
+from server.db import make_engine
 from server.launch import free_port, start_server
 from server.names import InvalidNameError, check_filename, clean_scene_name, name_from_path
+from tests.conftest import logged_in
 from tests.test_coordinates import las_file, random_bytes_bin
 
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -64,7 +68,8 @@ def _asgi_upload(
         "scheme": "http", "path": "/api/scenes", "raw_path": b"/api/scenes", "root_path": "",
         "query_string": urlencode({"filename": filename}).encode(), "client": ("127.0.0.1", 5000),
         "server": ("testserver", 80),
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "headers": [(k.lower().encode(), v.encode()) for k, v in
+                    {**headers, "Authorization": f"Bearer {app.state.test_token}"}.items()],
     }  # fmt: skip
     sent: list[dict[str, Any]] = []
 
@@ -78,7 +83,17 @@ def _asgi_upload(
 
 @pytest.fixture
 def low_cap_app(settings: Settings, scene_id: int) -> FastAPI:
-    return create_app(settings.model_copy(update={"max_upload_bytes": LOW_CAP}))
+    """The app with a 1 MB upload cap, and an API token of a lead (``state.test_token``)."""
+    app = create_app(settings.model_copy(update={"max_upload_bytes": LOW_CAP}))
+    app.state.test_token = _lead_token(settings)
+    return app
+
+
+def _lead_token(settings: Settings) -> str:
+    with Session(make_engine(settings.db_url)) as db:
+        accounts.create_user(db, "uploader", "lead")
+        token, _ = accounts.create_api_token(db, "uploader")
+    return token
 
 
 @pytest.mark.parametrize("declared", [600 * 2**20, 2**40])
@@ -108,15 +123,20 @@ def test_a_real_server_answers_413_to_a_declared_terabyte_without_waiting_for_it
 ) -> None:
     """The issue's probe: headers declaring 1 TiB, then no body at all; the answer comes anyway."""
     port = free_port()
+    token = _lead_token(Settings(data_dir=tmp_path / "data"))
     proc = start_server(tmp_path / "data", port)
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
             sock.sendall(
                 b"POST /api/scenes?filename=huge.laz HTTP/1.1\r\nHost: localhost\r\n"
+                b"Authorization: Bearer " + token.encode() + b"\r\n"
                 b"Content-Type: application/octet-stream\r\n"
                 b"Content-Length: 1099511627776\r\n\r\n"
             )
-            reply = sock.recv(65536).decode()
+            data = b""
+            while b'"code"' not in data and (chunk := sock.recv(65536)):
+                data += chunk  # headers and body may come in separate packets
+            reply = data.decode()
     finally:
         proc.kill()
         proc.wait()
@@ -292,4 +312,5 @@ def test_ingest_streams_a_large_las_and_still_refuses_a_wild_scale(
         ingest(engine, settings, path, stream_min_points=0)  # the streaming path
     assert not any(settings.frames_dir.iterdir())
     with TestClient(create_app(settings)) as client:
+        logged_in(client, make_engine(settings.db_url), settings)
         assert client.get("/api/scenes").json() == []

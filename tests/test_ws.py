@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 from starlette.testclient import WebSocketTestSession
 
-from server.models import Cuboid, Edit, Scene, Track
+from server.models import Cuboid, Edit, Task, Track
 
 
 def new_box_ops(
@@ -67,10 +67,10 @@ def stored(engine: Engine) -> tuple[list[Track], list[Cuboid], list[Edit]]:
 
 
 def test_created_cuboid_is_acknowledged_after_commit_with_an_edit_log(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, engine: Engine, task_id: int
 ) -> None:
     ops, track_id, cuboid_id = new_box_ops()
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         assert hello(ws)["revision"] == 0
         ack = send_ops(ws, 1, ops)
     assert ack["type"] == "ack" and ack["revision"] == 2
@@ -98,10 +98,10 @@ def test_created_cuboid_is_acknowledged_after_commit_with_an_edit_log(
 
 
 def test_edit_with_nan_size_is_rejected_and_not_stored(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, task_id: int, engine: Engine, scene_id: int
 ) -> None:
     ops, _, _ = new_box_ops(size=(float("nan"), 1.9, 1.6))
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         # Python's json writes NaN as a bare token, as a careless client would.
         reply = send_ops(ws, 1, ops)
@@ -111,14 +111,14 @@ def test_edit_with_nan_size_is_rejected_and_not_stored(
     ]
     assert stored(engine) == ([], [], [])
     with Session(engine) as s:
-        assert s.get(Scene, scene_id).revision == 0  # type: ignore[union-attr]
+        assert s.get(Task, task_id).revision == 0  # type: ignore[union-attr]
 
 
 def test_edit_with_negative_size_is_rejected_and_not_stored(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, engine: Engine, task_id: int
 ) -> None:
     ops, _, _ = new_box_ops(size=(4.5, -1.0, 1.6))
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         reply = send_ops(ws, 1, ops)
     assert [e["code"] for e in reply["errors"]] == ["size_not_positive"]
@@ -126,10 +126,10 @@ def test_edit_with_negative_size_is_rejected_and_not_stored(
 
 
 def test_move_is_stored_and_a_stale_base_revision_is_a_conflict(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, engine: Engine, task_id: int
 ) -> None:
     ops, _, cuboid_id = new_box_ops()
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         send_ops(ws, 1, ops)
         move = {
@@ -147,10 +147,10 @@ def test_move_is_stored_and_a_stale_base_revision_is_a_conflict(
 
 
 def test_resent_batch_is_acknowledged_again_and_applied_once(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, engine: Engine, task_id: int
 ) -> None:
     ops, _, _ = new_box_ops()
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         first = send_ops(ws, 7, ops)
         again = send_ops(ws, 7, ops)
@@ -160,12 +160,12 @@ def test_resent_batch_is_acknowledged_again_and_applied_once(
 
 
 def test_other_clients_receive_the_event_and_a_reconnect_sees_the_box(
-    client: TestClient, scene_id: int
+    client: TestClient, task_id: int
 ) -> None:
     ops, _, cuboid_id = new_box_ops()
     with (
-        client.websocket_connect(f"/ws/scenes/{scene_id}") as a,
-        client.websocket_connect(f"/ws/scenes/{scene_id}") as b,
+        client.websocket_connect(f"/ws/tasks/{task_id}") as a,
+        client.websocket_connect(f"/ws/tasks/{task_id}") as b,
     ):
         hello(a)
         hello(b)
@@ -173,13 +173,13 @@ def test_other_clients_receive_the_event_and_a_reconnect_sees_the_box(
         event = receive(b)
     assert event["type"] == "event" and event["revision"] == 2
     assert [o["id"] for o in event["ops"]][-1] == cuboid_id
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as c:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as c:
         snap = hello(c)
     assert [x["id"] for x in snap["cuboids"]] == [cuboid_id]
 
 
 def test_malformed_messages_get_an_error_and_the_connection_stays_usable(
-    client: TestClient, scene_id: int
+    client: TestClient, task_id: int
 ) -> None:
     bad_messages = [
         "not json",
@@ -188,7 +188,7 @@ def test_malformed_messages_get_an_error_and_the_connection_stays_usable(
         '{"type": "explode"}',
         '{"type":"ops","seq":1,"client_id":"c","ops":[{"op":"create"}]}',
     ]
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         for bad in bad_messages:
             ws.send_text(bad)
             reply = receive(ws)
@@ -196,10 +196,10 @@ def test_malformed_messages_get_an_error_and_the_connection_stays_usable(
         assert hello(ws)["revision"] == 0
 
 
-def test_cuboid_in_a_frame_outside_the_scene_is_rejected(client: TestClient, scene_id: int) -> None:
+def test_cuboid_in_a_frame_outside_the_scene_is_rejected(client: TestClient, task_id: int) -> None:
     ops, _, _ = new_box_ops()
     ops[1]["data"]["frame"] = 5
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         reply = send_ops(ws, 1, ops)
     assert [e["code"] for e in reply["errors"]] == ["frame_not_in_scene"]
@@ -216,15 +216,15 @@ def move_op(cuboid_id: str, base: int, x: float) -> dict[str, Any]:
 
 
 def test_reconnect_with_since_revision_gets_exactly_the_missed_events_in_order(
-    client: TestClient, scene_id: int
+    client: TestClient, task_id: int
 ) -> None:
     ops, _, cuboid_id = new_box_ops()
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as a:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as a:
         hello(a, "a")
         send_ops(a, 1, ops, "a")  # revisions 1, 2: the client that leaves has these
         for i in range(3):  # revisions 3, 4, 5 happen while it is away
             assert send_ops(a, 2 + i, [move_op(cuboid_id, 2 + i, 11.0 + i)], "a")["type"] == "ack"
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as b:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as b:
         b.send_json({"type": "hello", "client_id": "b", "since_revision": 2})
         missed = receive(b)
     assert missed["type"] == "missed" and missed["revision"] == 5
@@ -233,16 +233,16 @@ def test_reconnect_with_since_revision_gets_exactly_the_missed_events_in_order(
 
 
 def test_since_revision_ahead_of_the_scene_gets_a_snapshot(
-    client: TestClient, scene_id: int
+    client: TestClient, task_id: int
 ) -> None:
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         ws.send_json({"type": "hello", "client_id": "x", "since_revision": 99})
         assert receive(ws)["type"] == "snapshot"
 
 
-def test_three_clients_see_every_event_in_revision_order(client: TestClient, scene_id: int) -> None:
+def test_three_clients_see_every_event_in_revision_order(client: TestClient, task_id: int) -> None:
     ops, _, cuboid_id = new_box_ops()
-    url = f"/ws/scenes/{scene_id}"
+    url = f"/ws/tasks/{task_id}"
     with (
         client.websocket_connect(url) as a,
         client.websocket_connect(url) as b,
@@ -269,11 +269,11 @@ def test_three_clients_see_every_event_in_revision_order(client: TestClient, sce
 
 
 def test_a_batch_with_one_bad_op_stores_none_of_it(
-    client: TestClient, engine: Engine, scene_id: int
+    client: TestClient, engine: Engine, task_id: int
 ) -> None:
     ops, _, _ = new_box_ops()
     more, _, _ = new_box_ops(size=(4.5, 1.9, 0.0))
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         hello(ws)
         reply = send_ops(ws, 1, ops + more)
     assert reply["type"] == "reject" and [e["path"] for e in reply["errors"]] == [
@@ -282,10 +282,10 @@ def test_a_batch_with_one_bad_op_stores_none_of_it(
     assert stored(engine) == ([], [], [])
 
 
-def test_presence_lists_clients_and_their_selection(client: TestClient, scene_id: int) -> None:
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as a:
+def test_presence_lists_clients_and_their_selection(client: TestClient, task_id: int) -> None:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as a:
         hello(a, "a")
-        with client.websocket_connect(f"/ws/scenes/{scene_id}") as b:
+        with client.websocket_connect(f"/ws/tasks/{task_id}") as b:
             hello(b, "b")
             b.send_json({"type": "select", "object_id": "box-1"})
             while (
@@ -306,9 +306,9 @@ def test_presence_lists_clients_and_their_selection(client: TestClient, scene_id
 
 
 def test_binary_frames_are_refused_and_the_connection_stays_usable(
-    client: TestClient, scene_id: int
+    client: TestClient, task_id: int
 ) -> None:
-    with client.websocket_connect(f"/ws/scenes/{scene_id}") as ws:
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
         ws.send_bytes(b"\x00\x01")
         assert receive(ws)["code"] == "invalid_message"
         assert hello(ws)["revision"] == 0

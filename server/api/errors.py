@@ -1,7 +1,8 @@
 """Every error a client sees: JSON ``{code, message}`` with a stable code.
 
-Each layer has one error root: :class:`ApiError` here, ``PointCloudError`` in
-the point-cloud library, ``InterchangeError`` in interchange. They are mapped
+Each layer has one error root: ``ApiError`` in the server (``server/errors.py``:
+tasks, accounts and uploads raise its subclasses), ``PointCloudError`` in the
+point-cloud library, ``InterchangeError`` in interchange. They are mapped
 to responses in :func:`install`, the only place that does so. Anything else is
 a bug: it is logged with a request id and answered with a JSON 500 that names
 the id, never a plain-text body or a traceback.
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pointcloud.errors import PointCloudError
+from server.errors import ApiError
 from server.interchange.model import InterchangeError
 from server.text import safe_message
 
@@ -34,17 +36,11 @@ HTTP_CODES = {
 }
 
 
-class ApiError(Exception):
-    """An error with an HTTP status and a stable machine-readable code."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
-def error_response(status: int, code: str, message: str, **extra: str) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: str
+) -> JSONResponse:
     body = {"code": code, "message": safe_message(message), **extra}
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -52,7 +48,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(PointCloudError)
     async def _pointcloud(_: Request, exc: PointCloudError) -> JSONResponse:

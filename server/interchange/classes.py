@@ -1,8 +1,13 @@
 """Class names between the formats and the taxonomy (docs/formats.md has the tables).
 
-A type the taxonomy has is kept. A known foreign type maps to its nearest
-class. Anything else becomes ``Other`` with the type in its ``description``
-track attribute, so nothing is lost; the import summary lists each mapping.
+A foreign type is matched, in this order and ignoring case: a class of the
+taxonomy (``car`` -> ``Car``); the format's own table (``TO_TAXONOMY``); the
+taxonomy's alias table (``ALIASES``, keyed by taxonomy version: nuScenes
+categories such as ``vehicle.car``, common lower-case names). Anything else
+becomes ``Other`` with the type in its ``description`` track attribute, so
+nothing is lost. The summary's ``class_map`` lists every mapping that
+changed a name. The alias table lives here until taxonomies are stored in the
+database (issue 11).
 """
 
 from __future__ import annotations
@@ -13,14 +18,51 @@ from server.taxonomy import Taxonomy
 TO_TAXONOMY: dict[str, dict[str, str]] = {
     "sustech": {"Rider": "Cyclist", "Motor": "Motorcycle", "Van": "Van"},
     "kitti": {"Person_sitting": "Pedestrian", "Tram": "Other", "Misc": "Other"},
-    "nuscenes": {},
-    "openlabel": {},
 }
 """Foreign type -> taxonomy class, per format (types the taxonomy has map to themselves)."""
+
+ALIASES: dict[str, dict[str, str]] = {
+    "default-1": {
+        "vehicle.car": "Car",
+        "vehicle.emergency.police": "Car",
+        "vehicle.truck": "Truck",
+        "vehicle.trailer": "Truck",
+        "vehicle.construction": "Truck",
+        "vehicle.emergency.ambulance": "Van",
+        "vehicle.bus.rigid": "Bus",
+        "vehicle.bus.bendy": "Bus",
+        "vehicle.motorcycle": "Motorcycle",
+        "vehicle.bicycle": "Cyclist",
+        "human.pedestrian.adult": "Pedestrian",
+        "human.pedestrian.child": "Pedestrian",
+        "human.pedestrian.construction_worker": "Pedestrian",
+        "human.pedestrian.police_officer": "Pedestrian",
+        "person": "Pedestrian",
+        "people": "Pedestrian",
+        "bicycle": "Cyclist",
+        "bike": "Cyclist",
+        "motorbike": "Motorcycle",
+        "motor": "Motorcycle",
+        "rider": "Cyclist",
+        "person_sitting": "Pedestrian",
+    }
+}
+"""Per-taxonomy aliases (lower-case foreign name -> class), matched ignoring case."""
 
 FROM_TAXONOMY: dict[str, dict[str, str]] = {
     "sustech": {"Cyclist": "Rider", "Motorcycle": "Motor"},
     "kitti": {"Bus": "Bus", "Motorcycle": "Motorcycle"},
+    "kitti-tracking": {"Bus": "Bus", "Motorcycle": "Motorcycle"},
+    "nuscenes-v1": {
+        "Car": "vehicle.car",
+        "Van": "vehicle.car",
+        "Truck": "vehicle.truck",
+        "Bus": "vehicle.bus.rigid",
+        "Motorcycle": "vehicle.motorcycle",
+        "Cyclist": "vehicle.bicycle",
+        "Pedestrian": "human.pedestrian.adult",
+        "Other": "movable_object.debris",
+    },
 }
 """Taxonomy class -> the format's type on export (unlisted classes keep their name)."""
 
@@ -28,13 +70,26 @@ OTHER = "Other"
 DESCRIPTION = "description"
 
 
+def match_class(fmt: str, type_name: str, taxonomy: Taxonomy) -> str | None:
+    """The taxonomy class a foreign type names (ignoring case), or None."""
+    folded = type_name.casefold()
+    by_fold = {c.casefold(): c for c in taxonomy.classes}
+    if folded in by_fold:
+        return by_fold[folded]
+    for table in (TO_TAXONOMY.get(fmt, {}), ALIASES.get(taxonomy.version, {})):
+        for name, label in table.items():
+            if name.casefold() == folded and label in taxonomy.classes:
+                return label
+    return None
+
+
 def to_class(fmt: str, type_name: str, taxonomy: Taxonomy, report: Report) -> tuple[str, Attrs]:
     """The taxonomy class for a format's type, and track attributes that keep the type."""
     if type_name in taxonomy.classes:
         return type_name, {}
-    label = TO_TAXONOMY.get(fmt, {}).get(type_name, OTHER)
+    label = match_class(fmt, type_name, taxonomy) or OTHER
     report.class_map[type_name] = label
-    if label == OTHER and OTHER in taxonomy.classes:
+    if label == OTHER and OTHER in taxonomy.classes and type_name.casefold() != "other":
         return OTHER, {DESCRIPTION: type_name}
     return label, {}
 
@@ -43,6 +98,13 @@ def from_class(fmt: str, label: str, attributes: Attrs) -> str:
     """The format's type for a track: ``Other`` exports its description when it has one."""
     if label == OTHER and isinstance(attributes.get(DESCRIPTION), str):
         return str(attributes[DESCRIPTION])
-    if fmt == "kitti" and label == OTHER:
+    if fmt.startswith("kitti") and label == OTHER:
         return "Misc"
     return FROM_TAXONOMY.get(fmt, {}).get(label, label)
+
+
+def export_type(fmt: str, label: str, attributes: Attrs, report: Report) -> str:
+    """:func:`from_class`, recording every class -> type mapping in ``report.class_map``."""
+    name = from_class(fmt, label, attributes)
+    report.class_map[label if name == label or label != OTHER else f"{label}:{name}"] = name
+    return name

@@ -60,16 +60,19 @@ class SceneData:
             report.dropped["missing_point_files"] = missing
 
 
-def load(engine: Engine, settings: Settings, scene_id: int) -> SceneData:
-    """The scene's committed annotations as an :class:`AnnotationSet` (format track ids)."""
+def load(engine: Engine, settings: Settings, task_id: int) -> SceneData:
+    """A task's committed label set as an :class:`AnnotationSet` (format track ids)."""
     with engine.connect() as conn:
-        st = load_scene(conn, scene_id)
+        st = load_scene(conn, task_id)
+    if st is None:
+        raise InterchangeError(f"task {task_id} does not exist")
+    scene_id = st.scene_id
     with Session(engine) as session:
         scene = session.get(Scene, scene_id)
         rows = session.exec(
             select(Frame).where(Frame.scene_id == scene_id).order_by(Frame.index)  # type: ignore[arg-type]
         ).all()
-    if st is None or scene is None:
+    if scene is None:
         raise InterchangeError(f"scene {scene_id} does not exist")
     frames = [
         FrameMeta(key_of(r.source_file), r.timestamp, r.pose, Path(r.source_file)) for r in rows

@@ -34,16 +34,21 @@ from server.taxonomy import DEFAULT_TAXONOMY, Taxonomy
 
 BATCH_OPS = 500
 MAX_EXAMPLES = 20
+MAX_DROPS = 1000
 _ID_CHARS = re.compile(r"^[A-Za-z0-9_.:-]+$")
 
 
 @dataclass
 class Parsed:
-    """A reader's result: the folder of point-cloud frames to ingest and the labels."""
+    """A reader's result: the folder of point-cloud frames to ingest and the labels.
+
+    ``files`` lists the frames (in order) when only some of the folder's are the
+    scene's; by default every point-cloud file of ``points`` is a frame."""
 
     points: Path
     labels: AnnotationSet
     report: Report
+    files: list[Path] | None = None
 
 
 @dataclass
@@ -53,10 +58,12 @@ class ImportResult:
     frames: int
     points: int
     report: Report
+    task_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "scene_id": self.scene_id,
+            "task_id": self.task_id,
             "name": self.name,
             "frames": self.frames,
             "points": self.points,
@@ -91,17 +98,22 @@ def import_parsed(
 ) -> ImportResult:
     """Create the scene from ``parsed.points`` and apply ``parsed.labels`` to it."""
     report = parsed.report
-    files = list_frames(parsed.points)
+    files = list_frames(parsed.points) if parsed.files is None else parsed.files
     index_of = {frame_key(f): i for i, f in enumerate(files)}
-    result = ingest(engine, settings, parsed.points, name=name, progress=progress)
-    scene_id = result.scene_id
+    result = ingest(
+        engine, settings, parsed.points, name=name, progress=progress, files=parsed.files
+    )
+    scene_id, task_id = result.scene_id, result.task_id
+    assert task_id is not None
     _store_poses(engine, scene_id, parsed.labels, index_of)
     ops = _ops(scene_id, parsed.labels, index_of, report)
     writer = writer or Writer(engine, taxonomy, FrameStore(settings.frames_dir))
-    _apply(writer, scene_id, user or settings.default_user, ops, report, progress)
+    _apply(writer, task_id, user or settings.default_user, ops, report, progress)
     progress("labels", len(ops), len(ops))
     report.counts["frames"] = result.frames
-    return ImportResult(scene_id, result.name, result.frames, result.points, report)
+    return ImportResult(
+        scene_id, result.name, result.frames, result.points, report, task_id=task_id
+    )
 
 
 def _store_poses(
@@ -167,7 +179,7 @@ def _box_op(scene_id: int, b: Box, frame: int) -> dict[str, Any]:
 
 def _apply(
     writer: Writer,
-    scene_id: int,
+    task_id: int,
     user: str,
     ops: list[dict[str, Any]],
     report: Report,
@@ -184,7 +196,7 @@ def _apply(
                 {"type": "ops", "seq": seq, "client_id": client, "ops": pending}
             )
             seq += 1
-            reply, _ = writer.apply(scene_id, user, msg)
+            reply, _ = writer.apply(task_id, user, msg, trusted=True)
             if reply.type == "ack":
                 for w in reply.warnings:
                     _warn(report, w.code, w.path, w.message, pending)
@@ -193,16 +205,18 @@ def _apply(
                 break
             if reply.type == "conflict":
                 raise InterchangeError(f"conflict on {reply.kind} {reply.id} while importing")
-            bad: dict[int, str] = {}
+            bad: dict[int, tuple[str, str]] = {}
             for e in reply.errors:
                 parts = e.path.split(".")
                 if len(parts) > 1 and parts[0] == "ops" and parts[1].isdigit():
-                    bad.setdefault(int(parts[1]), e.code)
+                    bad.setdefault(int(parts[1]), (e.code, e.message))
             if not bad:
                 raise InterchangeError(f"import refused: {reply.errors[0].message}")
-            for i, code in bad.items():
+            for i, (code, message) in bad.items():
                 report.drop(f"{pending[i]['kind']}:{code}")
-                _example(report, code, pending[i], "dropped")
+                _example(report, code, pending[i], message)
+                if len(report.drops) < MAX_DROPS:
+                    report.drops.append(_where(code, pending[i], message))
             pending = [op for i, op in enumerate(pending) if i not in bad]
 
 
@@ -215,10 +229,15 @@ def _warn(report: Report, code: str, path: str, message: str, ops: list[dict[str
 
 def _example(report: Report, code: str, op: dict[str, Any], message: str) -> None:
     if len(report.examples) < MAX_EXAMPLES:
-        data = op.get("data", {})
-        where = {"kind": op.get("kind", ""), "id": op.get("id", "")}
-        if "track_id" in data and data["track_id"]:
-            where["track_id"] = str(data["track_id"])
-        if "frame" in data:
-            where["frame"] = str(data["frame"])
-        report.examples.append({"code": code, "message": message, **where})
+        report.examples.append(_where(code, op, message))
+
+
+def _where(code: str, op: dict[str, Any], message: str) -> dict[str, str]:
+    """An op's code, the validator's message, and which object and frame it was."""
+    data = op.get("data", {})
+    where = {"code": code, "message": message, "kind": op.get("kind", ""), "id": op.get("id", "")}
+    if "track_id" in data and data["track_id"]:
+        where["track_id"] = str(data["track_id"])
+    if "frame" in data:
+        where["frame"] = str(data["frame"])
+    return where

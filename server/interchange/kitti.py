@@ -18,11 +18,12 @@ from numpy.typing import NDArray
 
 from pointcloud.boxes import box_corners
 from pointcloud.io.sequence import format_of_name, list_frames
-from server.interchange.classes import from_class, to_class
+from server.interchange.classes import export_type, to_class
 from server.interchange.exporter import SceneData
 from server.interchange.importer import Parsed
 from server.interchange.model import AnnotationSet, Box, FrameMeta, InterchangeError, Report, Track
 from server.interchange.model import frame_key as key_of
+from server.interchange.paths import ImportFolder
 from server.interchange.poses import write_poses
 from server.taxonomy import Taxonomy
 from server.validation import normalize_yaw
@@ -51,18 +52,23 @@ NOMINAL_CALIB: dict[str, list[float]] = {
 }
 
 
-def read_calib(file: Path) -> dict[str, list[float]]:
-    """A KITTI calibration file as name -> numbers."""
+def read_calib(text: str, name: str) -> dict[str, list[float]]:
+    """A KITTI calibration file's ``text`` as key -> numbers (``name`` names it in errors).
+
+    Errors give the line number, never the file's content."""
     calib: dict[str, list[float]] = {}
-    for line in file.read_text().splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         if ":" in line:
-            name, values = line.split(":", 1)
+            key, values = line.split(":", 1)
             try:
-                calib[name.strip()] = [float(v) for v in values.split()]
+                calib[key.strip()] = [float(v) for v in values.split()]
             except ValueError as exc:
-                raise InterchangeError(f"{file}: {name}: not numbers") from exc
+                raise InterchangeError(f"{name}: line {n}: not numbers") from exc
     if "R0_rect" not in calib or "Tr_velo_to_cam" not in calib:
-        raise InterchangeError(f"{file}: needs R0_rect and Tr_velo_to_cam")
+        raise InterchangeError(f"{name}: needs R0_rect and Tr_velo_to_cam")
+    for key, size in (("R0_rect", 9), ("Tr_velo_to_cam", 12)):
+        if len(calib[key]) != size:
+            raise InterchangeError(f"{name}: {key} needs {size} numbers")
     return calib
 
 
@@ -74,25 +80,26 @@ def velo_to_rect(calib: dict[str, list[float]]) -> NDArray[np.float64]:
     return r0 @ tr
 
 
-def read(path: Path, taxonomy: Taxonomy) -> Parsed:
+def read(folder: ImportFolder, taxonomy: Taxonomy) -> Parsed:
     """Read a KITTI object folder (``velodyne/``, ``label_2/``, ``calib/``)."""
     report = Report()
-    files = list_frames(path)
+    files = list_frames(folder.root)
     labels = AnnotationSet(frames=[FrameMeta(key_of(f)) for f in files])
     keys = {f.key for f in labels.frames}
-    for file in sorted((path / "label_2").glob("*.txt")):
+    for file in folder.files("label_2", "*.txt"):
         if file.stem not in keys:
-            report.drop("label_without_point_cloud", len(file.read_text().splitlines()))
+            report.drop("label_without_point_cloud", len(folder.read_text(file).splitlines()))
     for i, meta in enumerate(labels.frames):
-        label_file = path / "label_2" / f"{meta.key}.txt"
-        if not label_file.is_file():
+        label_file = f"label_2/{meta.key}.txt"
+        if not folder.is_file(label_file):
             continue
-        calib = read_calib(path / "calib" / f"{meta.key}.txt")
+        calib_file = f"calib/{meta.key}.txt"
+        calib = read_calib(folder.read_text(calib_file), calib_file)
         to_lidar = np.asarray(np.linalg.inv(velo_to_rect(calib)), dtype=np.float64)
-        for n, line in enumerate(label_file.read_text().splitlines()):
+        for n, line in enumerate(folder.read_text(label_file).splitlines()):
             if line.strip():
                 _line(line, i, f"{meta.key}-{n}", to_lidar, labels, taxonomy, report)
-    return Parsed(path, labels, report)
+    return Parsed(folder.root, labels, report)
 
 
 def _line(
@@ -136,7 +143,7 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
         (out / "calib" / f"{f.key}.txt").write_text(calib_text)
         size = _image_size(f.source)
         lines = [
-            _label_line(b, tracks[b.track_id], calib, size, report)
+            label_line(b, tracks[b.track_id], calib, size, report)
             for b in labels.boxes
             if b.frame == i
         ]
@@ -155,7 +162,8 @@ def _calib_for(source: Path | None, report: Report) -> tuple[str, dict[str, list
     if source is not None:
         file = source.parent.parent / "calib" / f"{key_of(source)}.txt"
         if file.is_file():
-            return file.read_text(), read_calib(file)
+            text = file.read_text()
+            return text, read_calib(text, f"calib/{file.name}")
     report.counts["nominal_calibration"] += 1
     text = "".join(
         f"{k}: {' '.join(f'{v:.12e}' for v in vals)}\n" for k, vals in NOMINAL_CALIB.items()
@@ -175,7 +183,7 @@ def _image_size(source: Path | None) -> tuple[int, int]:
     return DEFAULT_IMAGE
 
 
-def _label_line(
+def label_line(
     b: Box, t: Track, calib: dict[str, list[float]], image: tuple[int, int], r: Report
 ) -> str:
     m = velo_to_rect(calib)
@@ -188,9 +196,7 @@ def _label_line(
     bbox, alpha = _image_box(b, m, calib, image)
     if bbox is None:
         r.counts["outside_camera_view"] += 1
-    kitti_type = "_".join(from_class("kitti", t.label, t.attributes).split())
-    if kitti_type != t.label:
-        r.class_map[t.label] = kitti_type
+    kitti_type = "_".join(export_type("kitti", t.label, t.attributes, r).split())
     trunc = 1.0 if b.attributes.get("truncated") else 0.0
     occ = (
         OCCLUSION.index(b.attributes["occlusion"])

@@ -90,9 +90,12 @@ class AnnotationSet:
 class Report:
     """What an import or export did, and everything it could not carry over.
 
-    ``dropped`` counts items left out by reason; ``class_map`` maps a format's
-    type to the taxonomy class it became (or the reverse on export); ``lost``
-    names what the format cannot hold; ``warnings`` counts validation warnings.
+    ``dropped`` counts items left out by reason and ``drops`` gives each op the
+    validator refused with its own message; ``class_map`` maps a format's type
+    to the taxonomy class it became (or the reverse on export); ``lost`` names
+    what the format cannot hold; ``warnings`` counts validation warnings;
+    ``foreign_attributes`` names attributes kept as raw ``imported`` values
+    (and why); ``frame_match`` says how labels found their point clouds.
     """
 
     counts: Counter[str] = field(default_factory=Counter)
@@ -102,6 +105,9 @@ class Report:
     warnings: Counter[str] = field(default_factory=Counter)
     examples: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    drops: list[dict[str, str]] = field(default_factory=list)
+    foreign_attributes: dict[str, str] = field(default_factory=dict)
+    frame_match: str | None = None
 
     def drop(self, reason: str, n: int = 1) -> None:
         self.dropped[reason] += n
@@ -115,6 +121,9 @@ class Report:
             "warnings": dict(self.warnings),
             "warning_examples": self.examples,
             "notes": self.notes,
+            "drops": self.drops,
+            "foreign_attributes": self.foreign_attributes,
+            **({"frame_match": self.frame_match} if self.frame_match else {}),
         }
 
 

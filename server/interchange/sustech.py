@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pointcloud.io.sequence import list_frames
-from server.interchange.classes import from_class, to_class
+from server.interchange.classes import export_type, to_class
 from server.interchange.exporter import SceneData
 from server.interchange.importer import Parsed
 from server.interchange.model import (
@@ -27,21 +27,22 @@ from server.interchange.model import (
     Track,
     frame_key,
 )
+from server.interchange.paths import ImportFolder
 from server.interchange.poses import write_poses
 from server.taxonomy import Taxonomy
 
 LOST = ["behaviour tags", "ego poses and timestamps (written to poses.json beside lidar/)"]
 
 
-def read(path: Path, taxonomy: Taxonomy) -> Parsed:
+def read(folder: ImportFolder, taxonomy: Taxonomy) -> Parsed:
     """Read a SUSTechPOINTS scene folder (``lidar/``, ``label/``; ``calib/``, ``camera/`` unused)."""
     report = Report()
-    frames = [FrameMeta(frame_key(f)) for f in list_frames(path)]
+    frames = [FrameMeta(frame_key(f)) for f in list_frames(folder.root)]
     labels = AnnotationSet(frames=frames)
     index_of = {f.key: i for i, f in enumerate(frames)}
     tracks: dict[str, Track] = {}
-    for file in sorted((path / "label").glob("*.json")):
-        items = _load(file)
+    for file in folder.files("label", "*.json"):
+        items = _load(folder, file)
         if file.stem not in index_of:
             report.drop("label_without_point_cloud", len(items))
             continue
@@ -50,19 +51,19 @@ def read(path: Path, taxonomy: Taxonomy) -> Parsed:
             if box is not None:
                 labels.boxes.append(box)
     labels.tracks = list(tracks.values())
-    for folder in ("calib", "camera"):
-        if (path / folder).is_dir():
-            report.notes.append(f"{folder}/ is not imported (PointLabel has no cameras yet)")
-    return Parsed(path, labels, report)
+    for sub in ("calib", "camera"):
+        if folder.is_dir(sub):
+            report.notes.append(f"{sub}/ is not imported (PointLabel has no cameras yet)")
+    return Parsed(folder.root, labels, report)
 
 
-def _load(file: Path) -> list[Any]:
+def _load(folder: ImportFolder, file: Path) -> list[Any]:
     try:
-        items = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InterchangeError(f"{file}: not JSON: {exc}") from exc
+        items = json.loads(folder.read_text(file))
+    except json.JSONDecodeError as exc:
+        raise InterchangeError(f"{folder.rel(file)}: not JSON: {exc}") from exc
     if not isinstance(items, list):
-        raise InterchangeError(f"{file}: expected a JSON array of boxes")
+        raise InterchangeError(f"{folder.rel(file)}: expected a JSON array of boxes")
     return items
 
 
@@ -105,9 +106,7 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     per_frame: list[list[dict[str, Any]]] = [[] for _ in labels.frames]
     for b in labels.boxes:
         t = tracks[b.track_id]
-        obj_type = from_class("sustech", t.label, t.attributes)
-        if obj_type != t.label:
-            report.class_map[t.label] = obj_type
+        obj_type = export_type("sustech", t.label, t.attributes, report)
         per_frame[b.frame].append(
             {
                 "psr": {

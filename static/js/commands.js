@@ -275,12 +275,17 @@ export class Editor {
     /** Lets a module add what a command implies (e.g. re-interpolation) before it runs.
      *  @type {(cmd: any) => any} */
     this.wrap = (cmd) => cmd;
+    /** Why this page may not edit (the task is not in progress, or not this user's), or "". */
+    this.readOnly = "";
+    /** Told when an edit is refused because the page is read-only. @type {(why: string) => void} */
+    this.onReadOnly = () => {};
   }
 
   /** Run a command. With a merge key (e.g. "<id>:yaw"), a command that follows one
    *  with the same key within MERGE_MS joins its undo step; each is still sent.
    *  @param {any} cmd @param {string} [mergeKey] */
   execute(cmd, mergeKey) {
+    if (this.readOnly) { this.onReadOnly(this.readOnly); return; }
     cmd = this.wrap(cmd);
     cmd.execute();
     const last = this.undoStack[this.undoStack.length - 1];

@@ -12,6 +12,8 @@ import { Notices } from "./notices.js";
 import { boxName, renderPanel } from "./panel.js";
 import { installSequence } from "./sequence.js";
 import { Outbox } from "./store.js";
+import { Markers } from "./markers.js";
+import { ReviewPanel } from "./review.js";
 import { SubViews } from "./subviews.js";
 import { Sync } from "./sync.js";
 import { BoxTool } from "./tools.js";
@@ -19,7 +21,8 @@ import { ViewControls } from "./view-controls.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const root = $("workspace");
-const sync = new Sync(app.sceneId, await Outbox.open(app.sceneId));
+const taskId = Number(root.dataset.taskId);
+const sync = new Sync(taskId, await Outbox.open(`${taskId}/${root.dataset.user}`));
 const editor = new Editor(app, sync);
 const viewControls = new ViewControls(app, viewer, stream);
 const api = new GeometryApi(app.sceneId);
@@ -27,7 +30,12 @@ const notices = new Notices($("toast"), $("conflict"));
 const actions = new BoxActions(app, editor, viewer, api, (m) => notices.toast(m));
 new BoxTool(app, viewer, editor, api);
 const subviews = new SubViews(app, viewer, editor, $("subviews"));
-/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor, actions, stream, subviews };
+const mode = root.dataset.mode ?? "view";
+if (mode !== "edit") editor.readOnly = `this task is ${root.dataset.taskState?.replace("_", " ")}: ${mode === "review" ? "review" : "view"} only`;
+editor.onReadOnly = (why) => notices.toast(why);
+const review = new ReviewPanel({ app, markers: new Markers(viewer), taskId, mode,
+  user: root.dataset.user ?? "", el: $("review"), tell: (m) => notices.toast(m) });
+/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor, actions, stream, subviews, review };
 
 /** Apply protocol ops to the local state: event ops carry `state`, our own
  *  unacknowledged ops carry `data`. @param {any[]} ops */
@@ -158,6 +166,7 @@ async function start() {
   /** @type {any} */ (window).pointlabel.sequence = installSequence({ app, editor, keys: bindKeys(), actions, tell: (m) => notices.toast(m) });
   setView("top");
   sync.connect();
+  review.load();
   await loadFrame(0, firstFrame);
 }
 

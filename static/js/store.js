@@ -60,10 +60,11 @@ function holdLock(name) {
 }
 
 export class Outbox {
-  /** @param {number} sceneId @param {IDBDatabase|null} db @param {string} clientId
+  /** @param {string} scope whose edits these are: "<task id>/<user>", so one person's
+   *  offline edits never replay as another's @param {IDBDatabase|null} db @param {string} clientId
    *  @param {number} nextSeq @param {OpsMessage[]} batches */
-  constructor(sceneId, db, clientId, nextSeq, batches) {
-    this.sceneId = sceneId;
+  constructor(scope, db, clientId, nextSeq, batches) {
+    this.scope = scope;
     this.db = db;
     this.clientId = clientId;
     this.nextSeq = nextSeq;
@@ -73,29 +74,29 @@ export class Outbox {
     /** Why the outbox is not persisted, if it is not. */ this.problem = db ? "" : "edits are not kept across reloads (no IndexedDB)";
   }
 
-  /** The outbox of a client id no other tab uses: an abandoned one of this scene, or a new one.
-   *  @param {number} sceneId @returns {Promise<Outbox>} */
-  static async open(sceneId) {
+  /** The outbox of a client id no other tab uses: an abandoned one of this task and user,
+   *  or a new one. @param {string} scope "<task id>/<user>" @returns {Promise<Outbox>} */
+  static async open(scope) {
     /** @type {IDBDatabase} */ let db;
-    try { db = await openDb(); } catch { return new Outbox(sceneId, null, uuid(), 0, []); }
+    try { db = await openDb(); } catch { return new Outbox(scope, null, uuid(), 0, []); }
     const index = db.transaction(CLIENTS).objectStore(CLIENTS).index("scene");
-    const records = /** @type {any[]} */ (await done(index.getAll(sceneId)));
+    const records = /** @type {any[]} */ (await done(index.getAll(scope)));
     for (const rec of records) {
       if (!(await holdLock(`pointlabel:${rec.key}`))) continue;
       const range = IDBKeyRange.bound([rec.key, -Infinity], [rec.key, Infinity]);
       const rows = await done(db.transaction(BATCHES).objectStore(BATCHES).getAll(range));
-      return new Outbox(sceneId, db, rec.clientId, rec.nextSeq, rows.map((/** @type {any} */ r) => r.msg));
+      return new Outbox(scope, db, rec.clientId, rec.nextSeq, rows.map((/** @type {any} */ r) => r.msg));
     }
     const clientId = uuid();
-    await holdLock(`pointlabel:${sceneId}/${clientId}`);
-    sessionStorage.setItem(tabKey(`pointlabel:${sceneId}/`), `pointlabel:${sceneId}/${clientId}`);
-    const box = new Outbox(sceneId, db, clientId, 0, []);
+    await holdLock(`pointlabel:${scope}/${clientId}`);
+    sessionStorage.setItem(tabKey(`pointlabel:${scope}/`), `pointlabel:${scope}/${clientId}`);
+    const box = new Outbox(scope, db, clientId, 0, []);
     box.write((tx) => tx.objectStore(CLIENTS).put(box.record()));
     return box;
   }
 
-  get key() { return `${this.sceneId}/${this.clientId}`; }
-  record() { return { key: this.key, scene: this.sceneId, clientId: this.clientId, nextSeq: this.nextSeq }; }
+  get key() { return `${this.scope}/${this.clientId}`; }
+  record() { return { key: this.key, scene: this.scope, clientId: this.clientId, nextSeq: this.nextSeq }; }
 
   /** Queue a write after the previous ones. @param {(tx: IDBTransaction) => void} fill */
   write(fill) {

@@ -11,9 +11,9 @@ import { Signal } from "./app.js";
 /** @typedef {import("./store.js").Outbox} Outbox */
 
 export class Sync {
-  /** @param {number} sceneId @param {Outbox} outbox */
-  constructor(sceneId, outbox) {
-    this.sceneId = sceneId;
+  /** @param {number} taskId whose label set this edits @param {Outbox} outbox */
+  constructor(taskId, outbox) {
+    this.taskId = taskId;
     this.outbox = outbox;
     this.clientId = outbox.clientId;
     /** @type {WebSocket|null} */ this.ws = null;
@@ -49,7 +49,7 @@ export class Sync {
   connect() {
     this.started = true;
     const proto = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${proto}://${location.host}/ws/scenes/${this.sceneId}`);
+    const ws = new WebSocket(`${proto}://${location.host}/ws/tasks/${this.taskId}`);
     this.ws = ws;
     ws.onopen = () => {
       this.retryMs = 250;

@@ -127,7 +127,7 @@ export class TileLoader {
 
   /** @param {TileNode} node @param {Hierarchy} h @param {AbortSignal} signal */
   async fetchDecode(node, h, signal) {
-    const r = await fetch(`/api/tiles/${node.tile}`, { signal });
+    const r = await fetch(`/api/scenes/${this.sceneId}/tiles/${node.tile}`, { signal });
     if (!r.ok) throw new Error(`tile ${node.key}: HTTP ${r.status}`);
     const buffer = await r.arrayBuffer();
     const data = await this.decode({ buffer, count: node.count, origin: quantOrigin(node), bits: node.bits,

@@ -12,13 +12,19 @@ from sqlmodel import Session, select
 from starlette.concurrency import run_in_threadpool
 
 from pointcloud.spatial import GridIndex
-from server.api.deps import FrameIndex, HubDep, SceneDep, SettingsDep
-from server.api.errors import ApiError
+from server.api.deps import FrameIndex, HubDep, SceneDep, SettingsDep, needs
+from server.auth import CsrfDep
+from server.errors import ApiError
 from server.geometry import fit_in_frame, ground_at
 from server.ingest import frame_file
 from server.models import Frame, Scene
+from server.policy import Permission
 
-router = APIRouter(prefix="/api/scenes/{scene_id}/frames/{index}", tags=["frames"])
+router = APIRouter(
+    prefix="/api/scenes/{scene_id}/frames/{index}",
+    tags=["frames"],
+    dependencies=[CsrfDep, needs(Permission.view)],
+)
 
 
 class FitRequest(BaseModel):

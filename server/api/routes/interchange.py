@@ -11,8 +11,9 @@ from fastapi import APIRouter, Path
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import HubDep, SceneDep, SettingsDep, UserDep
-from server.api.errors import ApiError
+from server.api.deps import CurrentUser, HubDep, SettingsDep, TaskDep, needs
+from server.auth import CsrfDep
+from server.errors import ApiError
 from server.interchange import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
@@ -20,8 +21,9 @@ from server.interchange import (
     export_zip,
     import_scene,
 )
+from server.policy import Permission
 
-router = APIRouter(prefix="/api", tags=["interchange"])
+router = APIRouter(prefix="/api", tags=["interchange"], dependencies=[CsrfDep])
 
 
 ExportFormat = Annotated[str, Path(json_schema_extra={"enum": list(EXPORT_FORMATS)})]
@@ -29,37 +31,39 @@ ImportFormat = Annotated[str, Path(json_schema_extra={"enum": list(IMPORT_FORMAT
 
 
 @router.get(
-    "/scenes/{scene_id}/export/{fmt}",
+    "/tasks/{task_id}/export/{fmt}",
+    dependencies=[needs(Permission.export)],
     response_class=Response,
     responses={200: {"content": {"application/zip": {}}, "description": "A zip of the export"}},
 )
 async def export(
-    scene: SceneDep, fmt: ExportFormat, settings: SettingsDep, hub: HubDep, points: bool = False
+    task: TaskDep, fmt: ExportFormat, settings: SettingsDep, hub: HubDep, points: bool = False
 ) -> Response:
-    """The scene's annotations in an interchange format (docs/formats.md), as a zip."""
+    """A task's label set in an interchange format (docs/formats.md), as a zip."""
 
     folder = settings.data_dir / "exports" / uuid.uuid4().hex
     try:
-        assert scene.id is not None
+        assert task.id is not None
         summary = await run_in_threadpool(
-            export_scene, hub.engine, settings, scene.id, fmt, folder, points=points
+            export_scene, hub.engine, settings, task.id, fmt, folder, points=points
         )
+        summary.pop("out", None)  # a server path
         (folder / "summary.json").write_text(json.dumps(summary, indent=1))
         body = await run_in_threadpool(export_zip, folder)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    name = f"scene-{scene.id}-{fmt}.zip"
+    name = f"task-{task.id}-{fmt}.zip"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return Response(body, media_type="application/zip", headers=headers)
 
 
-@router.post("/import/{fmt}", status_code=201)
+@router.post("/import/{fmt}", status_code=201, dependencies=[needs(Permission.import_)])
 async def import_labels(
     fmt: ImportFormat,
     path: str,
     settings: SettingsDep,
     hub: HubDep,
-    user: UserDep,
+    user: CurrentUser,
     name: str | None = None,
 ) -> Any:
     """Import a labelled scene from a folder under ``$POINTLABEL_DATA_DIR/imports``."""
@@ -72,6 +76,6 @@ async def import_labels(
         raise ApiError(404, "import_path_not_found", f"no folder {path!r} under the import root")
     result = await run_in_threadpool(
         import_scene, hub.engine, settings, fmt, target,
-        name=name, user=user, writer=hub.writer,
+        name=name, user=user.name, writer=hub.writer,
     )  # fmt: skip
     return result.to_json()

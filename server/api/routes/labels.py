@@ -1,4 +1,4 @@
-"""A scene's annotations over REST: the snapshot, and the mirror of the websocket's ``ops``."""
+"""A task's label set over REST: the snapshot, and the mirror of the websocket's ``ops``."""
 
 from __future__ import annotations
 
@@ -9,20 +9,22 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import HubDep, SceneDep, SettingsDep, UserDep
-from server.api.errors import ApiError
+from server.api.deps import CurrentUser, HubDep, SettingsDep, TaskDep, needs
+from server.auth import CsrfDep
+from server.errors import ApiError
+from server.policy import Permission
 from server.protocol import Ops, inline_schema, message_error
 from server.reads import snapshot
 
-router = APIRouter(prefix="/api/scenes/{scene_id}", tags=["annotations"])
+router = APIRouter(prefix="/api/tasks/{task_id}", tags=["labels"], dependencies=[CsrfDep])
 
 
-@router.get("/annotations")
-async def read_annotations(scene: SceneDep, hub: HubDep, user: UserDep) -> dict[str, Any]:
-    assert scene.id is not None
-    snap = await run_in_threadpool(snapshot, hub.engine, scene.id, user)
+@router.get("/annotations", dependencies=[needs(Permission.view)])
+async def read_annotations(task: TaskDep, hub: HubDep, user: CurrentUser) -> dict[str, Any]:
+    assert task.id is not None
+    snap = await run_in_threadpool(snapshot, hub.engine, task.id, user.name)
     if snap is None:
-        raise ApiError(404, "scene_not_found", f"scene {scene.id} does not exist")
+        raise ApiError(404, "task_not_found", f"task {task.id} does not exist")
     return snap.model_dump()
 
 
@@ -32,9 +34,9 @@ OPS_BODY = {
 }
 
 
-@router.post("/ops", openapi_extra={"requestBody": OPS_BODY})
+@router.post("/ops", openapi_extra={"requestBody": OPS_BODY}, dependencies=[needs(Permission.edit)])
 async def post_ops(
-    scene: SceneDep, request: Request, hub: HubDep, user: UserDep, settings: SettingsDep
+    task: TaskDep, request: Request, hub: HubDep, user: CurrentUser, settings: SettingsDep
 ) -> JSONResponse:
     """The REST mirror of the websocket ``ops`` message, under the same limits."""
     body = await request.body()
@@ -46,7 +48,11 @@ async def post_ops(
         raise ApiError(422, *message_error(exc)) from exc
     if len(msg.ops) > settings.max_ops_per_message:
         raise ApiError(422, "too_many_ops", f"limit is {settings.max_ops_per_message}")
-    assert scene.id is not None
-    reply = await hub.submit(scene.id, user, msg)
+    assert task.id is not None
+    reply = await hub.submit(task.id, user.name, msg, role=user.role)
     status = {"ack": 200, "reject": 422, "conflict": 409}[reply.type]
+    if reply.type == "reject" and any(
+        e.code in ("not_editable", "forbidden") for e in reply.errors
+    ):
+        status = 403
     return JSONResponse(reply.model_dump(mode="json"), status_code=status)

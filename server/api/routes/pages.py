@@ -1,4 +1,4 @@
-"""The HTML pages: the scene list and the workspace.
+"""The HTML pages: the scene and task list, and the workspace of a task.
 
 The workspace page carries what its first frame needs, so that the first tile
 request leaves with the page rather than after a chain of round trips
@@ -20,12 +20,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
-from server.api.deps import SceneDep, SessionDep, SettingsDep
+from server.api.deps import SessionDep, SettingsDep, get_task
 from server.api.routes.scenes import scene_json, taxonomy
+from server.auth import PUBLIC, OptionalUser, Principal, login_redirect
+from server.config import Settings
+from server.home import home_context
 from server.ingest import frame_file
-from server.models import Frame, Scene
+from server.models import Frame, Scene, User
+from server.tasks import IN_REVIEW, may_edit
 
 ROOT = Path(__file__).resolve().parents[3]
 templates = Jinja2Templates(directory=ROOT / "templates")
@@ -40,18 +44,51 @@ MOUNTS = {"/static/": ROOT / "static", "/vendor/three/": ROOT / "node_modules" /
 _IMPORT = re.compile(r"""^\s*(?:import|export)\s(?:[^;'"]*?\sfrom\s)?\s*["']([^"']+)["']""", re.M)
 
 
-@router.get("/", response_class=HTMLResponse)
-def index(request: Request, session: SessionDep) -> Response:
-    scenes = session.exec(select(Scene).order_by(Scene.id)).all()  # type: ignore[arg-type]
-    return templates.TemplateResponse(request, "index.html", {"scenes": scenes})
+def _user(session: Session, principal: Principal | None) -> User | None:
+    return None if principal is None else session.get(User, principal.user_id)
 
 
-@router.get("/scenes/{scene_id}", response_class=HTMLResponse)
+@router.get("/", response_class=HTMLResponse, dependencies=[PUBLIC])
+def home(request: Request, session: SessionDep, principal: OptionalUser) -> Response:
+    """The home page of the logged-in user's role (anonymous: the login page)."""
+    user = _user(session, principal)
+    if user is None or principal is None:
+        return login_redirect(request)
+    context = {"user": user, "can": principal.permissions, "csrf": principal.csrf_token or "",
+               **home_context(session, user)}  # fmt: skip
+    return templates.TemplateResponse(request, "index.html", context)
+
+
+@router.get("/tasks/{task_id}", response_class=HTMLResponse, dependencies=[PUBLIC])
 def workspace(
-    request: Request, scene: SceneDep, session: SessionDep, settings: SettingsDep
+    request: Request,
+    task_id: int,
+    session: SessionDep,
+    principal: OptionalUser,
+    settings: SettingsDep,
 ) -> Response:
+    """A task's workspace: editing for its assignee in progress, review tools for its
+    reviewer, read-only for everyone else who may see it."""
+    user = _user(session, principal)
+    if user is None or principal is None:
+        return login_redirect(request)
+    task = get_task(task_id, session, user)
+    scene = session.get(Scene, task.scene_id)
+    assert scene is not None  # a task's scene is a foreign key
+    mode = "edit" if may_edit(task.state, task.assignee_id, user.id or 0) else "view"
+    if task.state == IN_REVIEW and task.reviewer_id == user.id:
+        mode = "review"
+    context = {"scene": scene, "task": task, "user": user, "mode": mode,
+               "csrf": principal.csrf_token or "", **first_frame(session, settings, scene)}  # fmt: skip
+    return templates.TemplateResponse(request, "workspace.html", context)
+
+
+def first_frame(session: Session, settings: Settings, scene: Scene) -> dict[str, Any]:
+    """What the workspace page carries for its first frame: ``boot`` (the scene, the
+    taxonomy and frame 0's hierarchy as inline JSON), ``modules`` to preload and
+    ``tiles``, the URL of frame 0's root tile."""
     frames = session.exec(
-        select(Frame).where(Frame.scene_id == scene.id).order_by(Frame.index)  # type: ignore[arg-type]
+        select(Frame).where(Frame.scene_id == scene.id).order_by(col(Frame.index))
     ).all()
     hierarchy: dict[str, Any] | None = None
     path = frame_file(settings, scene, 0, ".json")
@@ -63,13 +100,10 @@ def workspace(
         "hierarchy": hierarchy,
     }
     nodes = hierarchy["nodes"] if hierarchy else []
-    context = {
-        "scene": scene,
-        "boot": inline_json(boot),
-        "modules": workspace_modules(),
-        "tiles": [f"/api/tiles/{nodes[0]['tile']}"] if nodes and nodes[0]["count"] else [],
-    }
-    return templates.TemplateResponse(request, "workspace.html", context)
+    root = (
+        [f"/api/scenes/{scene.id}/tiles/{nodes[0]['tile']}"] if nodes and nodes[0]["count"] else []
+    )
+    return {"boot": inline_json(boot), "modules": workspace_modules(), "tiles": root}
 
 
 ENTRY = "/static/js/first-frame.js"

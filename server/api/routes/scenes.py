@@ -6,14 +6,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlmodel import select
+from sqlmodel import col, select
 
-from server.api.deps import HubDep, SceneDep, SessionDep, SettingsDep
-from server.models import Frame, Scene
+from server.api.deps import CurrentUser, HubDep, SceneDep, SessionDep, SettingsDep, needs
+from server.auth import CsrfDep
+from server.models import Frame, Scene, Task
+from server.policy import Permission, allows
 from server.taxonomy import DEFAULT_TAXONOMY
 from server.uploads import store_upload
+from server.visibility import visible_tasks
 
-router = APIRouter(prefix="/api", tags=["scenes"])
+router = APIRouter(prefix="/api", tags=["scenes"], dependencies=[CsrfDep])
 
 
 def scene_json(scene: Scene, frames: list[Frame] | None = None) -> dict[str, Any]:
@@ -37,12 +40,17 @@ def scene_json(scene: Scene, frames: list[Frame] | None = None) -> dict[str, Any
     return out
 
 
-@router.get("/scenes")
-def list_scenes(session: SessionDep) -> list[dict[str, Any]]:
-    return [scene_json(s) for s in session.exec(select(Scene).order_by(Scene.id)).all()]  # type: ignore[arg-type]
+@router.get("/scenes", dependencies=[needs(Permission.view)])
+def list_scenes(session: SessionDep, user: CurrentUser) -> list[dict[str, Any]]:
+    """The scenes the user may see."""
+    visible = select(Task.scene_id).where(visible_tasks(user))
+    query = select(Scene).order_by(col(Scene.id))
+    if not allows(user.role, Permission.assign):
+        query = query.where(col(Scene.id).in_(visible))
+    return [scene_json(s) for s in session.exec(query).all()]
 
 
-@router.get("/scenes/{scene_id}")
+@router.get("/scenes/{scene_id}", dependencies=[needs(Permission.view)])
 def get_scene(scene: SceneDep, session: SessionDep) -> dict[str, Any]:
     frames = session.exec(
         select(Frame).where(Frame.scene_id == scene.id).order_by(Frame.index)  # type: ignore[arg-type]
@@ -50,7 +58,7 @@ def get_scene(scene: SceneDep, session: SessionDep) -> dict[str, Any]:
     return scene_json(scene, list(frames))
 
 
-@router.post("/scenes", status_code=201)
+@router.post("/scenes", status_code=201, dependencies=[needs(Permission.upload)])
 async def upload_scene(
     request: Request, settings: SettingsDep, hub: HubDep, filename: str, name: str | None = None
 ) -> Any:
@@ -62,6 +70,6 @@ async def upload_scene(
     return result.to_json()
 
 
-@router.get("/taxonomy")
+@router.get("/taxonomy", dependencies=[needs(Permission.view)])
 def taxonomy() -> dict[str, Any]:
     return DEFAULT_TAXONOMY.to_json()

@@ -1,4 +1,4 @@
-"""The websockets: the scene socket (docs/protocol.md) and the benchmark's echo peer."""
+"""The websockets: a task's label set (docs/protocol.md) and the benchmark's echo peer."""
 
 from __future__ import annotations
 
@@ -6,14 +6,18 @@ import json
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from server.ws import serve_scene_socket
+from server.auth import admit_websocket
+from server.ws import serve_task_socket
 
 router = APIRouter()
 
 
 @router.websocket("/ws/echo")
 async def echo_socket(ws: WebSocket) -> None:
-    """A no-op peer for `pointlabel bench ws`: answers each text frame with a tiny ack."""
+    """A no-op peer for `pointlabel bench ws`: answers each text frame with a tiny ack.
+    Admitted like any socket (an allowed Origin, a logged-in user)."""
+    if await admit_websocket(ws) is None:
+        return
     await ws.accept()
     try:
         while True:
@@ -23,6 +27,8 @@ async def echo_socket(ws: WebSocket) -> None:
         return
 
 
-@router.websocket("/ws/scenes/{scene_id}")
-async def scene_socket(ws: WebSocket, scene_id: str) -> None:
-    await serve_scene_socket(ws, scene_id, str(ws.app.state.settings.default_user))
+@router.websocket("/ws/tasks/{task_id}")
+async def task_socket(ws: WebSocket, task_id: str) -> None:
+    """A task's label set, live (docs/protocol.md): any user who may see the task reads
+    it; only its assignee edits, while it is in progress (checked in the write path)."""
+    await serve_task_socket(ws, task_id)

@@ -1,4 +1,5 @@
-"""Content-addressed LOD tiles (docs/tiles.md): immutable, cached for a year.
+"""Content-addressed LOD tiles (docs/tiles.md): immutable, cached for a year by the
+browser, and served only to users who may see a scene that uses them.
 
 Every tile is stored twice, compressed at build time: brotli, sent to clients
 whose ``Accept-Encoding`` allows ``br``, and gzip for everyone else.
@@ -6,16 +7,22 @@ whose ``Accept-Encoding`` allows ``br``, and gzip for everyone else.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+from pathlib import Path
+
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
-from server.api.deps import SettingsDep
-from server.api.errors import ApiError
+from server.api.deps import SceneDep, SettingsDep, needs
+from server.errors import ApiError
 from server.ingest import tile_path
+from server.policy import Permission
 
-router = APIRouter(prefix="/api/tiles", tags=["tiles"])
+router = APIRouter(prefix="/api/scenes/{scene_id}/tiles", tags=["tiles"])
 HEX = frozenset("0123456789abcdef")
-CACHE = "public, max-age=31536000, immutable"
+CACHE = "private, max-age=31536000, immutable"
+"""Private: a tile is served only to users who may see its scene, so no shared cache keeps it."""
 
 
 def accepts_brotli(accept_encoding: str | None) -> bool:
@@ -35,9 +42,23 @@ def accepts_brotli(accept_encoding: str | None) -> bool:
     return allowed.get("br", allowed.get("*", False))
 
 
+@lru_cache(maxsize=256)
+def scene_tiles(frames_dir: Path, frame_count: int) -> frozenset[str]:
+    """Every tile digest the scene's frame hierarchies reference (a scene never changes)."""
+    digests: set[str] = set()
+    for index in range(frame_count):
+        try:
+            nodes = json.loads((frames_dir / f"{index}.json").read_text())["nodes"]
+        except (OSError, ValueError, KeyError):
+            continue
+        digests.update(str(n.get("tile")) for n in nodes if isinstance(n, dict))
+    return frozenset(digests)
+
+
 @router.get(
     "/{digest}",
     response_class=Response,
+    dependencies=[needs(Permission.view)],
     responses={
         200: {
             "content": {"application/octet-stream": {}},
@@ -46,9 +67,12 @@ def accepts_brotli(accept_encoding: str | None) -> bool:
         304: {"description": "Not modified"},
     },
 )
-def tile(digest: str, request: Request, settings: SettingsDep) -> Response:
+def tile(digest: str, scene: SceneDep, request: Request, settings: SettingsDep) -> Response:
+    """One tile of a scene the user may see (404 for a tile the scene does not use)."""
     if len(digest) != 32 or not set(digest) <= HEX:
         raise ApiError(404, "tile_not_found", "no such tile")
+    if digest not in scene_tiles(settings.frames_dir / scene.storage, scene.frame_count):
+        raise ApiError(404, "tile_not_found", "no such tile in this scene")
     encoding = "br" if accepts_brotli(request.headers.get("accept-encoding")) else "gzip"
     path = tile_path(settings, digest, encoding)
     if encoding == "br" and not path.exists():  # stored before brotli copies existed
