@@ -12,13 +12,26 @@ fresh browser context (empty HTTP cache), *warm* loads a new page in a context
 that has loaded the scene before (modules and immutable tiles cached). The
 headline ``first_pixel_ms_*`` keys are the warm figures; the KITTI scan is the
 peer of the bcts survey (``first_pixel_ratio_bcts_kitti``).
+
+*Remote* loads (``first_pixel_ms_<scene>_remote``) are cold loads over a
+throttled link: Chromium's network emulation (CDP
+``Network.emulateNetworkConditions``) at ``REMOTE`` (20 Mbit/s down, 5 up,
+100 ms round trip), a fresh context each load (empty HTTP cache). Their peer,
+``first_pixel_ms_<scene>_remote_whole_file``, is a page that downloads the whole
+cloud as one float32 file (x, y, z, intensity: 16 bytes per point, what a
+viewer without tiles sends) from a plain static server under the same
+emulation: the time from navigation start until that download has ended, so
+the peer is not charged for parsing or drawing.
 """
 
 from __future__ import annotations
 
 import statistics
 import tempfile
+import threading
 import time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,11 +57,20 @@ SEQUENCE_FRAMES = 10
 CONTEXT_ARGS: dict[str, Any] = {"viewport": VIEWPORT}
 """Every browser context: the viewport, and the session of the benchmark's user."""
 
+REMOTE = {"offline": False, "latency": 100, "downloadThroughput": 20e6 / 8,
+          "uploadThroughput": 5e6 / 8}  # fmt: skip
+"""CDP network conditions of the remote keys: 100 ms round trip, 20 Mbit/s down, 5 up
+(throughputs in bytes per second)."""
+PEER_PAGE = """<!doctype html><title>whole file</title><script>
+fetch('cloud.f32').then((r) => r.arrayBuffer())
+  .then((b) => performance.mark('peer:loaded', {detail: {bytes: b.byteLength}}));
+</script>"""
+
 MARKS = """() => Object.fromEntries(['pl:first-pixel', 'pl:all-visible'].map((n) => {
   const e = performance.getEntriesByName(n, 'mark')[0]; return [n, e ? e.startTime : null]; }))"""
 
 
-def run_browser(*, loads: int = 5, switches: int = 8) -> dict[str, Any]:
+def run_browser(*, loads: int = 5, switches: int = 8, remote_loads: int = 3) -> dict[str, Any]:
     """Ingest the scenes, start a server and measure; see the module docstring."""
     from playwright.sync_api import sync_playwright
 
@@ -73,7 +95,9 @@ def run_browser(*, loads: int = 5, switches: int = 8) -> dict[str, Any]:
                 for name, scene in scenes.items():
                     if name == "sequence":
                         continue
-                    result.update(_first_pixel(browser, f"{base}/tasks/{scene}", name, loads))
+                    url = f"{base}/tasks/{scene}"
+                    result.update(_first_pixel(browser, url, name, loads))
+                    result.update(_remote(browser, url, name, remote_loads, Path(tmp)))
                 result.update(
                     _frame_switch(browser, f"{base}/tasks/{scenes['sequence']}", switches)
                 )
@@ -91,6 +115,9 @@ def run_browser(*, loads: int = 5, switches: int = 8) -> dict[str, Any]:
             ("first_pixel_ms_kitti", "<= 500", 500.0),
             ("first_pixel_ms_bcts", "<= 1000", 1000.0),
             ("first_pixel_ratio_bcts_kitti", "< 2", 2.0),
+            ("first_pixel_ms_kitti_cold", "<= 500", 500.0),
+            ("first_pixel_ms_kitti_remote", "<= 1200", 1200.0),
+            ("first_pixel_ms_bcts_remote", "<= 2500", 2500.0),
         )
     }
     return result
@@ -217,3 +244,77 @@ def _frame_switch(browser: Any, url: str, switches: int) -> dict[str, Any]:
         "frame_switch_ms_not_preloaded": statistics.median(far),
         "frame_switch_count": len(preloaded) + len(far),
     }
+
+
+def _throttled_page(browser: Any) -> tuple[Any, Any]:
+    """A fresh context (empty HTTP cache) and a page on the ``REMOTE`` link."""
+    ctx = browser.new_context(**CONTEXT_ARGS)
+    page = ctx.new_page()
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", REMOTE)
+    return ctx, page
+
+
+def _remote(browser: Any, url: str, name: str, loads: int, tmp: Path) -> dict[str, Any]:
+    """Median first pixel over the throttled link, and the whole-file peer's download."""
+    firsts: list[float] = []
+    alls: list[float] = []
+    for _ in range(loads):
+        ctx, page = _throttled_page(browser)
+        marks = _open(page, url)
+        ctx.close()
+        if marks["pl:first-pixel"] is not None and marks["pl:all-visible"] is not None:
+            firsts.append(float(marks["pl:first-pixel"]))
+            alls.append(float(marks["pl:all-visible"]))
+    out: dict[str, Any] = {
+        f"first_pixel_ms_{name}_remote": statistics.median(firsts) if firsts else None,
+        f"first_pixel_ms_{name}_remote_runs": firsts,
+        f"all_visible_ms_{name}_remote": statistics.median(alls) if alls else None,
+    }
+    whole = _whole_file_peer(browser, name, max(1, loads), tmp)
+    out.update({f"first_pixel_ms_{name}_remote_whole_file": whole[0],
+                f"bytes_{name}_whole_file": whole[1]})  # fmt: skip
+    return out
+
+
+def _whole_file_peer(browser: Any, name: str, loads: int, tmp: Path) -> tuple[float | None, int]:
+    """Median ms from navigation start to the end of downloading the whole float32
+    cloud over the throttled link, from a plain static server; and its bytes."""
+    import numpy as np
+
+    from pointcloud.io import read_cloud
+
+    path = KITTI if name == "kitti" else BCTS
+    folder = tmp / f"peer-{name}"
+    folder.mkdir(exist_ok=True)
+    cloud = read_cloud(path)
+    inten = cloud.attributes.get("intensity", np.zeros(len(cloud), np.float32))
+    body = np.c_[cloud.local, np.asarray(inten, np.float32)].astype("<f4")
+    (folder / "cloud.f32").write_bytes(body.tobytes())
+    (folder / "index.html").write_text(PEER_PAGE)
+    handler = partial(_QuietHandler, directory=str(folder))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    times: list[float] = []
+    try:
+        for _ in range(loads):
+            ctx, page = _throttled_page(browser)
+            page.goto(f"http://127.0.0.1:{httpd.server_address[1]}/index.html")
+            page.wait_for_function(
+                "() => performance.getEntriesByName('peer:loaded').length > 0", timeout=300_000
+            )
+            times.append(float(page.evaluate(
+                "() => performance.getEntriesByName('peer:loaded')[0].startTime"
+            )))  # fmt: skip
+            ctx.close()
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    return (statistics.median(times) if times else None), body.nbytes
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass

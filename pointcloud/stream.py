@@ -5,7 +5,8 @@ one *cell* at a time. A cell is a node of a coarse octree over the root cube,
 split until it holds at most ``cell_points`` points. Passes:
 
 1. *Spool*: chunks -> the full-resolution ``.npy`` (float32 local, (N, 3)),
-   intensity and colour scratch files, bounds, intensity range, a height sample.
+   intensity, colour and classification scratch files, bounds, intensity range,
+   a height sample, and whether every point is on the LAS grid.
 2. *Count*: points per cube of a ``2**COUNT_DEPTH`` grid over the root cube;
    the cells are chosen from these counts.
 3. *Bucket*: every point's data is copied to its cell's run in scratch files,
@@ -36,6 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pointcloud.cloud import PointCloud
+from pointcloud.tile_codec import GRID, find_grid
 from pointcloud.tiles import (
     Node,
     Tile,
@@ -98,6 +100,8 @@ class _Spool:
     rgb: bool
     rgb_wide: bool
     z_sample: NDArray[np.float32]
+    classification: bool = False
+    grid: float | None = None
 
 
 @dataclass
@@ -131,12 +135,12 @@ def stream_tiles(
     """Build the LOD tiles of a cloud given as chunks of ``total`` points in all.
 
     Each chunk is a :class:`PointCloud` with finite points, the same ``offset``,
-    float32 ``local`` and optionally ``intensity`` and ``rgb`` ((n, 3) uint8 or
+    float32 ``local`` and optionally ``intensity``, ``classification`` and ``rgb`` ((n, 3) uint8 or
     uint16; the whole cloud's colours are shifted down 8 bits when any exceeds
     255, as :func:`~pointcloud.io.las.read_las` does). Writes the full-resolution
     local points to ``npy_path`` ((total, 3) float32, memory-mappable), sends
     every tile to ``sink`` and returns the hierarchy (docs/tiles.md). Scratch
-    files (about 45 bytes per point) live in a temporary folder under
+    files (about 46 bytes per point) live in a temporary folder under
     ``tmp_dir``, removed on return or failure. Raises ValueError when the chunks
     do not hold exactly ``total`` points. ``cell_points`` defaults to ``CELL_POINTS``;
     ``scratch_points`` is the points per read in the count and bucket passes.
@@ -158,26 +162,31 @@ def stream_tiles(
     i_range = spool.i_range
     bounds = (spool.lo.astype(np.float64).tolist(), spool.hi.astype(np.float64).tolist())
     z_range = robust_range(spool.z_sample)
-    hierarchy = hierarchy_document(spool.offset, bounds, i_range, z_range, entries, rgb=spool.rgb)
+    hierarchy = hierarchy_document(
+        spool.offset, bounds, i_range, z_range, entries,
+        rgb=spool.rgb, classification=spool.classification, grid=spool.grid,
+    )  # fmt: skip
     return StreamedFrame(
         hierarchy, spool.offset, total, spool.lo.astype(np.float64), spool.hi.astype(np.float64)
     )
 
 
 def _spool(chunks: Iterable[PointCloud], total: int, npy_path: Path, work: Path) -> _Spool:
-    """Pass 1: write the ``.npy`` and the intensity and colour scratch files."""
+    """Pass 1: write the ``.npy`` and the intensity, colour and class scratch files."""
     step = max(1, total // Z_SAMPLE)
     lo = np.full(3, np.inf, dtype=np.float32)
     hi = np.full(3, -np.inf, dtype=np.float32)
     i_lo, i_hi, rgb_max = np.inf, -np.inf, 0
     samples: list[NDArray[np.float32]] = []
     offset: NDArray[np.float64] | None = None
-    rgb = False
+    rgb = classes = False
+    on_grid = True
     done = 0
     with (
         open(npy_path, "wb") as npy,
         open(work / "intensity.f4", "wb") as inten_file,
         open(work / "rgb.u2", "wb") as rgb_file,
+        open(work / "classification.u1", "wb") as class_file,
     ):
         header = {"descr": "<f4", "fortran_order": False, "shape": (total, 3)}
         np.lib.format.write_array_header_1_0(npy, header)
@@ -190,10 +199,12 @@ def _spool(chunks: Iterable[PointCloud], total: int, npy_path: Path, work: Path)
                 raise ValueError(f"the chunks hold more than the {total} points declared")
             if offset is None:
                 offset, rgb = np.asarray(chunk.offset, np.float64), "rgb" in chunk.attributes
+                classes = "classification" in chunk.attributes
             elif not np.array_equal(offset, chunk.offset):
                 raise ValueError("every chunk must have the same offset")
             local = np.ascontiguousarray(chunk.local, dtype="<f4")
             npy.write(local.tobytes())
+            on_grid = on_grid and find_grid(local) is not None
             np.minimum(lo, local.min(axis=0), out=lo)
             np.maximum(hi, local.max(axis=0), out=hi)
             samples.append(local[(-done) % step :: step, 2].copy())
@@ -205,6 +216,8 @@ def _spool(chunks: Iterable[PointCloud], total: int, npy_path: Path, work: Path)
                 colours = np.asarray(chunk.attributes["rgb"], "<u2")
                 rgb_file.write(colours.tobytes())
                 rgb_max = max(rgb_max, int(colours.max()))
+            if classes:
+                class_file.write(np.asarray(chunk.attributes["classification"], "u1").tobytes())
             done += count
     if done != total or offset is None:
         raise ValueError(f"the chunks hold {done} points, not the {total} declared")
@@ -220,7 +233,14 @@ def _spool(chunks: Iterable[PointCloud], total: int, npy_path: Path, work: Path)
         rgb,
         rgb_max > 255,
         np.concatenate(samples),
+        classes,
+        GRID if on_grid else None,
     )
+
+
+def _has(spool: _Spool, name: str) -> bool:
+    """Whether the frame has the bucket field ``name`` (colour and class are optional)."""
+    return {"rgb": spool.rgb, "classification": spool.classification}.get(name, True)
 
 
 def _read(file: BinaryIO, start: int, count: int, dtype: str, width: int = 1) -> NDArray[Any]:
@@ -301,14 +321,19 @@ def _choose_cells(code: NDArray[np.int64], count: NDArray[np.int64], cell_points
     return _Cells(np.array(depth), np.array(cell), start, sizes, np.array(first))
 
 
-_FIELDS = (("pos", "<f4", 3), ("intensity", "<f4", 1), ("rgb", "u1", 3))
-"""The bucket files: positions (local, metres), intensity and 8-bit colour per point."""
+_FIELDS = (
+    ("pos", "<f4", 3),
+    ("intensity", "<f4", 1),
+    ("rgb", "u1", 3),
+    ("classification", "u1", 1),
+)
+"""The bucket files: positions (local, metres), intensity, 8-bit colour and class per point."""
 
 
 def _bucket(spool: _Spool, root: Node, cells: _Cells, step: int) -> None:
     """Pass 3: copy each point's data to its cell's run of the bucket files, in input order."""
     cursor = cells.start.copy()
-    names = [name for name, _, _ in _FIELDS if name != "rgb" or spool.rgb]
+    names = [name for name, _, _ in _FIELDS if _has(spool, name)]
     outs = {
         name: os.open(spool.work / f"{name}.bucket", os.O_WRONLY | os.O_CREAT, 0o600)
         for name in names
@@ -318,6 +343,7 @@ def _bucket(spool: _Spool, root: Node, cells: _Cells, step: int) -> None:
             open(spool.npy, "rb") as npy,
             open(spool.work / "intensity.f4", "rb") as inten_file,
             open(spool.work / "rgb.u2", "rb") as rgb_file,
+            open(spool.work / "classification.u1", "rb") as class_file,
         ):
             for a in range(0, spool.total, step):
                 n = min(step, spool.total - a)
@@ -328,6 +354,8 @@ def _bucket(spool: _Spool, root: Node, cells: _Cells, step: int) -> None:
                 if spool.rgb:
                     rgb16 = _read(rgb_file, 6 * a, n, "<u2", 3)[order]
                     data["rgb"] = (rgb16 >> 8 if spool.rgb_wide else rgb16).astype(np.uint8)
+                if spool.classification:
+                    data["classification"] = _read(class_file, a, n, "u1")[order]
                 sorted_cell = cell[order]
                 bounds = np.flatnonzero(np.diff(sorted_cell)) + 1
                 for s, e in zip(np.r_[0, bounds].tolist(), np.r_[bounds, n].tolist(), strict=True):
@@ -377,7 +405,8 @@ class _Build:
             return
         i_range = self.spool.i_range
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1, len(nodes))) as pool:
-            for tile in pool.map(lambda node: encode_tile(cloud, node, i_range), nodes):
+            tiles = pool.map(lambda node: encode_tile(cloud, node, i_range, self.spool.grid), nodes)
+            for tile in tiles:
                 self.sink(tile)
                 self.entries.append(node_entry(tile))
 
@@ -386,7 +415,7 @@ class _Build:
         start, count = int(self.cells.start[i]), int(self.cells.count[i])
         data: dict[str, NDArray[Any]] = {}
         for name, dtype, width in _FIELDS:
-            if name != "rgb" or self.spool.rgb:
+            if _has(self.spool, name):
                 size = np.dtype(dtype).itemsize * width
                 with open(self.spool.work / f"{name}.bucket", "rb") as f:
                     data[name] = _read(f, start * size, count, dtype, width)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,17 +27,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from pointcloud.cloud import PointCloud
+from pointcloud.tile_codec import (
+    Quant,
+    attribute_planes,
+    brotli_bytes,
+    decode_positions,
+    find_grid,
+    gzip_bytes,
+    node_quant,
+    ordered_positions,
+)
 
-QUANT = 65535
-"""Steps across a 16-bit node: its positions are quantised to ``size / QUANT``."""
-MAX_STEP = 0.002
-"""Largest quantisation step in metres (error at most 1 mm per axis). Nodes whose
-``size / QUANT`` would be coarser use 32-bit positions in steps of ``MAX_STEP``."""
 MAX_DEPTH = 24
-COMPRESS_LEVEL = 6
-"""zlib level of the gzip members. They use the run-length strategy (matches at
-distance 1 only): on zigzag-delta byte planes it is smaller than the default
-strategy at any level, and several times faster."""
 
 
 @dataclass
@@ -58,19 +58,20 @@ class Node:
 
 @dataclass
 class Tile:
-    """An encoded node: gzip-compressed payload plus its content hash."""
+    """An encoded node: its gzip (``payload``) and brotli (``br``) copies, named by
+    ``digest`` (the first 32 hex digits of the SHA-256 of the uncompressed tile);
+    ``grid`` is the frame's grid (None: not on one)."""
 
     node: Node
     payload: bytes
     digest: str
+    br: bytes
+    grid: float | None = None
 
-
-def position_encoding(size: float) -> tuple[int, float]:
-    """Bits per coordinate (16 or 32) and quantisation step in metres of a node of edge ``size``."""
-    step = size / QUANT
-    if step <= MAX_STEP:
-        return 16, step
-    return 32, MAX_STEP
+    @property
+    def quant(self) -> Quant:
+        """How the tile's positions are stored."""
+        return node_quant(self.node.lo, self.node.size, self.grid)
 
 
 def build_octree(
@@ -303,76 +304,31 @@ def node_place(top: Node, code: int, level: int, size: float) -> tuple[str, NDAr
     return top.key + digits, top.lo + size * np.array(cell, dtype=np.float64)
 
 
-def _zigzag_planes(values: NDArray[np.unsignedinteger]) -> bytes:
-    """Zigzag deltas of ``values`` (wrapping at their width), as byte planes: all
-    lowest bytes, then all next bytes, ... (a copy)."""
-    width = values.dtype.itemsize
-    signed = np.dtype(f"i{width}")
-    delta = np.diff(values, prepend=values.dtype.type(0)).view(signed)
-    zig = (delta << 1) ^ (delta >> (8 * width - 1))
-    if width == 1:
-        return zig.tobytes()
-    return zig.astype(signed.newbyteorder("<")).view(np.uint8).reshape(-1, width).T.tobytes()
+def encode_node(
+    cloud: PointCloud, node: Node, intensity_range: tuple[float, float], grid: float | None = None
+) -> bytes:
+    """Encode a node's points (docs/tiles.md); sets ``node.indices`` to the stored order.
 
-
-def _from_zigzag_planes(raw: bytes, offset: int, count: int, width: int) -> NDArray[Any]:
-    """Inverse of :func:`_zigzag_planes`: ``count`` unsigned values of ``width`` bytes."""
-    dtype = np.dtype(f"<u{width}")
-    planes = np.frombuffer(raw, np.uint8, count * width, offset).reshape(width, count)
-    zig = np.ascontiguousarray(planes.T).view(dtype).reshape(count).astype(dtype.newbyteorder("="))
-    delta = (zig >> 1) ^ (np.zeros_like(zig) - (zig & 1))
-    return np.cumsum(delta, dtype=delta.dtype)
-
-
-def encode_node(cloud: PointCloud, node: Node, intensity_range: tuple[float, float]) -> bytes:
-    """Encode a node's points in ``node.indices`` order (docs/tiles.md).
-
-    Positions are quantised in the node's cube (:func:`position_encoding`); each
-    axis is delta-coded (zigzag) and split into byte planes. Then intensity
-    (uint8 over ``intensity_range``); when the cloud has ``rgb``, the G,
-    R - G and B - G planes (mod 256, delta-coded); when it has
-    ``classification``, one plain uint8 class code per point.
+    Positions are quantised by :func:`~pointcloud.tile_codec.node_quant` (on
+    ``grid`` when the frame is on one), in file or Morton order, whichever is
+    smaller; then the attribute planes (:func:`~pointcloud.tile_codec.attribute_planes`).
     """
-    bits, step = position_encoding(node.size)
-    top = (1 << bits) - 1
-    pts = np.subtract(cloud.local[node.indices], node.lo, dtype=np.float64)
-    pts *= 1.0 / step
-    pts += 0.5
-    np.clip(pts, 0, top, out=pts)
-    q = pts.astype(np.uint16 if bits == 16 else np.uint32)
-    parts = [_zigzag_planes(np.ascontiguousarray(q[:, axis])) for axis in range(3)]
-    inten = cloud.attributes["intensity"][node.indices].astype(np.float32)
-    i_lo, i_hi = intensity_range
-    inten -= np.float32(i_lo)
-    inten *= np.float32(255.0 / (i_hi - i_lo) if i_hi > i_lo else 0.0)
-    inten += np.float32(0.5)
-    parts.append(np.clip(inten, 0, 255).astype(np.uint8).tobytes())
-    if "rgb" in cloud.attributes:
-        rgb = np.asarray(cloud.attributes["rgb"][node.indices], np.uint8)
-        green = np.ascontiguousarray(rgb[:, 1])
-        parts += [_zigzag_planes(c) for c in (green, rgb[:, 0] - green, rgb[:, 2] - green)]
-    if "classification" in cloud.attributes:
-        classes = np.asarray(cloud.attributes["classification"][node.indices])
-        parts.append(classes.astype(np.uint8).tobytes())
-    return b"".join(parts)
+    quant = node_quant(node.lo, node.size, grid)
+    node.indices, positions = ordered_positions(cloud.local, node.indices, quant)
+    return positions + attribute_planes(cloud.attributes, node.indices, intensity_range)
 
 
 def decode_node(
-    raw: bytes, lo: NDArray[np.float64], size: float, count: int
+    raw: bytes, quant: Quant, count: int
 ) -> tuple[NDArray[np.float64], NDArray[np.uint8]]:
     """Inverse of :func:`encode_node` for positions and intensity.
 
-    ``raw`` is the decompressed tile of a node with low corner ``lo`` and edge
-    ``size``. Returns new arrays: positions (count, 3) float64 in the local
-    frame, metres, and intensity (count,) uint8.
+    ``raw`` is the decompressed tile of ``count`` points stored with ``quant``.
+    Returns new arrays: positions (count, 3) float64 in the local frame, metres,
+    and intensity (count,) uint8.
     """
-    bits, step = position_encoding(size)
-    width = bits // 8
-    pts = np.empty((count, 3), dtype=np.float64)
-    for axis in range(3):
-        q = _from_zigzag_planes(raw, axis * width * count, count, width)
-        pts[:, axis] = lo[axis] + q * step
-    inten = np.frombuffer(raw, np.uint8, count, 3 * width * count).copy()
+    pts = decode_positions(raw, quant, count)
+    inten = np.frombuffer(raw, np.uint8, count, 3 * (quant.bits // 8) * count).copy()
     return pts, inten
 
 
@@ -386,11 +342,13 @@ def robust_range(z: NDArray[np.float32]) -> list[float]:
     return [float(lo), float(hi)]
 
 
-def encode_tile(cloud: PointCloud, node: Node, intensity_range: tuple[float, float]) -> Tile:
-    """Encode, gzip (run-length strategy, no file name, mtime 0) and name one node."""
-    packer = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, 31, 9, zlib.Z_RLE)
-    payload = packer.compress(encode_node(cloud, node, intensity_range)) + packer.flush()
-    return Tile(node, payload, hashlib.sha256(payload).hexdigest()[:32])
+def encode_tile(
+    cloud: PointCloud, node: Node, intensity_range: tuple[float, float], grid: float | None = None
+) -> Tile:
+    """Encode one node, compress it (gzip and brotli) and name it by its content."""
+    raw = encode_node(cloud, node, intensity_range, grid)
+    gz = gzip_bytes(raw)
+    return Tile(node, gz, hashlib.sha256(raw).hexdigest()[:32], brotli_bytes(raw), grid)
 
 
 def build_tiles(
@@ -399,9 +357,9 @@ def build_tiles(
     """Build the octree of ``cloud`` and encode it.
 
     Returns the hierarchy document (see docs/tiles.md) and the encoded tiles,
-    each gzip-compressed and named by the SHA-256 of its compressed bytes.
-    Nodes are encoded on a few threads (numpy and zlib release the GIL); the
-    output does not depend on the thread count.
+    each compressed with gzip and brotli and named by the SHA-256 of its bytes.
+    Nodes are encoded on a few threads (numpy, zlib and brotli release the GIL);
+    the output does not depend on the thread count.
     """
     if "intensity" not in cloud.attributes:
         cloud.attributes["intensity"] = np.zeros(len(cloud), dtype=np.float32)
@@ -409,9 +367,10 @@ def build_tiles(
     i_range = (float(inten.min()), float(inten.max())) if len(cloud) else (0.0, 0.0)
     lo, hi = _bounds(cloud.local)
     nodes = build_octree(cloud.local, max_node_points=max_node_points, grid=grid)
+    step_grid = find_grid(cloud.local)
     workers = min(4, os.cpu_count() or 1, len(nodes))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        tiles = list(pool.map(lambda node: encode_tile(cloud, node, i_range), nodes))
+        tiles = list(pool.map(lambda node: encode_tile(cloud, node, i_range, step_grid), nodes))
     hierarchy = hierarchy_document(
         cloud.offset,
         (lo, hi),
@@ -420,6 +379,7 @@ def build_tiles(
         [node_entry(t) for t in tiles],
         rgb="rgb" in cloud.attributes,
         classification="classification" in cloud.attributes,
+        grid=step_grid,
     )
     return hierarchy, tiles
 
@@ -433,15 +393,17 @@ def hierarchy_document(
     *,
     rgb: bool,
     classification: bool = False,
+    grid: float | None = None,
 ) -> dict[str, Any]:
-    """The version 2 hierarchy document (docs/tiles.md) of a frame.
+    """The version 3 hierarchy document (docs/tiles.md) of a frame.
 
     ``bounds`` are the per-axis minimum and maximum of the local points and
     ``nodes`` the :func:`node_entry` of each node, parents first; ``points`` is
-    the sum of their counts.
+    the sum of their counts; ``grid`` the frame's position grid (metres) or None.
     """
     return {
-        "version": 2,
+        "version": 3,
+        "grid": grid,
         "points": sum(int(n["count"]) for n in nodes),
         "offset": [float(v) for v in offset],
         "bounds": {"min": bounds[0], "max": bounds[1]},
@@ -465,7 +427,7 @@ def _bounds(local: NDArray[np.floating]) -> tuple[list[float], list[float]]:
 def node_entry(tile: Tile) -> dict[str, Any]:
     """The hierarchy entry of one tile's node (docs/tiles.md)."""
     node = tile.node
-    bits, step = position_encoding(node.size)
+    quant = tile.quant
     return {
         "key": node.key,
         "lo": [float(v) for v in node.lo],
@@ -473,7 +435,8 @@ def node_entry(tile: Tile) -> dict[str, Any]:
         "count": len(node.indices),
         "children": node.children,
         "tile": tile.digest,
-        "bytes": len(tile.payload),
-        "bits": bits,
-        "step": step,
+        "bytes": len(tile.br),
+        "bits": quant.bits,
+        "step": quant.step,
+        "origin": list(quant.origin),
     }

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from server.api import errors
 from server.api.routes import (
@@ -28,6 +27,7 @@ from server.db import make_engine
 from server.frames import FrameStore
 from server.hub import Hub
 from server.logs import RequestContext
+from server.static_files import CompressedStaticFiles
 from server.taxonomy import DEFAULT_TAXONOMY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,9 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="PointLabel", lifespan=lifespan)
     app.state.settings, app.state.engine = settings, engine
     app.state.hub = hub
-    app.state.metrics = app.state.hub.metrics
-    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
-    app.mount("/vendor/three", StaticFiles(directory=ROOT / "node_modules" / "three"), name="three")
+    app.state.metrics = hub.metrics
+    app.mount("/static", CompressedStaticFiles(directory=ROOT / "static"), name="static")
+    app.mount(
+        "/vendor/three",
+        CompressedStaticFiles(directory=ROOT / "node_modules" / "three"),
+        name="three",
+    )
     app.add_middleware(RequestContext)
     errors.install(app)
     for module in ROUTERS:

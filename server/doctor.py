@@ -3,7 +3,8 @@
 For every task: its label set loads (rows that had to be repaired or left out
 are reported), the edit log replays to exactly the stored state, and the
 task's revision is the log's last one. For every scene: every frame's
-hierarchy, points and every tile it references exist. Nothing is changed.
+hierarchy, points and every tile it references exist (its gzip and, from
+hierarchy version 3, brotli copies). Nothing is changed.
 """
 
 from __future__ import annotations
@@ -93,13 +94,19 @@ def _check_tiles(settings: Settings, scene: Any) -> list[Finding]:
         try:
             hierarchy = json.loads(path.read_text())
             digests = [node["tile"] for node in hierarchy["nodes"]]
+            # version 3 stores a brotli copy beside the gzip one (docs/tiles.md)
+            encodings = ("gzip", "br") if hierarchy.get("version", 2) >= 3 else ("gzip",)
         except (OSError, ValueError, KeyError, TypeError):
             msg = "the frame's hierarchy is missing or unreadable"
             found.append(Finding(scene.id, None, "hierarchy_unreadable", f"frame {index}", msg))
             continue
-        missing = [d for d in digests if not tile_path(settings, d).is_file()]
+        missing = [
+            f"{d} ({e})" for d in digests for e in encodings
+            if not tile_path(settings, d, e).is_file()
+        ]  # fmt: skip
         if missing:
-            msg = f"{len(missing)} of {len(digests)} tiles are missing, e.g. {missing[0]}"
+            total = len(digests) * len(encodings)
+            msg = f"{len(missing)} of {total} tile copies are missing, e.g. {missing[0]}"
             found.append(Finding(scene.id, None, "tile_missing", f"frame {index}", msg))
         if not frame_file(settings, scene, index, ".npy").is_file():
             msg = "the frame's full-resolution points are missing"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 
 from fastapi import WebSocket
@@ -19,10 +19,21 @@ from server.metrics import Metrics
 from server.protocol import Ack, Event, Ops, Presence, PresenceClient
 from server.taxonomy import Taxonomy
 
+MAX_BACKLOG = 10_000
+"""Most messages waiting for one connection. A client that falls this far behind
+is disconnected (close code 1013) and catches up on reconnecting (``hello`` with
+``since_revision``) instead of holding the server's memory."""
+
 
 @dataclass(eq=False)
 class Connection:
-    """One websocket on one task's label set. Sends are serialised per connection."""
+    """One websocket on one task's label set.
+
+    Messages leave in the order they were handed over: :meth:`post` queues one
+    and returns at once (broadcasts: the writer never waits for a socket);
+    :meth:`send_text` returns once its message is sent, after everything posted
+    before it. One asyncio task per connection drains the queue.
+    """
 
     ws: WebSocket
     task_id: int
@@ -31,10 +42,68 @@ class Connection:
     client_id: str | None = None
     selected: str | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closed: bool = False
+    backlog: deque[tuple[str, asyncio.Future[None] | None]] = field(default_factory=deque)
+    _sender: asyncio.Task[None] | None = None
 
     async def send_text(self, text: str) -> None:
+        """Send ``text`` after every message posted before it; raises if the socket fails."""
+        if self.backlog:  # queued behind earlier messages
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self.backlog.append((text, done))
+            self._drain_soon()
+            await done
+            return
         async with self.send_lock:
             await self.ws.send_text(text)
+
+    def post(self, text: str) -> None:
+        """Queue ``text`` for this connection without waiting for the socket."""
+        if self.closed:
+            return
+        if len(self.backlog) >= MAX_BACKLOG:
+            self.close()
+            asyncio.get_running_loop().create_task(self._close_socket(1013))
+            return
+        self.backlog.append((text, None))
+        self._drain_soon()
+
+    def close(self) -> None:
+        """Stop sending: queued messages are dropped (their waiters get an error)."""
+        self.closed = True
+        self._fail(ConnectionError("the connection was closed"))
+        if self._sender is not None and self._sender is not asyncio.current_task():
+            self._sender.cancel()
+
+    def _drain_soon(self) -> None:
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self.backlog and not self.closed:
+            text, done = self.backlog[0]
+            try:
+                async with self.send_lock:
+                    await self.ws.send_text(text)
+            except Exception as exc:  # a client that went away: drop what is queued
+                self.closed = True
+                self._fail(exc)
+                return
+            self.backlog.popleft()
+            if done is not None and not done.done():
+                done.set_result(None)
+
+    def _fail(self, exc: BaseException) -> None:
+        for _, done in self.backlog:
+            if done is not None and not done.done():
+                done.set_exception(exc)
+        self.backlog.clear()
+
+    async def _close_socket(self, code: int) -> None:
+        try:
+            await self.ws.close(code=code)
+        except Exception:  # already gone
+            pass
 
 
 class Hub:
@@ -42,10 +111,12 @@ class Hub:
 
     Batches from every connection and the REST mirror go through a queue to a
     single writer task, which applies whatever has queued up as one group
-    (each batch atomic, one commit for the group: group commit), broadcasts
-    the events in revision order, and only then answers the submitters.
-    ``write_lock`` is held while a group is applied and broadcast, and while a
-    snapshot is taken and sent, so no event can overtake a snapshot.
+    (each batch atomic, one commit for the group: group commit), queues the
+    events for their recipients in revision order, and only then answers the
+    submitters. ``write_lock`` is held while a group is applied and its events
+    are queued (no socket is awaited under it: each connection's own task
+    sends), and while a snapshot is taken and handed to its connection's
+    queue, so no event can overtake a snapshot.
     """
 
     MAX_GROUP = 256
@@ -101,7 +172,7 @@ class Hub:
                     )
                     for pending, (_, event) in zip(group, results, strict=True):
                         if event is not None:
-                            await self.broadcast(pending.sub.task_id, event, exclude=pending.origin)
+                            self.post(pending.sub.task_id, event, exclude=pending.origin)
             except Exception as exc:  # nothing of the group was committed: fail each submitter
                 for pending in group:
                     pending.done.set_exception(exc)
@@ -121,20 +192,28 @@ class Hub:
     async def broadcast(
         self, task_id: int, message: Event | Presence, *, exclude: Connection | None = None
     ) -> None:
+        """Queue ``message`` for every connection on the task but ``exclude``."""
+        self.post(task_id, message, exclude=exclude)
+
+    def post(
+        self, task_id: int, message: Event | Presence, *, exclude: Connection | None = None
+    ) -> None:
+        """As :meth:`broadcast`, without awaiting: the order of calls is the order
+        every recipient receives the messages in."""
         text = message.model_dump_json()  # encoded once for every recipient
-        for conn in list(self.clients[task_id]):
-            if conn is exclude:
-                continue
-            try:
-                await conn.send_text(text)
-            except Exception:  # a client that went away is dropped, never blocks others
-                self.clients[task_id].discard(conn)
+        clients = self.clients[task_id]
+        for conn in list(clients):
+            if conn.closed:  # a client that went away is dropped, never blocks others
+                clients.discard(conn)
+            elif conn is not exclude:
+                conn.post(text)
 
     async def join(self, conn: Connection) -> None:
         self.clients[conn.task_id].add(conn)
 
     async def leave(self, conn: Connection) -> None:
         self.clients[conn.task_id].discard(conn)
+        conn.close()
         await self.broadcast_presence(conn.task_id)
 
     async def broadcast_presence(self, task_id: int) -> None:

@@ -179,13 +179,15 @@ def _stream_frame(
 
 
 def _write_tile(settings: Settings, tile: Tile) -> None:
-    """Store a tile under its content hash (atomically; kept if already there)."""
-    target = tile_path(settings, tile.digest)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(tile.payload)
-        tmp.replace(target)
+    """Store a tile's gzip and brotli copies under its content hash (each atomically;
+    kept if already there)."""
+    for encoding, payload in (("br", tile.br), ("gzip", tile.payload)):
+        target = tile_path(settings, tile.digest, encoding)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_bytes(payload)
+            tmp.replace(target)
 
 
 def _frame_row(
@@ -220,9 +222,14 @@ def _frame_row(
     )
 
 
-def tile_path(settings: Settings, digest: str) -> Path:
-    """Where a tile with this content hash lives (content-addressed, shared by all scenes)."""
-    return settings.tiles_dir / digest[:2] / f"{digest}.bin.gz"
+TILE_SUFFIXES = {"gzip": ".bin.gz", "br": ".bin.br"}
+"""File suffix of each stored copy of a tile, by its ``Content-Encoding``."""
+
+
+def tile_path(settings: Settings, digest: str, encoding: str = "gzip") -> Path:
+    """Where the ``encoding`` copy (``gzip`` or ``br``) of a tile with this content hash
+    lives (content-addressed, shared by all scenes)."""
+    return settings.tiles_dir / digest[:2] / f"{digest}{TILE_SUFFIXES[encoding]}"
 
 
 def frame_file(settings: Settings, scene: Scene, index: int, suffix: str) -> Path:

@@ -162,8 +162,13 @@ def persist(conn: Connection, changes: Changes) -> None:
     if changes.edits:
         conn.execute(insert(Edit.__table__), changes.edits)  # type: ignore[attr-defined]
     tasks = Task.__table__  # type: ignore[attr-defined]
-    for st in changes.scenes.values():
-        conn.execute(update(tasks).where(tasks.c.id == st.task_id).values(revision=st.revision))
+    if changes.scenes:  # one statement for the group's tasks
+        stmt = (
+            update(tasks).where(tasks.c.id == bindparam("_id")).values(revision=bindparam("_rev"))
+        )
+        conn.execute(
+            stmt, [{"_id": st.task_id, "_rev": st.revision} for st in changes.scenes.values()]
+        )
 
 
 def user_id(conn: Connection, name: str) -> int:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -39,18 +40,46 @@ def test_missing_scene_and_frame_are_404_with_a_code(client: TestClient, scene_i
     assert (r.status_code, r.json()["code"]) == (404, "not_found")
 
 
-def test_tiles_are_immutable_gzip_with_an_etag(client: TestClient, scene_id: int) -> None:
+@pytest.mark.parametrize(
+    ("accept", "encoding"),
+    [("gzip, deflate, br, zstd", "br"), ("gzip, deflate", "gzip"), ("br;q=0, gzip", "gzip"),
+     ("*", "br"), ("", "gzip")],
+)  # fmt: skip
+def test_tiles_are_immutable_brotli_or_gzip_by_accept_encoding(
+    client: TestClient, scene_id: int, accept: str, encoding: str
+) -> None:
     h = client.get(f"/api/scenes/{scene_id}/frames/0/hierarchy").json()
     node = h["nodes"][0]
-    r = client.get(f"/api/scenes/{scene_id}/tiles/{node['tile']}")
+    r = client.get(
+        f"/api/scenes/{scene_id}/tiles/{node['tile']}", headers={"Accept-Encoding": accept}
+    )
     assert r.status_code == 200
     assert "immutable" in r.headers["cache-control"]
-    assert r.headers["content-encoding"] == "gzip"
+    assert r.headers["vary"] == "Accept-Encoding"
+    assert r.headers["content-encoding"] == encoding
     assert len(r.content) == node["count"] * 7  # decompressed: 3 x uint16 + uint8
     again = client.get(
-        f"/api/scenes/{scene_id}/tiles/{node['tile']}", headers={"If-None-Match": r.headers["etag"]}
+        f"/api/scenes/{scene_id}/tiles/{node['tile']}",
+        headers={"If-None-Match": r.headers["etag"], "Accept-Encoding": accept},
     )
     assert again.status_code == 304
+
+
+def test_brotli_and_gzip_tiles_carry_the_same_bytes_under_different_etags(
+    client: TestClient, scene_id: int
+) -> None:
+    h = client.get(f"/api/scenes/{scene_id}/frames/0/hierarchy").json()
+    url = f"/api/scenes/{scene_id}/tiles/{h['nodes'][0]['tile']}"
+    br = client.get(url, headers={"Accept-Encoding": "br"})
+    gz = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert br.content == gz.content  # both decoded by the HTTP client
+    assert int(br.headers["content-length"]) == h["nodes"][0]["bytes"]
+    assert int(br.headers["content-length"]) < int(gz.headers["content-length"])
+    assert br.headers["etag"] != gz.headers["etag"]
+    stale = client.get(
+        url, headers={"Accept-Encoding": "gzip", "If-None-Match": br.headers["etag"]}
+    )
+    assert stale.status_code == 200 and stale.headers["content-encoding"] == "gzip"
 
 
 def test_rest_ops_take_the_same_write_path_as_the_websocket(

@@ -17,7 +17,6 @@ from benchmarks.core import (
 )
 from benchmarks.run import run
 from benchmarks.scene import generate_scene
-from pointcloud.tiles import QUANT
 
 GRID = 32
 MAX_NODE_POINTS = 4096
@@ -42,7 +41,7 @@ def test_quant_error_is_within_half_a_step_of_the_largest_node() -> None:
     cloud = generate_scene(50_000, seed=2)
     build = time_build(cloud, repeats=1, max_node_points=MAX_NODE_POINTS, grid=GRID)
     error = quant_error(cloud, build.tiles)
-    half_step = max(t.node.size for t in build.tiles) / QUANT / 2
+    half_step = max(t.quant.step for t in build.tiles) / 2
     slack = 1e-5  # float32 storage of ``local`` at ~100 m
     assert error["axis_m"] <= half_step + slack
     assert error["euclid_m"] <= math.sqrt(3) * (half_step + slack)

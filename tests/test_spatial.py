@@ -34,3 +34,26 @@ def test_grid_count_equals_full_scan(
 
 def test_empty_index_counts_nothing() -> None:
     assert GridIndex(np.zeros((0, 3))).count_in_box([0, 0, 0, 1, 1, 1, 0]) == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cx=st.floats(-60, 60),
+    cy=st.floats(-60, 60),
+    cz=st.floats(-4, 4),
+    size=st.tuples(st.floats(0.1, 20), st.floats(0.1, 20), st.floats(0.1, 8)),
+    yaw=st.floats(-7, 7),
+    nine=st.booleans(),
+)
+def test_grid_count_of_a_yaw_only_box_equals_full_scan(
+    cx: float, cy: float, cz: float, size: tuple[float, float, float], yaw: float, nine: bool
+) -> None:
+    box = [cx, cy, cz, *size, yaw] + ([0.0, 0.0] if nine else [])
+    assert INDEX.count_in_box(box) == int(count_points_in_boxes(POINTS, [box])[0])
+
+
+def test_a_box_around_known_points_counts_them() -> None:
+    pts = np.array([[0.0, 0.0, 0.0], [0.9, 0.0, 0.0], [0.0, 0.4, 0.0], [3.0, 3.0, 0.0]])
+    index = GridIndex(pts, cell=1.0)
+    assert index.count_in_box([0, 0, 0, 2, 1, 1, 0]) == 3
+    assert index.count_in_box([0, 0, 0, 2, 1, 1, np.pi / 2]) == 2  # now 1 m along x

@@ -21,9 +21,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 import pointcloud.stream
-from pointcloud.cloud import PointCloud
 from pointcloud.io.las import open_las_chunks, read_las
 from pointcloud.stream import StreamedFrame, stream_tiles
+from pointcloud.tile_codec import entry_quant
 from pointcloud.tiles import Tile, build_tiles, decode_node
 from server.config import Settings
 from server.ingest import frame_file, ingest, tile_path
@@ -102,7 +102,7 @@ def decoded_lattice(hierarchy: dict[str, Any], tiles: dict[str, bytes]) -> np.nd
     for node in hierarchy["nodes"]:
         lo = np.array(node["lo"])
         raw = gzip.decompress(tiles[node["tile"]])
-        pts, _ = decode_node(raw, lo, node["size"], node["count"])
+        pts, _ = decode_node(raw, entry_quant(node), node["count"])
         slack = node["step"] / 2 + 1e-6
         assert np.all(pts >= lo - slack) and np.all(pts <= lo + node["size"] + slack)
         cells = np.round(pts / LATTICE)
@@ -147,12 +147,6 @@ def test_streamed_hierarchy_is_parents_first_bounded_and_linked(
     assert max(len(k) for k in keys) > 4  # several cells, with levels above them
 
 
-def without_classification(cloud: PointCloud) -> PointCloud:
-    """The streaming build does not carry classification (docs/tiles.md) yet."""
-    cloud.attributes.pop("classification", None)
-    return cloud
-
-
 def test_streamed_npy_and_metadata_equal_the_in_memory_read(
     lattice_las: Path, stream_run: tuple[StreamedFrame, dict[str, bytes], Path]
 ) -> None:
@@ -163,10 +157,14 @@ def test_streamed_npy_and_metadata_equal_the_in_memory_read(
     las = laspy.read(lattice_las)
     absolute = points.astype(np.float64) + frame.offset
     assert np.abs(absolute - np.c_[las.x, las.y, las.z]).max() < 1e-4
-    memory, _ = build_tiles(without_classification(cloud), max_node_points=CAP)
+    memory, _ = build_tiles(cloud, max_node_points=CAP)
     for key in ("version", "points", "offset", "bounds", "intensity_range", "z_range"):
         assert frame.hierarchy[key] == memory[key], key
-    assert frame.hierarchy["attributes"] == memory["attributes"] == ["position", "intensity", "rgb"]
+    assert (
+        frame.hierarchy["attributes"]
+        == memory["attributes"]
+        == ["position", "intensity", "rgb", "classification"]
+    )
     assert sorted(p.name for p in out.iterdir()) == ["points.npy"]  # scratch removed
 
 
@@ -182,7 +180,7 @@ def test_streamed_build_is_deterministic_whatever_the_chunk_size(
 
 def test_one_cell_stream_equals_the_in_memory_build(lattice_las: Path, tmp_path: Path) -> None:
     frame, tiles = streamed(lattice_las, tmp_path, cell_points=POINTS)
-    cloud = without_classification(read_las(lattice_las))
+    cloud = read_las(lattice_las)
     memory, memory_tiles = build_tiles(cloud, max_node_points=CAP)
     assert json.dumps(frame.hierarchy) == json.dumps(memory)
     assert tiles == {t.digest: t.payload for t in memory_tiles}

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import gzip
 
+import brotli
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pointcloud.cloud import PointCloud
+from pointcloud.tile_codec import GRID, STEP
 from pointcloud.tiles import (
-    MAX_STEP,
-    QUANT,
     Tile,
     build_octree,
     build_tiles,
     decode_node,
-    position_encoding,
 )
 
 
@@ -32,7 +31,7 @@ def _decoded_error(cloud: PointCloud, tile: Tile) -> float:
     """Largest per-axis distance (metres) between a tile's decoded points and its sources."""
     node = tile.node
     raw = gzip.decompress(tile.payload)
-    pts, _ = decode_node(raw, node.lo, node.size, len(node.indices))
+    pts, _ = decode_node(raw, tile.quant, len(node.indices))
     return float(np.abs(pts - cloud.local[node.indices].astype(np.float64)).max(initial=0.0))
 
 
@@ -96,7 +95,7 @@ def test_georeferenced_kilometre_cloud_decodes_within_a_millimetre_per_axis() ->
     hierarchy, tiles = build_tiles(cloud, max_node_points=20_000)
     assert {n["bits"] for n in hierarchy["nodes"]} == {16, 32}
     slack = 2.5e-4  # float32 storage of ``local`` at 2.5 km
-    assert max(_decoded_error(cloud, t) for t in tiles) <= MAX_STEP / 2 + slack
+    assert max(_decoded_error(cloud, t) for t in tiles) <= STEP / 2 + slack
 
 
 def test_root_is_a_coarse_overview_of_the_whole_cloud() -> None:
@@ -123,9 +122,14 @@ def test_tiles_reassemble_to_exactly_the_input_points(
     stored = np.sort(np.concatenate([t.node.indices for t in tiles]))
     assert np.array_equal(stored, np.arange(n))  # every point exactly once
     for tile, entry in zip(tiles, hierarchy["nodes"], strict=True):
-        bits, step = position_encoding(tile.node.size)
-        assert (entry["bits"], entry["step"]) == (bits, step)
-        assert step <= min(tile.node.size / QUANT, MAX_STEP)
+        quant = tile.quant
+        assert (entry["bits"], entry["step"], entry["origin"]) == (
+            quant.bits,
+            quant.step,
+            list(quant.origin),
+        )
+        step = quant.step
+        assert step in (STEP, GRID)
         assert _decoded_error(cloud, tile) <= step / 2 + 1e-6 * max(1.0, extent)
 
 
@@ -150,7 +154,7 @@ def test_rgb_round_trips_exactly() -> None:
     assert "rgb" in hierarchy["attributes"]
     for tile in tiles:
         raw = gzip.decompress(tile.payload)
-        n, width = len(tile.node.indices), position_encoding(tile.node.size)[0] // 8
+        n, width = len(tile.node.indices), tile.quant.bits // 8
         planes = np.frombuffer(raw, np.uint8, 3 * n, (3 * width + 1) * n).reshape(3, n)
         zig = planes.astype(np.int64)
         values = np.cumsum((zig >> 1) ^ -(zig & 1), axis=1) % 256
@@ -172,3 +176,49 @@ def test_classification_travels_with_the_tiles() -> None:
         raw = gzip.decompress(tile.payload)
         n = len(tile.node.indices)
         assert raw[-n:] == classes[tile.node.indices].tobytes() if n else raw == b""
+
+
+def test_brotli_copy_decodes_to_exactly_the_gzip_copy() -> None:
+    cloud = _cloud(30_000, seed=12)
+    cloud.attributes["rgb"] = np.random.default_rng(12).integers(0, 256, (30_000, 3), np.uint8)
+    hierarchy, tiles = build_tiles(cloud, max_node_points=5_000, grid=16)
+    assert len(tiles) > 3
+    for tile, entry in zip(tiles, hierarchy["nodes"], strict=True):
+        assert brotli.decompress(tile.br) == gzip.decompress(tile.payload)
+        assert entry["bytes"] == len(tile.br) < len(tile.payload)
+
+
+def test_points_on_the_las_centimetre_grid_are_stored_on_it_losslessly() -> None:
+    rng = np.random.default_rng(13)
+    cm = rng.integers(0, 300_000, (40_000, 3))  # 3 km, every coordinate a whole centimetre
+    xyz = cm * 0.01 + [636_590.0, 849_217.0, 463.0]
+    cloud = PointCloud.from_xyz(xyz, {"intensity": np.zeros(len(xyz), np.float32)})
+    hierarchy, tiles = build_tiles(cloud, max_node_points=5_000)
+    assert hierarchy["grid"] == GRID
+    for tile in tiles:
+        raw = gzip.decompress(tile.payload)
+        pts, _ = decode_node(raw, tile.quant, len(tile.node.indices))
+        # decoded positions are the file's own centimetres (up to float64 rounding)
+        assert np.array_equal(
+            np.round((pts + cloud.offset) * 100),
+            cm[tile.node.indices] + [63_659_000, 84_921_700, 46_300],
+        )
+    off_grid = PointCloud.from_xyz(xyz + 0.003, {"intensity": np.zeros(len(xyz), np.float32)})
+    assert build_tiles(off_grid, max_node_points=5_000)[0]["grid"] is None
+
+
+def test_a_scan_ordered_node_is_stored_in_file_order_and_smaller_for_it() -> None:
+    # a spinning-lidar-like ring pattern: consecutive file points are neighbours
+    angle = np.linspace(0, 2 * np.pi * 32, 60_000, endpoint=False)
+    ring = np.repeat(np.arange(32), 60_000 // 32)
+    radius = 5.0 + ring * 0.7
+    xyz = np.c_[radius * np.cos(angle), radius * np.sin(angle), -1.7 + ring * 0.05]
+    cloud = PointCloud.from_xyz(xyz, {"intensity": np.zeros(len(xyz), np.float32)})
+    _, tiles = build_tiles(cloud, max_node_points=100_000)
+    (tile,) = tiles
+    assert np.array_equal(tile.node.indices, np.arange(len(xyz)))  # file order was chosen
+    shuffled = np.random.default_rng(14).permutation(len(xyz))
+    mixed = PointCloud.from_xyz(xyz[shuffled], {"intensity": np.zeros(len(xyz), np.float32)})
+    (mixed_tile,) = build_tiles(mixed, max_node_points=100_000)[1]
+    assert not np.array_equal(mixed_tile.node.indices, np.arange(len(xyz)))  # Morton order
+    assert len(tile.br) < len(mixed_tile.br)

@@ -1,36 +1,29 @@
 // @ts-check
-/** Wires the workspace together: the only module that knows all the others. */
+/** Wires the workspace together: the only module that knows all the others.
+ *  Loaded by first-frame.js once frame 0 is streaming. */
 
 import { GeometryApi } from "./api.js";
-import { App } from "./app.js";
 import { AttributePanel } from "./attributes.js";
 import { BoxActions } from "./box-actions.js";
 import { Editor } from "./commands.js";
 import { Keyboard } from "./keys.js";
+import { app, firstFrame, stream, viewer } from "./first-frame.js";  // frame 0 streams already
 import { Notices } from "./notices.js";
 import { boxName, renderPanel } from "./panel.js";
 import { installSequence } from "./sequence.js";
 import { Outbox } from "./store.js";
 import { Markers } from "./markers.js";
 import { ReviewPanel } from "./review.js";
-import { PointStream } from "./stream.js";
 import { SubViews } from "./subviews.js";
 import { Sync } from "./sync.js";
-import { TileLoader } from "./tiles.js";
 import { BoxTool } from "./tools.js";
 import { ViewControls } from "./view-controls.js";
-import { Viewer } from "./viewer.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const root = $("workspace");
-const app = new App(Number(root.dataset.sceneId));
-const loader = new TileLoader(app.sceneId);
-loader.prefetch(0);  // hierarchy and root tile of the first frame, while the page starts
-const viewer = new Viewer($("viewport"));
 const taskId = Number(root.dataset.taskId);
 const sync = new Sync(taskId, await Outbox.open(`${taskId}/${root.dataset.user}`));
 const editor = new Editor(app, sync);
-const stream = new PointStream(loader, viewer);
 const viewControls = new ViewControls(app, viewer, stream);
 const api = new GeometryApi(app.sceneId);
 const notices = new Notices($("toast"), $("conflict"));
@@ -103,11 +96,13 @@ function drawBoxes() {
   renderPanel(app);
 }
 
-async function loadFrame(/** @type {number} */ index) {
+/** @param {number} index @param {Promise<import("./stream.js").StreamStats|null>|null} [started]
+ *  the frame's showFrame, when it was started already */
+async function loadFrame(index, started = null) {
   $("frame-label").textContent = `frame ${index + 1} / ${app.scene.frames.length}`;
   /** @type {HTMLInputElement} */ ($("frame-slider")).value = String(index);
   drawBoxes();
-  const stats = await stream.showFrame(index, app.scene.frames.length);  // null: superseded
+  const stats = await (started ?? stream.showFrame(index, app.scene.frames.length));  // null: superseded
   if (!stats) return;
   root.dataset.loadedFrame = String(index);
   app.signals.pointsLoaded.dispatch(stats);
@@ -152,21 +147,11 @@ function setClass(/** @type {string} */ name) {
 }
 
 async function start() {
-  const [scene, taxonomy] = await Promise.all([
-    fetch(`/api/scenes/${app.sceneId}`).then((r) => r.json()),
-    fetch("/api/taxonomy").then((r) => r.json()),
-  ]);
-  app.scene = scene;
-  app.taxonomy = taxonomy;
+  const taxonomy = app.taxonomy;
   const select = /** @type {HTMLSelectElement} */ ($("class-select"));
   select.replaceChildren(...taxonomy.classes.map((/** @type {any} */ c, /** @type {number} */ i) => new Option(`${i + 1} ${c.name}`, c.name)));
   select.onchange = () => setClass(select.value);
   setClass(taxonomy.classes[0].name);
-  const f0 = scene.frames[0];
-  const o = f0.offset;
-  viewer.frameBounds(f0.min.map((/** @type {number} */ v, /** @type {number} */ i) => v - o[i]),
-    f0.max.map((/** @type {number} */ v, /** @type {number} */ i) => v - o[i]),
-    o.some((/** @type {number} */ v) => v !== 0));
   $("view-top").onclick = () => setView("top");
   $("view-persp").onclick = () => setView("persp");
   $("prev-frame").onclick = () => app.setFrame(app.frame - 1);
@@ -182,7 +167,7 @@ async function start() {
   setView("top");
   sync.connect();
   review.load();
-  await loadFrame(0);
+  await loadFrame(0, firstFrame);
 }
 
 start();

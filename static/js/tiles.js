@@ -6,20 +6,30 @@
 
 /**
  * @typedef {{key: string, lo: number[], size: number, count: number, children: string[],
- *   tile: string, bytes: number, bits: number, step: number}} TileNode
- * @typedef {{version: number, points: number, offset: number[],
+ *   tile: string, bytes: number, bits: number, step: number, origin?: number[]}} TileNode
+ * @typedef {{version: number, grid?: number|null, points: number, offset: number[],
  *   bounds: {min: number[], max: number[]}, intensity_range: number[], z_range: number[],
  *   attributes: string[], nodes: TileNode[]}} Hierarchy
  * @typedef {{positions: Float32Array, intensity: Uint8Array, rgb: Uint8Array|null,
  *   classification: Uint8Array|null, count: number, bytes: number}} DecodedTile
  */
 
+import { decodeTile } from "./tile-decode.js";
+
+/** Until a worker has started, tiles of at most this many points are decoded on the
+ *  main thread (about a millisecond each). */
+export const INLINE_DECODE_POINTS = 16384;
+
 /** Decoded bytes kept by default: the current frame at a 2M budget is ~30 MB. */
 export const DEFAULT_CACHE_BYTES = 384 * 1024 * 1024;
 
+/** Where a node's quantised positions start: `origin` (version 3) or its low corner (version 2).
+ *  @param {TileNode} node */
+export const quantOrigin = (node) => node.origin ?? node.lo;
+
 /** The cache key of a node's decoded tile: the tile's bytes and where they are placed. */
 export function tileKey(/** @type {TileNode} */ node) {
-  return `${node.tile}@${node.lo.join(",")}/${node.step}`;
+  return `${node.tile}@${quantOrigin(node).join(",")}/${node.step}`;
 }
 
 export class TileLoader {
@@ -28,8 +38,12 @@ export class TileLoader {
     this.sceneId = sceneId;
     this.cacheBytes = cacheBytes;
     const n = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
-    this.workers = Array.from({ length: n }, () => new Worker("/static/js/tile-worker.js"));
-    this.workers.forEach((w) => { w.onmessage = (e) => this.decoded(e.data); });
+    this.workers = Array.from({ length: n }, () => new Worker("/static/js/tile-worker.js", { type: "module" }));
+    /** True once a worker has started: from then on every tile decodes off the main thread. */
+    this.workerReady = false;
+    this.workers.forEach((w) => {
+      w.onmessage = (e) => { if (e.data.ready) this.workerReady = true; else this.decoded(e.data); };
+    });
     this.nextWorker = 0;
     /** @type {Map<number, {resolve: Function, reject: Function}>} */ this.waiting = new Map();
     this.nextId = 0;
@@ -50,6 +64,10 @@ export class TileLoader {
   prefetch(frame) {
     this.hierarchy(frame).then((h) => h.nodes.length && this.get(h.nodes[0], h)).catch(() => {});
   }
+
+  /** Use a hierarchy the page already holds (frame 0's is inline in the workspace page).
+   *  @param {number} frame @param {Hierarchy} h */
+  seed(frame, h) { this.hierarchies.set(frame, Promise.resolve(h)); }
 
   /** The frame's hierarchy (fetched once per frame). @param {number} frame @returns {Promise<Hierarchy>} */
   hierarchy(frame) {
@@ -112,7 +130,7 @@ export class TileLoader {
     const r = await fetch(`/api/scenes/${this.sceneId}/tiles/${node.tile}`, { signal });
     if (!r.ok) throw new Error(`tile ${node.key}: HTTP ${r.status}`);
     const buffer = await r.arrayBuffer();
-    const data = await this.decode({ buffer, count: node.count, lo: node.lo, bits: node.bits,
+    const data = await this.decode({ buffer, count: node.count, origin: quantOrigin(node), bits: node.bits,
       step: node.step, hasRgb: h.attributes.includes("rgb"),
       hasClass: h.attributes.includes("classification") });
     const bytes = data.positions.byteLength + data.intensity.byteLength
@@ -138,8 +156,14 @@ export class TileLoader {
     }
   }
 
-  /** @param {any} job @returns {Promise<any>} */
+  /** Decode a tile: on the main thread while no worker has started yet and the
+   *  tile is small (the first frame's root must not wait for a worker to start),
+   *  else on the next worker.
+   *  @param {import("./tile-decode.js").TileJob} job @returns {Promise<any>} */
   decode(job) {
+    if (!this.workerReady && job.count <= INLINE_DECODE_POINTS) {
+      try { return Promise.resolve(decodeTile(job)); } catch (err) { return Promise.reject(err); }
+    }
     const id = this.nextId++;
     const worker = this.workers[this.nextWorker++ % this.workers.length];
     return new Promise((resolve, reject) => {

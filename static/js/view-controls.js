@@ -41,6 +41,7 @@ export class ViewControls {
     viewer.setPointSize(Number(this.sizeInput.value));
     this.followButton.onclick = () => this.toggleFollow();
     stream.onHierarchy.add((/** @type {import("./tiles.js").Hierarchy} */ h) => this.colorOptions(h));
+    if (stream.h) this.colorOptions(stream.h);  // the first frame may have started streaming already
     stream.onStats.add((/** @type {StreamStats} */ s) => this.showStats(s));
     app.signals.frameChanged.add(() => this.follow());
 

@@ -43,7 +43,13 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics", dependencies=[require(Permission.operate)])
+@router.get(
+    "/metrics",
+    dependencies=[require(Permission.operate)],
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                     "description": "Prometheus text exposition format"}},
+)  # fmt: skip
 def metrics(request: Request) -> Response:
     """Prometheus text format; scrape with an admin's API token (Bearer)."""
     m: Metrics = request.app.state.metrics
