@@ -1,0 +1,221 @@
+"""Box matching between two label sets of a sequence: Hungarian on 3D IoU, per frame.
+
+A :class:`LabelSet` is the boxes of one label set over a sequence, one row
+per box: the frame index, the box (``[cx, cy, cz, length, width, height,
+yaw]`` in metres and radians, see :mod:`pointcloud.boxes`), the class name
+and the track id. Two label sets of the same scene are matched frame by
+frame: a maximum-total-IoU one-to-one assignment (the Hungarian method,
+``scipy.optimize.linear_sum_assignment``) over the pairs of the same frame
+whose 3D IoU is above ``min_iou`` (and, when class-aware, of the same class).
+
+Everything is vectorised over the whole sequence. Candidate pairs come from
+one sort of both sets by (frame, x) and a window search, so no (N, M) matrix
+is built; their IoU is one :func:`pointcloud.iou.iou_pairs` call. The
+assignment decomposes over the connected components of the candidate graph:
+a component with a single pair is that match (the common case when two
+annotators agree), and only components with competing pairs go through the
+Hungarian method, each on its own small matrix. The result is the same as
+running the Hungarian method on every frame's full IoU matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from pointcloud.boxes import as_boxes
+from pointcloud.errors import PointCloudError
+from pointcloud.iou import iou_pairs
+
+__all__ = [
+    "InvalidLabelsError",
+    "LabelSet",
+    "Matches",
+    "assign",
+    "match_boxes",
+    "match_label_sets",
+]
+
+CHUNK_PAIRS = 4_000_000
+"""Upper bound on the candidate pairs expanded at once (memory stays bounded)."""
+
+
+class InvalidLabelsError(PointCloudError):
+    """Label arrays disagree in length or hold a value the metrics cannot use."""
+
+    code = "invalid_labels"
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """The boxes of one label set, one row per box (arrays are copies made by :meth:`of`).
+
+    ``frame`` (N,) int frame indices; ``boxes`` (N, 7) or (N, 9) float64 in
+    metres and radians, in the frame's coordinates; ``label`` (N,) class names;
+    ``track`` (N,) track ids (as strings).
+    """
+
+    frame: NDArray[np.int64]
+    boxes: NDArray[np.float64]
+    label: NDArray[np.str_]
+    track: NDArray[np.str_]
+
+    @classmethod
+    def of(
+        cls,
+        frame: ArrayLike,
+        boxes: ArrayLike,
+        label: ArrayLike | None = None,
+        track: ArrayLike | None = None,
+    ) -> LabelSet:
+        """Validate and copy; ``label`` defaults to "" and ``track`` to the row number."""
+        b = np.array(as_boxes(boxes) if np.size(boxes) else np.zeros((0, 7)), dtype=np.float64)
+        n = b.shape[0]
+        f = np.array(frame, dtype=np.int64).reshape(-1)
+        lab = np.array([""] * n if label is None else label, dtype=str).reshape(-1)
+        trk = np.array(np.arange(n) if track is None else track, dtype=str).reshape(-1)
+        if not f.shape[0] == lab.shape[0] == trk.shape[0] == n:
+            raise InvalidLabelsError(
+                f"frame, boxes, label and track need one row per box: "
+                f"{f.shape[0]}, {n}, {lab.shape[0]}, {trk.shape[0]}"
+            )
+        return cls(f, b, lab, trk)
+
+    def __len__(self) -> int:
+        return int(self.boxes.shape[0])
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Matched pairs: row ``a[k]`` of the reference with row ``b[k]`` of the candidate.
+
+    ``iou`` (K,) is each pair's 3D IoU; ``n_a``, ``n_b`` are the sizes of the
+    two sets. Pairs are sorted by reference row.
+    """
+
+    a: NDArray[np.intp]
+    b: NDArray[np.intp]
+    iou: NDArray[np.float64]
+    n_a: int
+    n_b: int
+
+
+def _window_pairs(
+    ref: LabelSet, cand: LabelSet, same_class: bool
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Same-frame pairs whose footprint circles touch, found without an (N, M) matrix."""
+    a, b = ref.boxes, cand.boxes
+    ra, rb = np.hypot(a[:, 3], a[:, 4]) / 2.0, np.hypot(b[:, 3], b[:, 4]) / 2.0
+    x0 = min(a[:, 0].min(), b[:, 0].min())
+    reach = float(ra.max() + rb.max())
+    span = max(a[:, 0].max(), b[:, 0].max()) - x0 + 2.0 * reach + 1.0
+    key_b = cand.frame * span + (b[:, 0] - x0)
+    order = np.argsort(key_b, kind="stable")
+    sorted_key = key_b[order]
+    key_a = ref.frame * span + (a[:, 0] - x0)
+    lo = np.searchsorted(sorted_key, key_a - (ra + rb.max()), side="left")
+    hi = np.searchsorted(sorted_key, key_a + (ra + rb.max()), side="right")
+    out_i: list[NDArray[np.intp]] = []
+    out_j: list[NDArray[np.intp]] = []
+    counts = hi - lo
+    ends = np.cumsum(counts)
+    start = 0
+    while start < a.shape[0]:
+        base = ends[start - 1] if start else 0
+        stop = int(np.searchsorted(ends, base + CHUNK_PAIRS, side="right"))
+        stop = max(stop, start + 1)
+        rows = np.arange(start, stop)
+        c = counts[rows]
+        i = np.repeat(rows, c)
+        offset = np.arange(i.shape[0]) - np.repeat(np.cumsum(c) - c, c)
+        j = order[np.repeat(lo[rows], c) + offset]
+        keep = ref.frame[i] == cand.frame[j]
+        keep &= (a[i, 0] - b[j, 0]) ** 2 + (a[i, 1] - b[j, 1]) ** 2 <= (ra[i] + rb[j]) ** 2
+        if same_class:
+            keep &= ref.label[i] == cand.label[j]
+        out_i.append(i[keep])
+        out_j.append(j[keep])
+        start = stop
+    return np.concatenate(out_i).astype(np.intp), np.concatenate(out_j).astype(np.intp)
+
+
+def assign(
+    i: NDArray[np.intp], j: NDArray[np.intp], weight: NDArray[np.float64], n_a: int, n_b: int
+) -> NDArray[np.intp]:
+    """Maximum-total-weight one-to-one matching of candidate edges ``(i[k], j[k], weight[k])``.
+
+    ``i`` indexes ``range(n_a)``, ``j`` ``range(n_b)``; weights must be > 0 and
+    each (i, j) appear once. Returns the positions ``k`` of the chosen edges
+    (a new array, sorted). Solved per connected component: single-edge
+    components directly, the others with ``linear_sum_assignment``.
+    """
+    if i.shape[0] == 0:
+        return np.zeros(0, dtype=np.intp)
+    graph = coo_matrix((np.ones(i.shape[0]), (i, n_a + j)), shape=(n_a + n_b, n_a + n_b))
+    _, comp = connected_components(graph, directed=False)
+    edge_comp = comp[i]
+    per_comp = np.bincount(edge_comp, minlength=int(comp.max()) + 1)
+    single = per_comp[edge_comp] == 1
+    chosen = [np.flatnonzero(single)]
+    multi = np.flatnonzero(~single)
+    multi = multi[np.argsort(edge_comp[multi], kind="stable")]
+    bounds = np.flatnonzero(np.diff(edge_comp[multi])) + 1
+    for group in np.split(multi, bounds) if multi.size else []:
+        rows, ri = np.unique(i[group], return_inverse=True)
+        cols, ci = np.unique(j[group], return_inverse=True)
+        matrix = np.zeros((rows.shape[0], cols.shape[0]))
+        matrix[ri, ci] = weight[group]
+        pick_r, pick_c = linear_sum_assignment(matrix, maximize=True)
+        lookup = np.full(matrix.shape, -1, dtype=np.intp)
+        lookup[ri, ci] = group
+        picked = lookup[pick_r, pick_c]
+        chosen.append(picked[picked >= 0])
+    return np.sort(np.concatenate(chosen)).astype(np.intp)
+
+
+def match_label_sets(
+    ref: LabelSet, cand: LabelSet, *, class_aware: bool = True, min_iou: float = 0.0
+) -> Matches:
+    """Match ``cand`` to ``ref`` frame by frame (Hungarian on 3D IoU, yaw only).
+
+    Only pairs in the same frame with IoU > ``min_iou`` (and the same class when
+    ``class_aware``) may match; the assignment maximises the summed IoU of
+    each frame. Returns the pairs sorted by reference row.
+    """
+    n_a, n_b = len(ref), len(cand)
+    empty = np.zeros(0, dtype=np.intp)
+    if n_a == 0 or n_b == 0:
+        return Matches(empty, empty, np.zeros(0), n_a, n_b)
+    i, j = _window_pairs(ref, cand, class_aware)
+    iou = iou_pairs(ref.boxes[i], cand.boxes[j]) if i.size else np.zeros(0)
+    keep = iou > min_iou
+    i, j, iou = i[keep], j[keep], iou[keep]
+    k = assign(i, j, iou, n_a, n_b)
+    order = np.argsort(i[k], kind="stable")
+    k = k[order]
+    return Matches(i[k], j[k], iou[k], n_a, n_b)
+
+
+def match_boxes(
+    a: ArrayLike,
+    b: ArrayLike,
+    *,
+    labels_a: ArrayLike | None = None,
+    labels_b: ArrayLike | None = None,
+    min_iou: float = 0.0,
+) -> Matches:
+    """Match the boxes of one frame: ``a`` (N, 7|9) against ``b`` (M, 7|9).
+
+    Class-aware when both ``labels_a`` and ``labels_b`` are given.
+    """
+    aa = as_boxes(a) if np.size(a) else np.zeros((0, 7))
+    bb = as_boxes(b) if np.size(b) else np.zeros((0, 7))
+    ref = LabelSet.of(np.zeros(aa.shape[0]), aa, labels_a)
+    cand = LabelSet.of(np.zeros(bb.shape[0]), bb, labels_b)
+    aware = labels_a is not None and labels_b is not None
+    return match_label_sets(ref, cand, class_aware=aware, min_iou=min_iou)
