@@ -94,7 +94,9 @@ def krippendorff_alpha(reliability_data: ArrayLike, *, level: Level = "nominal")
         except (TypeError, ValueError) as exc:
             raise InvalidLabelsError("interval alpha needs numbers") from exc
     else:
-        codes, _ = _codes(np.where(missing, None, table))
+        cleaned = table.copy()
+        cleaned[missing] = None
+        codes, _ = _codes(cleaned)
         values = np.where(missing, np.nan, codes.astype(np.float64))
     if (~missing).sum(axis=0).max() < 2:
         raise InvalidLabelsError("alpha needs at least one unit rated by two raters")

@@ -21,6 +21,7 @@ running the Hungarian method on every frame's full IoU matrix.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -41,8 +42,10 @@ __all__ = [
     "match_label_sets",
 ]
 
-CHUNK_PAIRS = 4_000_000
+CHUNK_PAIRS = 1_000_000
 """Upper bound on the candidate pairs expanded at once (memory stays bounded)."""
+IOU_CHUNK = 16_384
+"""Pairs per :func:`pointcloud.iou.iou_pairs` call."""
 
 
 class InvalidLabelsError(PointCloudError):
@@ -51,19 +54,26 @@ class InvalidLabelsError(PointCloudError):
     code = "invalid_labels"
 
 
+def _ids(values: ArrayLike) -> NDArray[Any]:
+    """A new 1-D array of names or ids: integers stay integers, anything else becomes str."""
+    arr = np.array(values).reshape(-1)
+    return arr if arr.dtype.kind in "iu" else arr.astype(str)
+
+
 @dataclass(frozen=True)
 class LabelSet:
     """The boxes of one label set, one row per box (arrays are copies made by :meth:`of`).
 
     ``frame`` (N,) int frame indices; ``boxes`` (N, 7) or (N, 9) float64 in
     metres and radians, in the frame's coordinates; ``label`` (N,) class names;
-    ``track`` (N,) track ids (as strings).
+    ``track`` (N,) track ids. Names and ids stay integers when given as
+    integers (much faster to sort than strings), else become strings.
     """
 
     frame: NDArray[np.int64]
     boxes: NDArray[np.float64]
-    label: NDArray[np.str_]
-    track: NDArray[np.str_]
+    label: NDArray[Any]
+    track: NDArray[Any]
 
     @classmethod
     def of(
@@ -77,8 +87,8 @@ class LabelSet:
         b = np.array(as_boxes(boxes) if np.size(boxes) else np.zeros((0, 7)), dtype=np.float64)
         n = b.shape[0]
         f = np.array(frame, dtype=np.int64).reshape(-1)
-        lab = np.array([""] * n if label is None else label, dtype=str).reshape(-1)
-        trk = np.array(np.arange(n) if track is None else track, dtype=str).reshape(-1)
+        lab = _ids([""] * n if label is None else label)
+        trk = _ids(np.arange(n) if track is None else track)
         if not f.shape[0] == lab.shape[0] == trk.shape[0] == n:
             raise InvalidLabelsError(
                 f"frame, boxes, label and track need one row per box: "
@@ -105,12 +115,22 @@ class Matches:
     n_b: int
 
 
+def _half_extents(boxes: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Half-sizes (x, y, z) in metres of each box's axis-aligned bounding box (yaw only)."""
+    c, s = np.abs(np.cos(boxes[:, 6])), np.abs(np.sin(boxes[:, 6]))
+    half = boxes[:, 3:6] / 2.0
+    return np.column_stack(
+        [c * half[:, 0] + s * half[:, 1], s * half[:, 0] + c * half[:, 1], half[:, 2]]
+    )
+
+
 def _window_pairs(
     ref: LabelSet, cand: LabelSet, same_class: bool
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Same-frame pairs whose footprint circles touch, found without an (N, M) matrix."""
+    """Same-frame pairs whose axis-aligned bounding boxes overlap, without an (N, M) matrix."""
     a, b = ref.boxes, cand.boxes
-    ra, rb = np.hypot(a[:, 3], a[:, 4]) / 2.0, np.hypot(b[:, 3], b[:, 4]) / 2.0
+    ha, hb = _half_extents(a), _half_extents(b)
+    ra, rb = ha[:, 0], hb[:, 0]
     x0 = min(a[:, 0].min(), b[:, 0].min())
     reach = float(ra.max() + rb.max())
     span = max(a[:, 0].max(), b[:, 0].max()) - x0 + 2.0 * reach + 1.0
@@ -135,7 +155,9 @@ def _window_pairs(
         offset = np.arange(i.shape[0]) - np.repeat(np.cumsum(c) - c, c)
         j = order[np.repeat(lo[rows], c) + offset]
         keep = ref.frame[i] == cand.frame[j]
-        keep &= (a[i, 0] - b[j, 0]) ** 2 + (a[i, 1] - b[j, 1]) ** 2 <= (ra[i] + rb[j]) ** 2
+        keep &= np.abs(a[i, 0] - b[j, 0]) <= ha[i, 0] + hb[j, 0]
+        keep &= np.abs(a[i, 1] - b[j, 1]) <= ha[i, 1] + hb[j, 1]
+        keep &= np.abs(a[i, 2] - b[j, 2]) <= ha[i, 2] + hb[j, 2]
         if same_class:
             keep &= ref.label[i] == cand.label[j]
         out_i.append(i[keep])
@@ -163,19 +185,43 @@ def assign(
     single = per_comp[edge_comp] == 1
     chosen = [np.flatnonzero(single)]
     multi = np.flatnonzero(~single)
-    multi = multi[np.argsort(edge_comp[multi], kind="stable")]
-    bounds = np.flatnonzero(np.diff(edge_comp[multi])) + 1
-    for group in np.split(multi, bounds) if multi.size else []:
-        rows, ri = np.unique(i[group], return_inverse=True)
-        cols, ci = np.unique(j[group], return_inverse=True)
-        matrix = np.zeros((rows.shape[0], cols.shape[0]))
-        matrix[ri, ci] = weight[group]
-        pick_r, pick_c = linear_sum_assignment(matrix, maximize=True)
-        lookup = np.full(matrix.shape, -1, dtype=np.intp)
-        lookup[ri, ci] = group
-        picked = lookup[pick_r, pick_c]
-        chosen.append(picked[picked >= 0])
+    if multi.size:
+        chosen.append(_assign_groups(multi, i, j, weight, edge_comp))
     return np.sort(np.concatenate(chosen)).astype(np.intp)
+
+
+def _local_index(comp: NDArray[np.intp], node: NDArray[np.intp]) -> NDArray[np.intp]:
+    """Each node's 0-based rank among the distinct nodes of its component (edges sorted by comp)."""
+    span = int(node.max()) + 1
+    _, dense = np.unique(comp * span + node, return_inverse=True)
+    first = np.r_[0, np.flatnonzero(np.diff(comp)) + 1]
+    start = np.repeat(np.minimum.reduceat(dense, first), np.diff(np.r_[first, comp.shape[0]]))
+    return (dense - start).astype(np.intp)
+
+
+def _assign_groups(
+    edges: NDArray[np.intp],
+    i: NDArray[np.intp],
+    j: NDArray[np.intp],
+    weight: NDArray[np.float64],
+    edge_comp: NDArray[np.intp],
+) -> NDArray[np.intp]:
+    """The Hungarian method on each component with competing edges; the chosen edge positions."""
+    edges = edges[np.argsort(edge_comp[edges], kind="stable")]
+    comp = edge_comp[edges].astype(np.int64)
+    ri, ci = _local_index(comp, i[edges]), _local_index(comp, j[edges])
+    bounds = np.flatnonzero(np.diff(comp)) + 1
+    starts, stops = np.r_[0, bounds], np.r_[bounds, edges.shape[0]]
+    chosen: list[NDArray[np.intp]] = []
+    for lo, hi in zip(starts.tolist(), stops.tolist(), strict=True):
+        r, c = ri[lo:hi], ci[lo:hi]
+        matrix = np.zeros((int(r.max()) + 1, int(c.max()) + 1))
+        matrix[r, c] = weight[edges[lo:hi]]
+        lookup = np.full(matrix.shape, -1, dtype=np.intp)
+        lookup[r, c] = edges[lo:hi]
+        picked = lookup[linear_sum_assignment(matrix, maximize=True)]
+        chosen.append(picked[picked >= 0])
+    return np.concatenate(chosen)
 
 
 def match_label_sets(
@@ -192,7 +238,10 @@ def match_label_sets(
     if n_a == 0 or n_b == 0:
         return Matches(empty, empty, np.zeros(0), n_a, n_b)
     i, j = _window_pairs(ref, cand, class_aware)
-    iou = iou_pairs(ref.boxes[i], cand.boxes[j]) if i.size else np.zeros(0)
+    iou = np.zeros(i.shape[0])
+    for lo in range(0, i.shape[0], IOU_CHUNK):  # cache-sized blocks run several times faster
+        sl = slice(lo, lo + IOU_CHUNK)
+        iou[sl] = iou_pairs(ref.boxes[i[sl]], cand.boxes[j[sl]])
     keep = iou > min_iou
     i, j, iou = i[keep], j[keep], iou[keep]
     k = assign(i, j, iou, n_a, n_b)

@@ -13,6 +13,7 @@ translate the candidate's track ids to the reference's with
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,10 @@ class TagSet:
     def of(cls, tag: ArrayLike, subject: ArrayLike, first: ArrayLike, last: ArrayLike) -> TagSet:
         """Validate and copy; raises InvalidLabelsError for unequal lengths or ``last < first``."""
         t, s = np.array(tag, dtype=str).reshape(-1), np.array(subject, dtype=str).reshape(-1)
-        f, la = np.array(first, dtype=np.int64).reshape(-1), np.array(last, dtype=np.int64).reshape(-1)
+        f, la = (
+            np.array(first, dtype=np.int64).reshape(-1),
+            np.array(last, dtype=np.int64).reshape(-1),
+        )
         if not t.shape[0] == s.shape[0] == f.shape[0] == la.shape[0]:
             raise InvalidLabelsError("tag, subject, first and last need one row per tag")
         if (la < f).any():
@@ -90,7 +94,9 @@ def temporal_iou(
     return np.asarray(inter / union, dtype=np.float64)
 
 
-def match_tags(ref: TagSet, cand: TagSet) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
+def match_tags(
+    ref: TagSet, cand: TagSet
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.float64]]:
     """Pairs (reference row, candidate row, temporal IoU), same tag and subject, IoU > 0."""
     key_a = np.char.add(np.char.add(ref.tag, "\x00"), ref.subject)
     key_b = np.char.add(np.char.add(cand.tag, "\x00"), cand.subject)
@@ -128,13 +134,9 @@ def compare_tags(
 
 def track_correspondence(ref: LabelSet, cand: LabelSet, matches: Matches) -> dict[str, str]:
     """Candidate track id -> the reference track id its boxes were matched to most often."""
-    if matches.a.size == 0:
-        return {}
-    pairs = np.char.add(np.char.add(cand.track[matches.b], "\x00"), ref.track[matches.a])
-    names, counts = np.unique(pairs, return_counts=True)
+    votes = Counter(zip(cand.track[matches.b].tolist(), ref.track[matches.a].tolist(), strict=True))
     best: dict[str, tuple[int, str]] = {}
-    for name, count in zip(names.tolist(), counts.tolist(), strict=True):
-        c_id, r_id = name.split("\x00", 1)
-        if c_id not in best or count > best[c_id][0]:
-            best[c_id] = (count, r_id)
+    for (c_id, r_id), count in votes.items():
+        if str(c_id) not in best or count > best[str(c_id)][0]:
+            best[str(c_id)] = (count, str(r_id))
     return {c_id: r_id for c_id, (_, r_id) in best.items()}
