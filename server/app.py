@@ -17,6 +17,7 @@ from server.api.routes import (
     reviews,
     scenes,
     sockets,
+    sql,
     tasks,
     tiles,
 )
@@ -27,7 +28,7 @@ from server.hub import Hub
 from server.taxonomy import DEFAULT_TAXONOMY
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, reviews, interchange, sockets)
+ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, reviews, interchange, sql, sockets)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

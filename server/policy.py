@@ -37,6 +37,7 @@ class Permission(StrEnum):
     export = "export"
     import_ = "import"
     upload = "upload"
+    query_sql = "query_sql"
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -52,6 +53,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.export: "download labels in an interchange format",
     Permission.import_: "import labelled scenes from the server's import folder",
     Permission.upload: "upload point-cloud files as new scenes",
+    Permission.query_sql: "run read-only SQL over the whole database in the SQL console (docs/schema.md)",
 }
 
 P = Permission
@@ -71,6 +73,7 @@ POLICY: dict[Role, frozenset[Permission]] = {
             P.export,
             P.import_,
             P.upload,
+            P.query_sql,
         }
     ),
     Role.admin: frozenset(Permission),

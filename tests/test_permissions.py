@@ -53,6 +53,7 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("POST", "/api/issues/{issue_id}/{action}"): P.view,
     ("GET", "/api/tasks/{task_id}/export/{fmt}"): P.export,
     ("POST", "/api/import/{fmt}"): P.import_,
+    ("POST", "/api/sql"): P.query_sql, ("GET", "/sql"): PUBLIC,  # page: anonymous -> login
     ("WS", "/ws/echo"): USER, ("WS", "/ws/tasks/{task_id}"): USER,  # admit_websocket
 }  # fmt: skip
 REFUSALS = {"not_authenticated", "forbidden", "csrf_failed"}
