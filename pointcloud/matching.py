@@ -9,8 +9,8 @@ frame: a maximum-total-IoU one-to-one assignment (the Hungarian method,
 whose 3D IoU is above ``min_iou`` (and, when class-aware, of the same class).
 
 Everything is vectorised over the whole sequence. Candidate pairs come from
-one sort of both sets by (frame, x) and a window search, so no (N, M) matrix
-is built; their IoU is one :func:`pointcloud.iou.iou_pairs` call. The
+one sort of the candidate set by (frame, x cell, y) and window searches, so no
+(N, M) matrix is built; their IoU comes from :func:`pointcloud.iou.iou_pairs`. The
 assignment decomposes over the connected components of the candidate graph:
 a component with a single pair is that match (the common case when two
 annotators agree), and only components with competing pairs go through the
@@ -124,36 +124,55 @@ def _half_extents(boxes: NDArray[np.float64]) -> NDArray[np.float64]:
     )
 
 
+def _windows(
+    ref: LabelSet, cand: LabelSet, ha: NDArray[np.float64], hb: NDArray[np.float64]
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """Candidate boxes sorted into (frame, x cell, y) order, and for each reference box three
+    ranges of that order (its own x cell and both neighbours, within reach in y).
+
+    Cells are as wide as the largest footprint reach, so any box whose footprint can
+    touch a reference box lies in one of its three cells. Returns ``order`` and, per
+    range, its reference row, first and end positions.
+    """
+    a, b = ref.boxes, cand.boxes
+    cell = max(float(ha[:, 0].max() + hb[:, 0].max()), 1e-6)
+    x0 = min(a[:, 0].min(), b[:, 0].min())
+    y0 = min(a[:, 1].min(), b[:, 1].min())
+    reach_y = ha[:, 1] + hb[:, 1].max()
+    y_span = max(a[:, 1].max(), b[:, 1].max()) - y0 + 2.0 * float(reach_y.max()) + 1.0
+    cells = int(np.floor((max(a[:, 0].max(), b[:, 0].max()) - x0) / cell)) + 3
+    cell_a = np.floor((a[:, 0] - x0) / cell) + 1
+    key_b = (cand.frame * cells + np.floor((b[:, 0] - x0) / cell) + 1) * y_span + (b[:, 1] - y0)
+    order = np.argsort(key_b, kind="stable")
+    sorted_key = key_b[order]
+    owner, lo, hi = [], [], []
+    for shift in (-1.0, 0.0, 1.0):
+        key_a = (ref.frame * cells + cell_a + shift) * y_span + (a[:, 1] - y0)
+        owner.append(np.arange(a.shape[0]))
+        lo.append(np.searchsorted(sorted_key, key_a - reach_y, side="left"))
+        hi.append(np.searchsorted(sorted_key, key_a + reach_y, side="right"))
+    return order, np.concatenate(owner), np.concatenate(lo), np.concatenate(hi)
+
+
 def _window_pairs(
     ref: LabelSet, cand: LabelSet, same_class: bool
 ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Same-frame pairs whose axis-aligned bounding boxes overlap, without an (N, M) matrix."""
     a, b = ref.boxes, cand.boxes
     ha, hb = _half_extents(a), _half_extents(b)
-    ra, rb = ha[:, 0], hb[:, 0]
-    x0 = min(a[:, 0].min(), b[:, 0].min())
-    reach = float(ra.max() + rb.max())
-    span = max(a[:, 0].max(), b[:, 0].max()) - x0 + 2.0 * reach + 1.0
-    key_b = cand.frame * span + (b[:, 0] - x0)
-    order = np.argsort(key_b, kind="stable")
-    sorted_key = key_b[order]
-    key_a = ref.frame * span + (a[:, 0] - x0)
-    lo = np.searchsorted(sorted_key, key_a - (ra + rb.max()), side="left")
-    hi = np.searchsorted(sorted_key, key_a + (ra + rb.max()), side="right")
+    order, owner, lo, hi = _windows(ref, cand, ha, hb)
     out_i: list[NDArray[np.intp]] = []
     out_j: list[NDArray[np.intp]] = []
     counts = hi - lo
     ends = np.cumsum(counts)
     start = 0
-    while start < a.shape[0]:
+    while start < owner.shape[0]:
         base = ends[start - 1] if start else 0
-        stop = int(np.searchsorted(ends, base + CHUNK_PAIRS, side="right"))
-        stop = max(stop, start + 1)
-        rows = np.arange(start, stop)
-        c = counts[rows]
-        i = np.repeat(rows, c)
+        stop = max(int(np.searchsorted(ends, base + CHUNK_PAIRS, side="right")), start + 1)
+        c = counts[start:stop]
+        i = np.repeat(owner[start:stop], c)
         offset = np.arange(i.shape[0]) - np.repeat(np.cumsum(c) - c, c)
-        j = order[np.repeat(lo[rows], c) + offset]
+        j = order[np.repeat(lo[start:stop], c) + offset]
         keep = ref.frame[i] == cand.frame[j]
         keep &= np.abs(a[i, 0] - b[j, 0]) <= ha[i, 0] + hb[j, 0]
         keep &= np.abs(a[i, 1] - b[j, 1]) <= ha[i, 1] + hb[j, 1]
