@@ -13,8 +13,9 @@ one sort of the candidate set by (frame, x cell, y) and window searches, so no
 (N, M) matrix is built; their IoU comes from :func:`pointcloud.iou.iou_pairs`. The
 assignment decomposes over the connected components of the candidate graph:
 a component with a single pair is that match (the common case when two
-annotators agree), and only components with competing pairs go through the
-Hungarian method, each on its own small matrix. The result is the same as
+annotators agree), one where a single box has several rivals takes its best
+pair, and only the remaining components go through the Hungarian method, each
+on its own small matrix. The result is the same as
 running the Hungarian method on every frame's full IoU matrix.
 """
 
@@ -192,8 +193,8 @@ def assign(
 
     ``i`` indexes ``range(n_a)``, ``j`` ``range(n_b)``; weights must be > 0 and
     each (i, j) appear once. Returns the positions ``k`` of the chosen edges
-    (a new array, sorted). Solved per connected component: single-edge
-    components directly, the others with ``linear_sum_assignment``.
+    (a new array, sorted). Solved per connected component: single-edge and
+    one-node-a-side components directly, the others with ``linear_sum_assignment``.
     """
     if i.shape[0] == 0:
         return np.zeros(0, dtype=np.intp)
@@ -204,9 +205,40 @@ def assign(
     single = per_comp[edge_comp] == 1
     chosen = [np.flatnonzero(single)]
     multi = np.flatnonzero(~single)
-    if multi.size:
-        chosen.append(_assign_groups(multi, i, j, weight, edge_comp))
+    star = _is_star(multi, i, j, edge_comp, per_comp.shape[0])
+    chosen.append(_best_per_component(multi[star], weight, edge_comp))
+    if (~star).any():
+        chosen.append(_assign_groups(multi[~star], i, j, weight, edge_comp))
     return np.sort(np.concatenate(chosen)).astype(np.intp)
+
+
+def _is_star(
+    edges: NDArray[np.intp],
+    i: NDArray[np.intp],
+    j: NDArray[np.intp],
+    edge_comp: NDArray[np.intp],
+    n_comp: int,
+) -> NDArray[np.bool_]:
+    """Per edge: its component has one node on a side (one box and its rivals), so the
+    heaviest edge alone is the optimal matching."""
+    comp = edge_comp[edges]
+    single_side = np.zeros(n_comp, dtype=bool)
+    for node in (i[edges], j[edges]):
+        pairs = np.unique(np.column_stack([comp, node]), axis=0)
+        single_side |= np.bincount(pairs[:, 0], minlength=n_comp) == 1
+    return np.asarray(single_side[comp], dtype=np.bool_)
+
+
+def _best_per_component(
+    edges: NDArray[np.intp], weight: NDArray[np.float64], edge_comp: NDArray[np.intp]
+) -> NDArray[np.intp]:
+    """The heaviest edge of each component among ``edges``."""
+    if edges.size == 0:
+        return edges
+    order = np.lexsort((-weight[edges], edge_comp[edges]))
+    ranked = edges[order]
+    first = np.r_[True, edge_comp[ranked][1:] != edge_comp[ranked][:-1]]
+    return ranked[first]
 
 
 def _local_index(comp: NDArray[np.intp], node: NDArray[np.intp]) -> NDArray[np.intp]:

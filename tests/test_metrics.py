@@ -14,7 +14,13 @@ import shapely
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-from pointcloud.matching import InvalidLabelsError, LabelSet, match_boxes, match_label_sets
+from pointcloud.matching import (
+    InvalidLabelsError,
+    LabelSet,
+    assign,
+    match_boxes,
+    match_label_sets,
+)
 from pointcloud.metrics import compare
 from pointcloud.temporal import TagSet, compare_tags, temporal_iou, track_correspondence
 
@@ -224,3 +230,15 @@ def test_candidate_track_ids_translate_to_the_reference_before_tags_compare() ->
 def test_a_tag_that_ends_before_it_starts_is_refused() -> None:
     with pytest.raises(InvalidLabelsError):
         TagSet.of(["cut_in"], ["ego"], [5], [4])
+
+
+def test_assignment_beats_greedy_and_a_box_drawn_twice_keeps_its_better_copy() -> None:
+    # reference 0 overlaps candidates 0 (0.9) and 1 (0.8); reference 1 only candidate 0 (0.7):
+    # greedy takes 0.9 and strands reference 1; the optimum is 0.8 + 0.7
+    i, j = np.array([0, 0, 1]), np.array([0, 1, 0])
+    chosen = assign(i, j, np.array([0.9, 0.8, 0.7]), 2, 2)
+    assert sorted(zip(i[chosen].tolist(), j[chosen].tolist(), strict=True)) == [(0, 1), (1, 0)]
+    # one reference box, two candidate copies (and an unrelated lone pair)
+    i, j = np.array([0, 0, 1]), np.array([0, 1, 2])
+    chosen = assign(i, j, np.array([0.6, 0.95, 0.5]), 2, 3)
+    assert sorted(zip(i[chosen].tolist(), j[chosen].tolist(), strict=True)) == [(0, 1), (1, 2)]

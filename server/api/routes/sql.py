@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -39,8 +39,29 @@ class Query(BaseModel):
         return self
 
 
-@router.post("/api/sql", dependencies=[needs(Permission.query_sql)], response_model=None)
-async def run_sql(query: Query, settings: SettingsDep) -> dict[str, Any] | Response:
+class SqlResult(BaseModel):
+    """The rows of one statement (values as SQLite returns them; blobs as ``x'hex'`` text)."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool = Field(description="there were more rows than max_rows")
+    max_rows: int
+
+
+RESULT_CONTENT = {
+    "application/json": {"schema": SqlResult.model_json_schema()},
+    "text/csv": {"schema": {"type": "string"}},
+}
+
+
+@router.post(
+    "/api/sql",
+    dependencies=[needs(Permission.query_sql)],
+    response_class=Response,
+    responses={200: {"content": RESULT_CONTENT, "description": "The rows, as JSON or CSV"}},
+)
+async def run_sql(query: Query, settings: SettingsDep) -> Response:
     """Run one read-only statement: JSON ``{columns, rows, row_count, truncated, max_rows}``,
     or with ``format: "csv"`` a CSV download."""
     path = sqlite_path(settings.db_url)
@@ -53,8 +74,9 @@ async def run_sql(query: Query, settings: SettingsDep) -> dict[str, Any] | Respo
     if query.format == "csv":
         headers = {"Content-Disposition": 'attachment; filename="query.csv"'}
         return Response(result.to_csv(), media_type="text/csv; charset=utf-8", headers=headers)
-    return {"columns": result.columns, "rows": result.rows, "row_count": len(result.rows),
-            "truncated": result.truncated, "max_rows": limit}  # fmt: skip
+    body = SqlResult(columns=result.columns, rows=result.rows, row_count=len(result.rows),
+                     truncated=result.truncated, max_rows=limit)  # fmt: skip
+    return JSONResponse(body.model_dump())
 
 
 @router.get("/sql", response_class=HTMLResponse, include_in_schema=False, dependencies=[PUBLIC])
