@@ -26,9 +26,19 @@ Level = Literal["nominal", "interval"]
 def _codes(values: ArrayLike) -> tuple[NDArray[np.intp], int]:
     """Integer codes of ``values`` (any shape) and the number of distinct values."""
     arr = np.asarray(values, dtype=object)
-    keys = [repr(v) for v in arr.reshape(-1)]
+    keys = [_key(v) for v in arr.reshape(-1)]
     uniq = {k: n for n, k in enumerate(dict.fromkeys(keys))}
     return np.array([uniq[k] for k in keys], dtype=np.intp).reshape(arr.shape), len(uniq)
+
+
+def _key(value: object) -> object:
+    """A dictionary key for a label: the value itself (so 1 and 1.0 are one label), or its
+    repr when it is not hashable."""
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
 
 
 def cohen_kappa(a: ArrayLike, b: ArrayLike) -> float:
