@@ -12,7 +12,8 @@ read a file. Layers, each enough on its own for writes:
    DROP, ALTER, ATTACH, DETACH, BEGIN, SAVEPOINT, ANALYZE, other PRAGMAs) is
    denied at prepare time, before it runs.
 3. Limits: no attached databases at all, values of at most
-   :data:`MAX_VALUE_BYTES`, SQL text of at most :data:`MAX_SQL_CHARS`.
+   :data:`MAX_VALUE_BYTES`, results of at most :data:`MAX_RESULT_BYTES` of
+   text, SQL text of at most :data:`MAX_SQL_CHARS`.
 4. A statement timeout (a progress handler interrupts the statement) and a
    row limit.
 
@@ -34,8 +35,10 @@ from typing import Any
 from server.errors import ApiError
 
 MAX_SQL_CHARS = 20_000
-MAX_VALUE_BYTES = 10_000_000
+MAX_VALUE_BYTES = 1_000_000
 """Largest string or blob a query may build (``randomblob(1e9)`` is refused)."""
+MAX_RESULT_BYTES = 32_000_000
+"""Largest total of the strings and blobs in one result (the row limit alone allows far more)."""
 PROGRESS_STEPS = 10_000
 """Virtual-machine instructions between two timeout checks."""
 SCHEMA_PRAGMAS = frozenset(
@@ -158,7 +161,7 @@ def run_query(path: Path, sql: str, *, max_rows: int, timeout_s: float) -> Query
     conn.set_progress_handler(lambda: int(time.monotonic() > deadline), PROGRESS_STEPS)
     try:
         cursor = conn.execute(sql)
-        rows = cursor.fetchmany(max_rows + 1)
+        rows = _fetch(cursor, max_rows + 1)
         columns = [d[0] for d in cursor.description or ()]
     except (sqlite3.Error, sqlite3.Warning) as exc:
         raise _failure(exc, guard, timeout_s, deadline) from None
@@ -166,6 +169,20 @@ def run_query(path: Path, sql: str, *, max_rows: int, timeout_s: float) -> Query
         conn.close()
     cells = [[_cell(v) for v in row] for row in rows[:max_rows]]
     return QueryResult(columns, cells, len(rows) > max_rows)
+
+
+def _fetch(cursor: sqlite3.Cursor, limit: int) -> list[Any]:
+    """Up to ``limit`` rows, refusing a result whose text and blobs pass MAX_RESULT_BYTES."""
+    rows, size = [], 0
+    for row in cursor:
+        size += sum(len(v) for v in row if isinstance(v, str | bytes))
+        if size > MAX_RESULT_BYTES:
+            raise SqlError("sql_too_big", f"the result holds more than {MAX_RESULT_BYTES:,} "
+                           "bytes of text: select fewer rows or columns")  # fmt: skip
+        rows.append(row)
+        if len(rows) == limit:
+            break
+    return rows
 
 
 def _failure(exc: Exception, guard: _Guard, timeout_s: float, deadline: float) -> SqlError:
@@ -181,7 +198,7 @@ def _failure(exc: Exception, guard: _Guard, timeout_s: float, deadline: float) -
     if "readonly" in text or "read-only" in text:
         return SqlError("sql_write_refused", "the console is read-only", 403)
     if "too big" in text:
-        return SqlError("sql_too_big", f"a value may have at most {MAX_VALUE_BYTES} bytes")
+        return SqlError("sql_too_big", f"a value may have at most {MAX_VALUE_BYTES:,} bytes")
     return SqlError("sql_error", text)
 
 

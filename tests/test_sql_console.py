@@ -119,6 +119,8 @@ def test_password_and_token_hashes_read_as_null(
         ("SELECT 1; DELETE FROM project", "sql_multiple_statements"),
         ("SELECT 1; SELECT 2", "sql_multiple_statements"),
         ("SELECT randomblob(100000000)", "sql_too_big"),
+        ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) "
+         "SELECT zeroblob(900000) FROM n", "sql_too_big"),  # 90 MB in 1,000-row limits
         ("   ", "sql_empty"),
         ("SELECT * FROM no_such_table", "sql_error"),
     ],
