@@ -21,6 +21,7 @@ import brotli
 import numpy as np
 from numpy.typing import NDArray
 
+from benchmarks.goals import judge
 from benchmarks.scene import generate_scene
 from pointcloud.cloud import PointCloud
 from pointcloud.io import read_cloud
@@ -219,12 +220,7 @@ GOALS: dict[str, tuple[str, float]] = {
 
 def goals(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each goal's target, measured value and whether it is met (None when not measured)."""
-    out: dict[str, dict[str, Any]] = {}
-    for key, (op, bound) in GOALS.items():
-        value = result.get(key)
-        met = None if value is None else (value >= bound if op == ">=" else value <= bound)
-        out[key] = {"target": f"{op} {bound:g}", "value": value, "met": met}
-    return out
+    return judge(result, GOALS)
 
 
 def run_core(data_dir: Path, *, generated_points: int = GENERATED_POINTS) -> dict[str, Any]:

@@ -14,14 +14,15 @@ from benchmarks.browser import run_browser
 from benchmarks.core import run_core
 from benchmarks.geometry import run_geometry
 from benchmarks.ingest import run_ingest
+from benchmarks.quality import run_quality
 from benchmarks.ws import run_ws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = (REPO_ROOT / ".." / "shared" / "data").resolve()
 """Real sensor files, never copied into the repository (see ../shared/data/README.md)."""
 
-SUITES = ("all", "core", "tiles", "geometry", "ingest", "ws", "browser")
-"""core = tiles + geometry + ingest (the point-cloud core's keys); all = core + ws + browser."""
+SUITES = ("all", "core", "tiles", "geometry", "ingest", "quality", "ws", "browser")
+"""core = tiles + geometry + ingest (the point-cloud core's keys); all = core + quality + ws + browser."""
 
 
 def run(suite: str = "all") -> dict[str, Any]:
@@ -34,7 +35,8 @@ def run(suite: str = "all") -> dict[str, Any]:
         raise ValueError(f"unknown benchmark suite {suite!r}; expected one of {SUITES}")
     result: dict[str, Any] = {"suite": suite, "environment": environment()}
     parts = {"tiles": lambda: run_core(DATA_DIR), "geometry": run_geometry,
-             "ingest": run_ingest, "ws": run_ws, "browser": run_browser}  # fmt: skip
+             "ingest": run_ingest, "quality": run_quality, "ws": run_ws,
+             "browser": run_browser}  # fmt: skip
     groups = {"all": list(parts), "core": ["tiles", "geometry", "ingest"]}
     for name in groups.get(suite, [suite]):
         result.update(parts[name]())

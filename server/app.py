@@ -19,6 +19,7 @@ from server.api.routes import (
     reviews,
     scenes,
     sockets,
+    sql,
     tasks,
     tiles,
 )
@@ -31,7 +32,20 @@ from server.static_files import CompressedStaticFiles
 from server.taxonomy import DEFAULT_TAXONOMY
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, reviews, interchange, sockets, ops)
+ROUTERS = (
+    auth,
+    pages,
+    scenes,
+    frames,
+    tiles,
+    tasks,
+    labels,
+    reviews,
+    interchange,
+    sql,
+    sockets,
+    ops,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -82,12 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         "suite",
         nargs="?",
         default="all",
-        choices=["all", "core", "tiles", "geometry", "ingest", "ws", "browser"],
+        choices=["all", "core", "tiles", "geometry", "ingest", "quality", "ws", "browser"],
         help="tiles: LOD build vs open3d, wire bytes, quantisation error; geometry: IoU vs "
         "shapely, points in boxes; ingest: peak memory ingesting a generated 100M-point LAS; "
+        "quality: agreement of two label sets of 10k frames x 100 boxes, IoU pairs/s; "
         "ws: live edits/s and ack latency, 32 clients, vs an echo endpoint; "
         "browser: first pixel (KITTI vs bcts) and frame switch in headless Chromium; "
-        "core = tiles + geometry + ingest; all = core + ws + browser (default)",
+        "core = tiles + geometry + ingest; all = core + quality + ws + browser (default)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = 20
     """Failed logins from one client IP within the window before 429 ``too_many_attempts``."""
 
+    sql_timeout_seconds: float = 5.0
+    """The SQL console stops a statement after this long (seconds)."""
+    sql_max_rows: int = 10_000
+    """The most rows the SQL console returns for one statement."""
+
     @property
     def db_url(self) -> str:
         """SQLAlchemy URL; a SQLite file in the data directory unless set."""

@@ -38,6 +38,7 @@ class Permission(StrEnum):
     import_ = "import"
     upload = "upload"
     operate = "operate"
+    query_sql = "query_sql"
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -54,6 +55,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.import_: "import labelled scenes from the server's import folder",
     Permission.upload: "upload point-cloud files as new scenes",
     Permission.operate: "scrape the server's metrics (`/metrics`)",
+    Permission.query_sql: "run read-only SQL over the whole database in the SQL console (docs/schema.md)",
 }
 
 P = Permission
@@ -73,6 +75,7 @@ POLICY: dict[Role, frozenset[Permission]] = {
             P.export,
             P.import_,
             P.upload,
+            P.query_sql,
         }
     ),
     Role.admin: frozenset(Permission),

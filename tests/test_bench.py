@@ -15,8 +15,12 @@ from benchmarks.core import (
     time_open3d_voxel,
     wire_bytes_per_point,
 )
+from benchmarks.goals import judge
+from benchmarks.quality import GOALS as QUALITY_GOALS
+from benchmarks.quality import label_sets, run_quality
 from benchmarks.run import run
 from benchmarks.scene import generate_scene
+from pointcloud.metrics import compare
 
 GRID = 32
 MAX_NODE_POINTS = 4096
@@ -70,3 +74,28 @@ def test_goals_are_judged_against_their_bounds() -> None:
 def test_unknown_suite_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown benchmark suite"):
         run("nope")
+
+
+def test_quality_suite_on_a_short_sequence_reports_figures_and_leaves_the_goal_unjudged() -> None:
+    out = run_quality(frames=40, repeats=1)
+    for key in ("agreement_frames_s", "agreement_vs_naive", "iou_pairs_per_s"):
+        assert math.isfinite(out[key]) and out[key] > 0, key
+    assert out["agreement_f1_at_0_5"] > 0.9  # the generated candidate mostly agrees
+    assert out["goals_quality"]["agreement_10k_frames_s"]["met"] is None
+    assert out["notes_quality"] and "not the goal's" in out["notes_quality"][0]
+
+
+def test_quality_goal_is_judged_against_its_bound() -> None:
+    assert judge({"agreement_10k_frames_s": 10.0}, QUALITY_GOALS)["agreement_10k_frames_s"]["met"]
+    late = judge({"agreement_10k_frames_s": 10.01}, QUALITY_GOALS)["agreement_10k_frames_s"]
+    assert late == {"target": "<= 10", "value": 10.01, "met": False}
+
+
+def test_generated_label_sets_disagree_by_the_documented_amounts() -> None:
+    ref, cand = label_sets(200, seed=3)
+    assert len(ref) == 200 * 100
+    extra = len(cand) - len(ref)
+    assert -0.03 * len(ref) < extra < 0.02 * len(ref)  # 3 % missed, 1 % twice, 2 % false
+    result = compare(ref, cand)
+    assert result.tracks.id_switches == 2  # tracks 0 and 1 swap ids half-way
+    assert 0.05 < result.errors.mean_centre_m < 0.25

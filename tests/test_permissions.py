@@ -54,6 +54,7 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("GET", "/api/tasks/{task_id}/export/{fmt}"): P.export,
     ("POST", "/api/import/{fmt}"): P.import_,
     ("GET", "/healthz"): PUBLIC, ("GET", "/readyz"): PUBLIC, ("GET", "/metrics"): P.operate,
+    ("POST", "/api/sql"): P.query_sql, ("GET", "/sql"): PUBLIC,  # page: anonymous -> login
     ("WS", "/ws/echo"): USER, ("WS", "/ws/tasks/{task_id}"): USER,  # admit_websocket
 }  # fmt: skip
 REFUSALS = {"not_authenticated", "forbidden", "csrf_failed"}
