@@ -37,11 +37,14 @@ from server.state import TABLES, Changes, SceneState, State, load_scene, persist
 from server.tasks import may_edit
 from server.taxonomy import ObjectClass, Taxonomy
 from server.validation import (
+    TRACK_NAME,
+    TRACK_NUMBER,
     CuboidData,
     Issue,
     TagData,
     TrackData,
     check_attributes,
+    check_track_names,
     cuboid_geometry,
     normalize_yaw,
     parse,
@@ -304,7 +307,13 @@ class Writer:
                 if cls is None:
                     msg = f"class {track.label!r} is not in the taxonomy"
                     return [Issue("unknown_class", "label", msg)], None
-                issues = check_attributes(track.attributes, cls.track_attributes)
+                reserved = {TRACK_NAME, TRACK_NUMBER}
+                declared = {a.name for a in cls.track_attributes}
+                own = {k: v for k, v in track.attributes.items() if k not in reserved - declared}
+                issues = check_attributes(own, cls.track_attributes)
+                issues += check_track_names(
+                    {k: v for k, v in track.attributes.items() if k in reserved - declared}
+                )
                 issues += _relabel_keeps_tags(b.st, obj_id, track.label, self.taxonomy)
             return issues, track if isinstance(track, TrackData) else None
         if kind == "cuboid":

@@ -19,6 +19,11 @@ from server.taxonomy import Attribute, Taxonomy
 CENTER_MARGIN_M = 10.0
 IMPORTED = "imported"
 """The attribute that holds an import's raw values the taxonomy does not declare."""
+TRACK_NAME = "name"
+"""A track's readable name, as the annotator typed it (docs/workspace.md)."""
+TRACK_NUMBER = "number"
+"""A track's per-scene number: the "12" of "Car 12" (docs/workspace.md)."""
+MAX_TRACK_NUMBER = 10**9
 Source = Literal["manual", "interpolated", "pre-label", "imported"]
 
 
@@ -110,6 +115,25 @@ def _raw_values(value: Any) -> bool:
         and len(value) <= 64
         and all(isinstance(k, str) and len(k) <= 100 and ok(v) for k, v in value.items())
     )
+
+
+def check_track_names(values: dict[str, Any]) -> list[Issue]:
+    """The reserved track attributes: ``name`` is 1-100 characters of printable
+    text, ``number`` an integer from 1 to 10^9. Both may be absent."""
+    issues = []
+    name = values.get(TRACK_NAME)
+    if TRACK_NAME in values and not (
+        isinstance(name, str) and 0 < len(name.strip()) and len(name) <= 100 and name.isprintable()
+    ):
+        msg = "name must be 1-100 printable characters"
+        issues.append(Issue("invalid_attribute_value", f"attributes.{TRACK_NAME}", msg))
+    number = values.get(TRACK_NUMBER)
+    if TRACK_NUMBER in values and not (
+        isinstance(number, int) and not isinstance(number, bool) and 1 <= number <= MAX_TRACK_NUMBER
+    ):
+        msg = f"number must be a whole number from 1 to {MAX_TRACK_NUMBER}"
+        issues.append(Issue("invalid_attribute_value", f"attributes.{TRACK_NUMBER}", msg))
+    return issues
 
 
 def check_attributes(values: dict[str, Any], allowed: tuple[Attribute, ...]) -> list[Issue]:
