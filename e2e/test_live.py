@@ -21,6 +21,7 @@ from e2e.workspace_page import (
     expect_saved,
     open_scene,
     page_cuboids,
+    place_click,
     screen_xy,
     selected_cuboid,
     server_cuboids,
@@ -39,7 +40,7 @@ def second(browser: Browser, browser_context_args: dict[str, object]) -> Iterato
 
 
 def place_box(page: Page, x: float, y: float) -> dict[str, object]:
-    page.mouse.click(*screen_xy(page, x, y))
+    place_click(page, *screen_xy(page, x, y))
     expect_saved(page)
     box = selected_cuboid(page)
     assert box is not None
@@ -114,7 +115,7 @@ def test_edit_made_offline_on_a_box_someone_moved_is_a_conflict_showing_the_serv
     assert page_cuboids(b) == server_cuboids(server, scene)  # B shows the server's version
     assert server_cuboids(server, scene) == [server_box]  # B's edit was not stored
     b.screenshot(path=str(server.data_dir / "conflict.png"))
-    notice.get_by_role("button", name="Dismiss").click()
+    notice.get_by_role("button", name="Keep theirs").click()
     expect(notice).to_be_hidden()
 
     b.keyboard.press("Tab")  # B can go on editing from the server's version
