@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, StrictInt
 
 from server.protocol import ObjectId, Problem
 from server.state import FrameInfo
-from server.taxonomy import Attribute, Taxonomy
+from server.taxonomy import Attribute, ObjectClass, Taxonomy
 
 CENTER_MARGIN_M = 10.0
 IMPORTED = "imported"
@@ -206,18 +206,23 @@ def cuboid_geometry(
         issues += _center_in_bounds(c, frame)
     cls = taxonomy.classes.get(label or "")
     if cls and not issues:
-        outside = [i for i, v in enumerate(c.size) if not cls.min_size[i] <= v <= cls.max_size[i]]
-        issues += [
-            Issue(
-                "size_outside_prior",
-                f"size.{i}",
-                f"{('length', 'width', 'height')[i]} {c.size[i]:.2f} m is outside "
-                f"{cls.name}'s {cls.min_size[i]}-{cls.max_size[i]} m",
-                "warning",
-            )
-            for i in outside
-        ]
+        issues += size_prior(c.size, cls)
     return issues
+
+
+def size_prior(size: tuple[float, float, float] | list[float], cls: ObjectClass) -> list[Issue]:
+    """A ``size_outside_prior`` warning for each edge (m) outside the class's range."""
+    outside = [i for i, v in enumerate(size) if not cls.min_size[i] <= v <= cls.max_size[i]]
+    return [
+        Issue(
+            "size_outside_prior",
+            f"size.{i}",
+            f"{('length', 'width', 'height')[i]} {size[i]:.2f} m is outside "
+            f"{cls.name}'s {cls.min_size[i]}-{cls.max_size[i]} m",
+            "warning",
+        )
+        for i in outside
+    ]
 
 
 def _center_in_bounds(c: CuboidData, frame: FrameInfo) -> list[Issue]:

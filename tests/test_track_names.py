@@ -54,3 +54,25 @@ def test_a_bad_name_or_number_is_refused_and_nothing_is_stored(
         ("invalid_attribute_value", path)
     ]
     assert client.get(f"/api/tasks/{task_id}/annotations").json()["tracks"] == []
+
+
+def test_a_class_change_warns_on_every_box_outside_the_new_class_and_back_clears_it(
+    client: TestClient, task_id: int
+) -> None:
+    ops, track_id, cuboid_id = new_box_ops()  # a 4.5 x 1.9 x 1.6 m Car: no size warning
+    url = f"/api/tasks/{task_id}/warnings"
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
+        hello(ws)
+        assert send_ops(ws, 1, ops)["type"] == "ack"
+        sizes = [w for w in client.get(url).json() if w["code"] == "size_outside_prior"]
+        assert sizes == []
+        relabel = {"op": "update", "kind": "track", "id": track_id, "base_revision": 1,
+                   "data": {"label": "Pedestrian"}}  # fmt: skip
+        assert send_ops(ws, 2, [relabel])["type"] == "ack"
+        sizes = [w for w in client.get(url).json() if w["code"] == "size_outside_prior"]
+        assert [(w["kind"], w["id"], w["frame"]) for w in sizes] == [("cuboid", cuboid_id, 0)] * 2
+        assert [w["message"].split(" is ")[0] for w in sizes] == ["length 4.50 m", "width 1.90 m"]
+        assert all("Pedestrian's" in w["message"] for w in sizes)
+        back = {**relabel, "base_revision": 3, "data": {"label": "Car"}}
+        assert send_ops(ws, 3, [back])["type"] == "ack"
+    assert [w for w in client.get(url).json() if w["code"] == "size_outside_prior"] == []

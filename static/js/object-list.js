@@ -76,7 +76,7 @@ export class ObjectList {
     const search = /** @type {HTMLInputElement} */ (h("input", { type: "search", placeholder: "search names",
       "aria-label": "Search objects", "data-testid": "object-search" }));
     search.oninput = () => { this.filter.text = search.value.trim().toLowerCase(); this.refresh(); };
-    this.classFilter = /** @type {HTMLSelectElement} */ (h("select", { "aria-label": "Filter by class", "data-testid": "object-class-filter" }));
+    this.classFilter = /** @type {HTMLSelectElement} */ (h("select", { "aria-label": "Show one category of objects", "data-testid": "object-class-filter" }));
     this.classFilter.onchange = () => { this.filter.label = this.classFilter?.value ?? ""; this.refresh(); this.classFilter?.blur(); };
     const source = /** @type {HTMLSelectElement} */ (h("select", { "aria-label": "Filter by source", "data-testid": "object-source-filter" }));
     source.replaceChildren(new Option("any source", ""), ...SOURCES.map((x) => new Option(x, x)));
@@ -91,7 +91,7 @@ export class ObjectList {
     const filters = h("div", { class: "object-filters" }, search, this.classFilter, source,
       h("label", { class: "muted" }, warned, " with warnings"), sort, this.count);
 
-    this.bulkLabel = /** @type {HTMLSelectElement} */ (h("select", { "aria-label": "Class of the picked tracks", "data-testid": "bulk-class" }));
+    this.bulkLabel = /** @type {HTMLSelectElement} */ (h("select", { "aria-label": "Relabel the picked tracks", "data-testid": "bulk-class" }));
     this.bulkLabel.onchange = () => { const v = this.bulkLabel?.value; if (v) this.bulkClass(v); };
     const del = h("button", { type: "button", "data-testid": "bulk-delete", title: "Delete the picked tracks, their boxes and tags" }, "Delete");
     del.onclick = () => this.bulkDelete();
