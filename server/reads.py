@@ -114,7 +114,7 @@ def current_warnings(
 def _size_warnings(
     cuboid: dict[str, Any], labels: dict[str, Any], taxonomy: Taxonomy
 ) -> list[dict[str, Any]]:
-    cls = taxonomy.classes.get(str(labels.get(cuboid.get("track_id"), "")))
+    cls = taxonomy.classes.get(str(labels.get(str(cuboid.get("track_id")), "")))
     size = cuboid.get("size")
     if cls is None or not isinstance(size, list) or len(size) != 3:
         return []
