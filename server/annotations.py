@@ -104,6 +104,16 @@ class Writer:
         self._users: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    def locked(self) -> threading.Lock:
+        """The lock groups are applied under: hold it to change label sets outside them."""
+        return self._lock
+
+    def forget(self, task_ids: list[int]) -> None:
+        """Drop the in-memory label sets of deleted tasks (call holding :meth:`locked`)."""
+        for task_id in task_ids:
+            self.states.pop(task_id, None)
+        self._last_seq = {k: v for k, v in self._last_seq.items() if k[0] not in task_ids}
+
     def apply(
         self, task_id: int, user: str, msg: Ops, *, trusted: bool = False
     ) -> tuple[Reply, Event | None]:
