@@ -22,12 +22,12 @@ def test_attributes_are_stored_and_undone(page: Page, server: Server, scene: int
     expect_saved(page)
     state = annotations(server, scene)
     assert state["cuboids"][0]["attributes"] == {"occlusion": "partial"}
-    assert state["tracks"][0]["attributes"] == {"parked": True}
+    assert state["tracks"][0]["attributes"] == {"number": 1, "parked": True}  # "Car 1"
 
     page.locator("#viewport canvas").focus()
     page.keyboard.press("Control+z")
     expect_saved(page)
     expect(page.get_by_test_id("attr-track-parked")).not_to_be_checked()
     state = annotations(server, scene)
-    assert state["tracks"][0]["attributes"] == {}
+    assert state["tracks"][0]["attributes"] == {"number": 1}
     assert state["cuboids"][0]["attributes"] == {"occlusion": "partial"}
