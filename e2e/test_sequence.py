@@ -141,7 +141,7 @@ def test_cut_in_tag_drawn_on_the_timeline_is_stored_with_its_range_and_subject(
     # Scrub to the first frame of the cut-in on the timeline's ruler.
     page.mouse.click(*frame_x(page, page.locator(".tl-ruler .tl-track"), first))
     expect(page.get_by_test_id("frame-label")).to_have_text(f"frame {first + 1} / 16")
-    page.mouse.click(*screen_xy(page, *at_first["center"][:2]))  # the car, a Car box
+    place_click(page, *screen_xy(page, *at_first["center"][:2]))  # the car, a Car box
     expect(page.get_by_test_id("box-count")).to_have_text("1")
     expect_saved(page)
     track = (selected_cuboid(page) or {})["track_id"]
