@@ -4,6 +4,7 @@ the pointer, and the `?` overlay made from the key map."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from e2e.conftest import Server
@@ -135,3 +136,24 @@ def test_the_help_overlay_lists_every_key_of_the_key_map(
     assert keys.locator("dt").count() == bound
     page.keyboard.press("Escape")
     expect(help_).to_be_hidden()
+
+
+def test_the_frame_view_and_zoom_survive_a_reload(page: Page, server: Server, scene: int) -> None:
+    open_scene(page, server, scene)
+    page.keyboard.press(".")
+    expect(page.locator("#workspace")).to_have_attribute("data-loaded-frame", "1", timeout=20_000)
+    canvas = page.locator("#viewport canvas").bounding_box()
+    assert canvas is not None
+    page.mouse.move(canvas["x"] + canvas["width"] * 0.3, canvas["y"] + canvas["height"] * 0.6)
+    page.mouse.wheel(0, -300)
+    page.wait_for_function("() => window.pointlabel.viewer.top.zoom > 1.2")
+    page.keyboard.press("p")
+    page.wait_for_timeout(600)  # saved a moment after the last change
+    camera = "() => { const v = window.pointlabel.viewer; return [v.mode, v.top.zoom, ...v.top.position.toArray(), ...v.persp.position.toArray()]; }"
+    before = page.evaluate(camera)
+    page.reload()
+    expect(page.locator("#workspace")).to_have_attribute("data-loaded-frame", "1", timeout=20_000)
+    expect(page.get_by_test_id("frame-label")).to_have_text("frame 2 / 3")
+    after = page.evaluate(camera)
+    assert after[0] == "persp" and after[1:] == pytest.approx(before[1:], abs=1e-6)
+    expect(page.locator("#view-persp")).to_have_class("active")

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from e2e.conftest import ARTIFACTS, SHARED, Server
-from e2e.workspace_page import annotations, open_scene, place_click, screen_xy
+from e2e.workspace_page import annotations, open_scene, place_click, press_quickly, screen_xy
 
 BACKGROUND = (0x10, 0x13, 0x17)
 
@@ -108,5 +108,10 @@ def test_real_scans_draw_their_points(page: Page, server: Server, scene_id: int,
         x, y = canvas_centre(page)
         place_click(page, x + 60, y)
         expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+        place_click(page, x - 90, y + 70)  # and one the server warns about: a 0.10 m car
+        expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+        press_quickly(page, "K", 9, shift=True)
+        expect(page.get_by_test_id("box-warning")).to_contain_text("length 0.10 m is outside Car's")
+        expect(page.get_by_test_id("warning-badge")).to_be_visible()
         ARTIFACTS.mkdir(exist_ok=True)  # ignored; the README image is refreshed on purpose
         page.screenshot(path=str(ARTIFACTS / "workspace.png"))

@@ -22,6 +22,7 @@ import { Sync } from "./sync.js";
 import { TileLoader } from "./tiles.js";
 import { BoxTool } from "./tools.js";
 import { ViewControls } from "./view-controls.js";
+import { ViewState } from "./view-state.js";
 import { Viewer } from "./viewer.js";
 import { Warnings } from "./warnings.js";
 
@@ -223,9 +224,13 @@ async function start() {
   objects.refresh();
   warnings.load();
   setView("top");
+  const views = new ViewState(app, viewer, taskId);
+  const saved = views.restore();  // after a reload: the frame, view and cameras it had
+  if (saved) { setView(saved.mode); app.frame = saved.frame; }
+  views.watch();
   sync.connect();
   review.load();
-  await loadFrame(0);
+  await loadFrame(app.frame);
 }
 
 start();
