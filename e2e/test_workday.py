@@ -145,8 +145,8 @@ def test_the_frame_view_and_zoom_survive_a_reload(page: Page, server: Server, sc
     canvas = page.locator("#viewport canvas").bounding_box()
     assert canvas is not None
     page.mouse.move(canvas["x"] + canvas["width"] * 0.3, canvas["y"] + canvas["height"] * 0.6)
-    page.mouse.wheel(0, -300)
-    page.wait_for_function("() => window.pointlabel.viewer.top.zoom > 1.2")
+    page.mouse.wheel(0, -400)
+    page.wait_for_function("() => window.pointlabel.viewer.top.zoom > 1.1")
     page.keyboard.press("p")
     page.wait_for_timeout(600)  # saved a moment after the last change
     camera = "() => { const v = window.pointlabel.viewer; return [v.mode, v.top.zoom, ...v.top.position.toArray(), ...v.persp.position.toArray()]; }"

@@ -113,5 +113,7 @@ def test_real_scans_draw_their_points(page: Page, server: Server, scene_id: int,
         press_quickly(page, "K", 9, shift=True)
         expect(page.get_by_test_id("box-warning")).to_contain_text("length 0.10 m is outside Car's")
         expect(page.get_by_test_id("warning-badge")).to_be_visible()
+        page.keyboard.press("Escape")  # no box views: the object list is in sight
+        page.get_by_test_id("objects").scroll_into_view_if_needed()
         ARTIFACTS.mkdir(exist_ok=True)  # ignored; the README image is refreshed on purpose
         page.screenshot(path=str(ARTIFACTS / "workspace.png"))

@@ -239,10 +239,12 @@ export class ObjectList {
     return li;
   }
 
-  /** @param {string} label @param {string} testid @param {boolean} on @param {() => void} fn */
+  /** A small toggle: "hide" or "lock", highlighted while on. @param {string} label what a click does
+   *  @param {string} testid @param {boolean} on @param {() => void} fn */
   iconButton(label, testid, on, fn) {
+    const text = label === "hide" || label === "show" ? "hide" : "lock";
     const b = h("button", { type: "button", class: `icon${on ? " active" : ""}`, "data-testid": testid,
-      "aria-pressed": String(on), title: label }, label === "hide" || label === "show" ? "👁" : "🔒");
+      "aria-pressed": String(on), title: label }, text);
     b.onclick = (e) => { e.stopPropagation(); fn(); b.blur(); };
     return b;
   }
