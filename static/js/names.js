@@ -14,14 +14,19 @@ const stored = (attributes) => {
   return Number.isInteger(n) && n > 0 ? /** @type {number} */ (n) : null;
 };
 
-/** Per-app cache: recomputed when the set of tracks or their numbers change. */
+/** Per-app cache, checked cheaply (same track map, same size, younger than
+ *  CHECK_MS) before the tracks' numbers are compared: a timeline or list of 1,000
+ *  tracks asks for each name. */
 const cache = new WeakMap();
+const CHECK_MS = 100;
 
 /** Every track's number. @param {App} app @returns {Map<string, number>} */
 export function trackNumbers(app) {
-  const key = [...app.tracks.values()].map((t) => `${t.id}:${stored(t.attributes) ?? ""}`).join();
   const hit = cache.get(app);
-  if (hit && hit.key === key) return hit.numbers;
+  const now = performance.now();
+  if (hit && hit.map === app.tracks && hit.size === app.tracks.size && now - hit.at < CHECK_MS) return hit.numbers;
+  const key = [...app.tracks.values()].map((t) => `${t.id}:${stored(t.attributes) ?? ""}`).join();
+  if (hit && hit.key === key) { Object.assign(hit, { map: app.tracks, size: app.tracks.size, at: now }); return hit.numbers; }
   /** @type {Map<string, number>} */ const numbers = new Map();
   let max = 0;
   const taken = new Set();
@@ -33,7 +38,7 @@ export function trackNumbers(app) {
   }
   unnumbered.sort();
   for (const id of unnumbered) numbers.set(id, ++max);
-  cache.set(app, { key, numbers });
+  cache.set(app, { key, numbers, map: app.tracks, size: app.tracks.size, at: now });
   return numbers;
 }
 
