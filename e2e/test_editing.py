@@ -17,6 +17,7 @@ from e2e.workspace_page import (
     open_scene,
     page_cuboids,
     page_tracks,
+    place_click,
     press_quickly,
     screen_xy,
     selected_cuboid,
@@ -111,7 +112,7 @@ def test_keyboard_edits_of_the_selected_box_each_reach_the_server(
 ) -> None:
     open_scene(page, server, scene)
     x, y = screen_xy(page, 20.0, -10.0)
-    page.mouse.click(x, y)  # a default-size Car
+    place_click(page, x, y)  # a default-size Car
     expect_saved(page)
     (placed,) = server_cuboids(server, scene)
     assert placed["size"] == [4.5, 1.9, 1.6] and placed["yaw"] == 0
@@ -153,7 +154,7 @@ def test_auto_fit_on_empty_ground_says_why_and_changes_nothing(
     open_scene(page, server, scene)
     x, y = screen_xy(page, 2.0, -1.0)  # the road just ahead of the sensor: no object
     page.get_by_label("Class").select_option("Pedestrian")
-    page.mouse.click(x, y)
+    place_click(page, x, y)
     expect_saved(page)
     (before,) = server_cuboids(server, scene)
     page.keyboard.press("f")

@@ -21,6 +21,7 @@ from e2e.workspace_page import (
     expect_saved,
     open_scene,
     page_cuboids,
+    place_click,
     screen_xy,
     selected_cuboid,
     server_cuboids,
@@ -39,7 +40,7 @@ def second(browser: Browser, browser_context_args: dict[str, object]) -> Iterato
 
 
 def place_box(page: Page, x: float, y: float) -> dict[str, object]:
-    page.mouse.click(*screen_xy(page, x, y))
+    place_click(page, *screen_xy(page, x, y))
     expect_saved(page)
     box = selected_cuboid(page)
     assert box is not None
@@ -114,7 +115,7 @@ def test_edit_made_offline_on_a_box_someone_moved_is_a_conflict_showing_the_serv
     assert page_cuboids(b) == server_cuboids(server, scene)  # B shows the server's version
     assert server_cuboids(server, scene) == [server_box]  # B's edit was not stored
     b.screenshot(path=str(server.data_dir / "conflict.png"))
-    notice.get_by_role("button", name="Dismiss").click()
+    notice.get_by_role("button", name="Keep theirs").click()
     expect(notice).to_be_hidden()
 
     b.keyboard.press("Tab")  # B can go on editing from the server's version
@@ -199,3 +200,33 @@ def test_a_batch_whose_ack_was_lost_is_resent_and_applied_once(
     snap = annotations(server, scene)
     assert snap["revision"] == revision + 1  # applied once
     assert page_cuboids(page) == snap["cuboids"]
+
+
+def test_a_conflict_can_be_re_applied_on_the_servers_version(
+    page: Page, second: BrowserContext, server: Server, scene: int
+) -> None:
+    b = second.new_page()
+    open_scene(page, server, scene)
+    open_scene(b, server, scene)
+    box = place_box(page, 20.0, -10.0)
+    expect(b.get_by_test_id("box-count")).to_have_text("1", timeout=LIVE_MS)
+
+    second.set_offline(True)
+    expect(b.get_by_test_id("save-state")).to_have_attribute("data-state", "offline")
+    b.keyboard.press("Tab")
+    b.keyboard.press("Shift+s")  # B moves it 1 m down, offline
+    page.keyboard.press("Shift+d")  # A moves it 1 m right first
+    expect_saved(page)
+    second.set_offline(False)
+    notice = b.get_by_test_id("conflict")
+    expect(notice).to_be_visible()
+    notice.get_by_role("button", name="Re-apply mine").click()
+    expect(notice).to_be_hidden()
+    expect_saved(b)
+    (stored,) = server_cuboids(server, scene)
+    x, y, z = box["center"]  # type: ignore[misc]
+    assert stored["center"] == [x, y - 1, z]  # B's edit, made again on A's version
+    page.wait_for_function(
+        "([id, y]) => window.pointlabel.app.cuboids.get(id)?.center[1] === y",
+        arg=[box["id"], y - 1],
+    )

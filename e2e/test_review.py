@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from e2e.conftest import ARTIFACTS, Server
-from e2e.workspace_page import annotations, expect_saved, screen_xy, selected_cuboid
+from e2e.workspace_page import annotations, expect_saved, place_click, screen_xy, selected_cuboid
 
 PASSWORD = "review-loop-password"
 
@@ -74,7 +74,7 @@ def test_annotate_review_reject_fix_and_approve(
     task_id = int(ann.locator("#workspace").get_attribute("data-task-id") or 0)
     assert server.api("GET", f"/api/tasks/{task_id}")["scene_id"] == scene_id
     act(ann, "task-start")
-    ann.mouse.click(*screen_xy(ann, 20.0, -8.0))
+    place_click(ann, *screen_xy(ann, 20.0, -8.0))
     expect_saved(ann)
     box = selected_cuboid(ann)
     assert box is not None

@@ -16,6 +16,7 @@ from e2e.workspace_page import (
     expect_saved,
     open_scene,
     page_cuboids,
+    place_click,
     screen_xy,
     server_cuboids,
 )
@@ -64,8 +65,8 @@ def test_subview_handles_resize_and_rotate_the_box_one_undo_step_per_drag(
     open_scene(page, server, scene)
     subviews = page.get_by_test_id("subviews")
     expect(subviews).to_be_hidden()
-    page.mouse.click(
-        *screen_xy(page, car["center"][0], car["center"][1])
+    place_click(
+        page, *screen_xy(page, car["center"][0], car["center"][1])
     )  # a default Car, selected
     expect_saved(page)
     placed = only_box(server, scene)
@@ -136,7 +137,7 @@ def test_dragging_inside_the_front_view_moves_the_box_sideways_and_up(
     page: Page, server: Server, scene: int
 ) -> None:
     open_scene(page, server, scene)
-    page.mouse.click(*screen_xy(page, 20.0, -10.0))
+    place_click(page, *screen_xy(page, 20.0, -10.0))
     expect_saved(page)
     placed = only_box(server, scene)
     px_per_m = scale(page, "front")

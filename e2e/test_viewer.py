@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from e2e.conftest import SHARED, Server
 from e2e.test_workspace import canvas_centre, drawn_pixels, open_scene
+from e2e.workspace_page import place_click
 
 BCTS = SHARED / "las" / "bcts_merged.laz"
 
@@ -133,7 +134,7 @@ def test_follow_centres_the_camera_on_the_selected_box(
 ) -> None:
     open_scene(page, server, scene)
     x, y = canvas_centre(page)
-    page.mouse.click(x + 150, y - 80)  # place a box away from the centre
+    place_click(page, x + 150, y - 80)  # place a box away from the centre
     expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
     page.keyboard.press("v")
     expect(page.locator("#follow")).to_have_attribute("aria-pressed", "true")

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from e2e.conftest import ARTIFACTS, SHARED, Server
-from e2e.workspace_page import annotations, open_scene, screen_xy
+from e2e.workspace_page import annotations, open_scene, place_click, press_quickly, screen_xy
 
 BACKGROUND = (0x10, 0x13, 0x17)
 
@@ -53,7 +53,7 @@ def test_box_drawn_with_the_mouse_survives_reload_and_server_restart(
     before = drawn_pixels(page)
     x, y = screen_xy(page, 20.0, -8.0)  # open ground beside the road, whatever the layout
     page.get_by_label("Class").select_option("Truck")
-    page.mouse.click(x, y)
+    place_click(page, x, y)
     expect(page.get_by_test_id("box-count")).to_have_text("1")
     expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
     expect(stats).to_have_attribute("data-loading", "0")
@@ -89,7 +89,7 @@ def test_undo_removes_the_box_from_the_server(page: Page, server: Server, scene:
     page.keyboard.press(",")  # stay on frame 0; a no-op at the first frame
     count = len(annotations(server, scene)["cuboids"])
     x, y = canvas_centre(page)
-    page.mouse.click(x - 150, y + 60)
+    place_click(page, x - 150, y + 60)
     expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
     assert len(annotations(server, scene)["cuboids"]) == count + 1
     page.keyboard.press("Control+z")
@@ -106,7 +106,14 @@ def test_real_scans_draw_their_points(page: Page, server: Server, scene_id: int,
     assert drawn_pixels(page) > 2_000, name
     if name == "kitti":
         x, y = canvas_centre(page)
-        page.mouse.click(x + 60, y)
+        place_click(page, x + 60, y)
         expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+        place_click(page, x - 90, y + 70)  # and one the server warns about: a 0.10 m car
+        expect(page.get_by_test_id("save-state")).to_have_attribute("data-state", "saved")
+        press_quickly(page, "K", 9, shift=True)
+        expect(page.get_by_test_id("box-warning")).to_contain_text("length 0.10 m is outside Car's")
+        expect(page.get_by_test_id("warning-badge")).to_be_visible()
+        page.keyboard.press("Escape")  # no box views: the object list is in sight
+        page.get_by_test_id("objects").scroll_into_view_if_needed()
         ARTIFACTS.mkdir(exist_ok=True)  # ignored; the README image is refreshed on purpose
         page.screenshot(path=str(ARTIFACTS / "workspace.png"))

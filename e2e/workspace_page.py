@@ -49,6 +49,14 @@ def screen_xy(page: Page, x: float, y: float, z: float = 0.0) -> tuple[float, fl
     return float(p["x"]), float(p["y"])
 
 
+def place_click(page: Page, x: float, y: float) -> None:
+    """Shift+click on the ground in the top view: a default-size box of the chosen class
+    (a plain click creates nothing)."""
+    page.keyboard.down("Shift")
+    page.mouse.click(x, y)
+    page.keyboard.up("Shift")
+
+
 def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
     page.mouse.move(*start)
     page.mouse.down()

@@ -39,7 +39,16 @@ from server.protocol import (
 from server.state import Changes, SceneState, State, load_scene, persist, user_id
 from server.tasks import may_edit
 from server.taxonomy import ObjectClass, Taxonomy
-from server.validation import Issue, check_attributes, cuboid_geometry, parse, tag_range
+from server.validation import (
+    TRACK_NAME,
+    TRACK_NUMBER,
+    Issue,
+    check_attributes,
+    check_track_names,
+    cuboid_geometry,
+    parse,
+    tag_range,
+)
 
 Reply = Ack | Reject | Conflict
 AnyOp = CreateOp | UpdateOp | DeleteOp
@@ -93,6 +102,16 @@ class Writer:
         self._last_seq: dict[tuple[int, str], int] = {}
         self._users: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def locked(self) -> threading.Lock:
+        """The lock groups are applied under: hold it to change label sets outside them."""
+        return self._lock
+
+    def forget(self, task_ids: list[int]) -> None:
+        """Drop the in-memory label sets of deleted tasks (call holding :meth:`locked`)."""
+        for task_id in task_ids:
+            self.states.pop(task_id, None)
+        self._last_seq = {k: v for k, v in self._last_seq.items() if k[0] not in task_ids}
 
     def apply(
         self, task_id: int, user: str, msg: Ops, *, trusted: bool = False
@@ -302,7 +321,11 @@ class Writer:
             return [
                 Issue("unknown_class", "label", f"class {track.label!r} is not in the taxonomy")
             ]
-        issues = check_attributes(track.attributes, cls.track_attributes)
+        # a track's readable name and number are allowed whatever the taxonomy declares
+        names = {TRACK_NAME, TRACK_NUMBER} - {a.name for a in cls.track_attributes}
+        own = {k: v for k, v in track.attributes.items() if k not in names}
+        issues = check_attributes(own, cls.track_attributes)
+        issues += check_track_names({k: v for k, v in track.attributes.items() if k in names})
         return issues + _relabel_keeps_tags(b.st, obj_id, track.label, self.taxonomy)
 
     def _check_tag(self, b: _Batch, obj_id: str, tag: TagData) -> list[Issue]:

@@ -53,7 +53,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.see_quality: "see team throughput, rejection rates and label-quality figures",
     Permission.export: "download labels in an interchange format",
     Permission.import_: "import labelled scenes from the server's import folder",
-    Permission.upload: "upload point-cloud files as new scenes",
+    Permission.upload: "upload point-cloud files as new scenes; rename and delete scenes",
     Permission.operate: "scrape the server's metrics (`/metrics`)",
     Permission.query_sql: "run read-only SQL over the whole database in the SQL console (docs/schema.md)",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,6 +12,8 @@ from server.models import Edit, User
 from server.protocol import Event, EventOp, Missed, Snapshot
 from server.rows import RowProblem, read_rows
 from server.state import load_scene
+from server.taxonomy import Taxonomy
+from server.validation import size_prior
 
 EDITS = Edit.__table__  # type: ignore[attr-defined]
 USERS = User.__table__  # type: ignore[attr-defined]
@@ -72,10 +75,16 @@ def events_since(engine: Engine, task_id: int, since: int) -> Missed | None:
     return Missed(since_revision=since, revision=st.revision, events=events)
 
 
-def current_warnings(engine: Engine, task_id: int) -> list[dict[str, Any]]:
+def current_warnings(
+    engine: Engine, task_id: int, taxonomy: Taxonomy | None = None
+) -> list[dict[str, Any]]:
     """The validation warnings of every object of a task as it stands: those of the
     last edit of each object that still exists (docs/validation.md), for the
-    workspace's issue list. A cuboid's warnings carry its frame."""
+    workspace's issue list. A cuboid's warnings carry its frame.
+
+    With a taxonomy, a cuboid's ``size_outside_prior`` is judged against its track's
+    class as it is now: a class change (a 4.5 m box made a Pedestrian) warns on
+    every box of the track, and one back to a fitting class clears them."""
     latest = (
         select(EDITS.c.kind, EDITS.c.object_id, func.max(EDITS.c.revision).label("revision"))
         .where(EDITS.c.task_id == task_id)
@@ -86,13 +95,29 @@ def current_warnings(engine: Engine, task_id: int) -> list[dict[str, Any]]:
         latest,
         (EDITS.c.task_id == task_id) & (EDITS.c.revision == latest.c.revision),
     )
-    out = []
     with engine.connect() as conn:
-        for row in conn.execute(query):
-            if row.after is None or not row.warnings:
-                continue
-            frame = row.after.get("frame") if row.kind == "cuboid" else None
-            for w in row.warnings:
-                out.append({"kind": row.kind, "id": row.object_id, "frame": frame,
-                            "code": w.get("code"), "message": w.get("message")})  # fmt: skip
+        rows = [r for r in conn.execute(query) if isinstance(r.after, dict)]
+    labels = {r.object_id: r.after.get("label") for r in rows if r.kind == "track"}
+    out = []
+    for row in rows:
+        warnings = [w for w in row.warnings or [] if isinstance(w, dict)]
+        frame = row.after.get("frame") if row.kind == "cuboid" else None
+        if row.kind == "cuboid" and taxonomy is not None:
+            warnings = [w for w in warnings if w.get("code") != "size_outside_prior"]
+            warnings += _size_warnings(row.after, labels, taxonomy)
+        for w in warnings:
+            out.append({"kind": row.kind, "id": row.object_id, "frame": frame,
+                        "code": w.get("code"), "message": w.get("message")})  # fmt: skip
     return out
+
+
+def _size_warnings(
+    cuboid: dict[str, Any], labels: dict[str, Any], taxonomy: Taxonomy
+) -> list[dict[str, Any]]:
+    cls = taxonomy.classes.get(str(labels.get(str(cuboid.get("track_id")), "")))
+    size = cuboid.get("size")
+    if cls is None or not isinstance(size, list) or len(size) != 3:
+        return []
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in size):
+        return []
+    return [{"code": i.code, "message": i.message} for i in size_prior(size, cls)]

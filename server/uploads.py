@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -29,7 +30,9 @@ from pointcloud.io.sequence import format_of_name
 from server.config import Settings
 from server.errors import ApiError
 from server.ingest import IngestResult, ingest
+from server.models import Scene
 from server.names import InvalidNameError, check_filename, clean_scene_name
+from server.scene_admin import content_hash, find_duplicate, record_hash
 
 ACCEPTED_TYPES = frozenset(
     {"application/octet-stream", "application/vnd.las", "application/vnd.laszip"}
@@ -129,12 +132,20 @@ def _ingest_slots(request: Request, n: int) -> asyncio.Semaphore:
 
 
 async def store_upload(
-    request: Request, engine: Engine, settings: Settings, filename: str, name: str | None
+    request: Request,
+    engine: Engine,
+    settings: Settings,
+    filename: str,
+    name: str | None,
+    *,
+    allow_duplicate: bool = False,
 ) -> IngestResult:
     """Check, receive and ingest one upload as a new scene (module docstring).
 
     Raises :class:`UploadError`; a point-cloud error becomes a 422 with the
-    reader's code and a message naming the file by ``filename`` only.
+    reader's code and a message naming the file by ``filename`` only. A file
+    whose content (SHA-256) an earlier upload had is 409 ``duplicate_scene``
+    unless ``allow_duplicate``.
     """
     plan = check_upload(request.headers, filename, name, limit=settings.max_upload_bytes)
     folder = settings.data_dir / "uploads" / uuid.uuid4().hex
@@ -142,8 +153,19 @@ async def store_upload(
     target = folder / plan.filename
     try:
         await receive_body(request.stream(), target, settings.max_upload_bytes)
+        digest = await run_in_threadpool(content_hash, target)
+        same = await run_in_threadpool(find_duplicate, engine, settings, digest)
+        if same is not None and not allow_duplicate:
+            msg = (f"this file is already scene {same.id} ({same.name}); "
+                   "upload it with duplicate=allow to make a second scene of it")  # fmt: skip
+            raise UploadError(409, "duplicate_scene", msg)
         async with _ingest_slots(request, settings.max_concurrent_ingests):
-            return await run_in_threadpool(ingest, engine, settings, target, name=plan.name)
+            result = await run_in_threadpool(ingest, engine, settings, target, name=plan.name)
+        with Session(engine) as session:
+            scene = session.get(Scene, result.scene_id)
+            if scene is not None:
+                record_hash(settings, scene.storage, digest)
+        return result
     except PointCloudError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise UploadError(422, exc.code, _hide_folder(str(exc), folder)) from exc

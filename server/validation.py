@@ -15,12 +15,17 @@ from pydantic import ValidationError
 from server.payloads import CuboidData, Payload, TagData, normalize_yaw
 from server.protocol import Problem
 from server.state import FrameInfo
-from server.taxonomy import Attribute, Taxonomy
+from server.taxonomy import Attribute, ObjectClass, Taxonomy
 
 CENTER_MARGIN_M = 10.0
 __all__ = ["IMPORTED", "Issue", "normalize_yaw", "parse"]
 IMPORTED = "imported"
 """The attribute that holds an import's raw values the taxonomy does not declare."""
+TRACK_NAME = "name"
+"""A track's readable name, as the annotator typed it (docs/workspace.md)."""
+TRACK_NUMBER = "number"
+"""A track's per-scene number: the "12" of "Car 12" (docs/workspace.md)."""
+MAX_TRACK_NUMBER = 10**9
 
 
 @dataclass
@@ -65,6 +70,25 @@ def _raw_values(value: Any) -> bool:
         and len(value) <= 64
         and all(isinstance(k, str) and len(k) <= 100 and ok(v) for k, v in value.items())
     )
+
+
+def check_track_names(values: dict[str, Any]) -> list[Issue]:
+    """The reserved track attributes: ``name`` is 1-100 characters of printable
+    text, ``number`` an integer from 1 to 10^9. Both may be absent."""
+    issues = []
+    name = values.get(TRACK_NAME)
+    if TRACK_NAME in values and not (
+        isinstance(name, str) and 0 < len(name.strip()) and len(name) <= 100 and name.isprintable()
+    ):
+        msg = "name must be 1-100 printable characters"
+        issues.append(Issue("invalid_attribute_value", f"attributes.{TRACK_NAME}", msg))
+    number = values.get(TRACK_NUMBER)
+    if TRACK_NUMBER in values and not (
+        isinstance(number, int) and not isinstance(number, bool) and 1 <= number <= MAX_TRACK_NUMBER
+    ):
+        msg = f"number must be a whole number from 1 to {MAX_TRACK_NUMBER}"
+        issues.append(Issue("invalid_attribute_value", f"attributes.{TRACK_NUMBER}", msg))
+    return issues
 
 
 def check_attributes(values: dict[str, Any], allowed: tuple[Attribute, ...]) -> list[Issue]:
@@ -131,18 +155,23 @@ def cuboid_geometry(
         issues += _center_in_bounds(c, frame)
     cls = taxonomy.classes.get(label or "")
     if cls and not issues:
-        outside = [i for i, v in enumerate(c.size) if not cls.min_size[i] <= v <= cls.max_size[i]]
-        issues += [
-            Issue(
-                "size_outside_prior",
-                f"size.{i}",
-                f"{('length', 'width', 'height')[i]} {c.size[i]:.2f} m is outside "
-                f"{cls.name}'s {cls.min_size[i]}-{cls.max_size[i]} m",
-                "warning",
-            )
-            for i in outside
-        ]
+        issues += size_prior(c.size, cls)
     return issues
+
+
+def size_prior(size: tuple[float, float, float] | list[float], cls: ObjectClass) -> list[Issue]:
+    """A ``size_outside_prior`` warning for each edge (m) outside the class's range."""
+    outside = [i for i, v in enumerate(size) if not cls.min_size[i] <= v <= cls.max_size[i]]
+    return [
+        Issue(
+            "size_outside_prior",
+            f"size.{i}",
+            f"{('length', 'width', 'height')[i]} {size[i]:.2f} m is outside "
+            f"{cls.name}'s {cls.min_size[i]}-{cls.max_size[i]} m",
+            "warning",
+        )
+        for i in outside
+    ]
 
 
 def _center_in_bounds(c: CuboidData, frame: FrameInfo) -> list[Issue]:

@@ -231,7 +231,8 @@ def test_scene_names_are_cleaned_of_control_characters(
     assert r.json()["name"] == "road scan 2"
     names = [s["name"] for s in client.get("/api/scenes").json()]
     assert "road scan 2" in names
-    r = _post(client, small_cloud_file.read_bytes(), filename="scan.pcd", name="\x00\x01")
+    r = _post(client, small_cloud_file.read_bytes(), filename="scan.pcd", name="\x00\x01",
+              duplicate="allow")  # the same file again, on purpose  # fmt: skip
     assert r.json()["name"] == "scan.pcd"  # nothing printable left: the file name
 
 

@@ -1,4 +1,6 @@
-"""Every error a client sees: JSON ``{code, message}`` with a stable code.
+"""Every error a client sees: JSON ``{code, message}`` with a stable code, or, for a
+person's browser asking for a page (a GET outside ``/api/`` that accepts HTML), the
+same code and message as an HTML page in the workspace's look.
 
 Each layer has one error root: ``ApiError`` in the server (``server/errors.py``:
 tasks, accounts and uploads raise its subclasses), ``PointCloudError`` in the
@@ -12,10 +14,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pointcloud.errors import PointCloudError
@@ -37,6 +41,12 @@ HTTP_CODES = {
 }
 
 
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "templates")
+TITLES = {400: "Bad request", 401: "Please log in", 403: "Not allowed", 404: "Not found",
+          422: "That address is not right", 500: "Something went wrong"}  # fmt: skip
+MACHINE_PREFIXES = ("/api/", "/ws/", "/static/", "/vendor/")
+
+
 def error_response(
     status: int,
     code: str,
@@ -54,12 +64,36 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def wants_page(request: Request) -> bool:
+    """A person's browser asking for a page: a GET outside the API that accepts HTML."""
+    accept = request.headers.get("accept", "")
+    return (
+        request.method == "GET"
+        and not request.url.path.startswith(MACHINE_PREFIXES)
+        and "text/html" in accept
+    )
+
+
+def error_page(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The error as JSON, or as an HTML page when a browser asked for a page."""
+    if not wants_page(request):
+        return error_response(status, code, message, headers, request=request)
+    error_response(status, code, message, request=request)  # counted like any error
+    context = {"status": status, "code": code, "message": safe_message(message),
+               "title": TITLES.get(status, "Something went wrong"), "user": None, "csrf": ""}  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request, "error.html", context, status_code=status, headers=headers
+    )
+
+
 def install(app: FastAPI) -> None:
     """Map every error root to its response."""
 
     @app.exception_handler(ApiError)
-    async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.headers, request=request)
+    async def _api(request: Request, exc: ApiError) -> Response:
+        return error_page(request, exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(PointCloudError)
     async def _pointcloud(request: Request, exc: PointCloudError) -> JSONResponse:
@@ -70,16 +104,19 @@ def install(app: FastAPI) -> None:
         return error_response(422, exc.code, str(exc), request=request)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = HTTP_CODES.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, code, str(exc.detail), request=request)
+        return error_page(request, exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
-    async def _request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _request(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))}
             for e in exc.errors()[:20]
         ]
+        if wants_page(request):
+            bad = ", ".join(f"{p['loc'][-1]} ({p['msg']})" for p in problems if p["loc"])
+            return error_page(request, 422, "invalid_request", f"this address has a bad {bad}")
         return error_response(422, "invalid_request", repr(problems)[:2000], request=request)
 
     @app.exception_handler(RecursionError)

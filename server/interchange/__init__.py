@@ -154,6 +154,10 @@ def export_scene(
     data.progress = progress
     out.mkdir(parents=True, exist_ok=True)
     report = WRITERS[fmt](data, out, points=points)
+    for label in sorted({t.label for t in data.labels.tracks}):
+        # Every class the export wrote: also those it kept as they are (Car -> Car).
+        if not any(k == label or k.startswith(f"{label}:") for k in report.class_map):
+            report.class_map[label] = label
     return {"task_id": task_id, "scene_id": data.scene_id, "format": fmt, **report.to_json()}
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from pointcloud.io.sequence import natural_key
+from pointcloud.io.sequence import format_of_name, natural_key
 from server.config import Settings
 from server.interchange.importer import external_id
 from server.interchange.model import (
@@ -26,6 +26,9 @@ from server.interchange.model import frame_key as key_of
 from server.models import Frame, Scene
 from server.progress import Progress, no_progress
 from server.state import load_scene
+
+FLOAT32_TOLERANCE_M = 0.001
+"""How far (m) writing a point as float32 may move it before an export refuses to."""
 
 
 @dataclass
@@ -44,6 +47,39 @@ class SceneData:
         """A frame's stored points: (N, 3) float32 local coordinates and the float64 offset."""
         pts = np.load(self.settings.frames_dir / self.storage / f"{index}.npy")
         return pts, np.array(self.offsets[index], dtype=np.float64)
+
+    def float32_points(self, index: int) -> np.ndarray | None:
+        """A frame's points in the file's frame as float32 (what a KITTI ``.bin`` holds),
+        or None when float32 would move some point by more than :data:`FLOAT32_TOLERANCE_M`
+        (georeferenced coordinates: float32 keeps ~7 digits)."""
+        local, offset = self.local_points(index)
+        xyz = local.astype(np.float64) + offset
+        f32 = xyz.astype(np.float32)
+        if len(xyz) and float(np.max(np.abs(f32.astype(np.float64) - xyz))) > FLOAT32_TOLERANCE_M:
+            return None
+        return f32
+
+    def float32_refusal(self, report: Report, fmt: str) -> bool:
+        """Whether every frame's points fit float32 within tolerance; if not, says in
+        ``report.lost`` that no points were written (docs/formats.md) and returns False."""
+        for i, f in enumerate(self.labels.frames):
+            if (
+                f.source is not None
+                and f.source.is_file()
+                and format_of_name(f.source.name) == "kitti"
+            ):
+                continue  # a KITTI .bin is copied as it is
+            if self.float32_points(i) is None:
+                o = self.offsets[i]
+                report.lost.append(
+                    f"point clouds: not written. {fmt} stores absolute float32 coordinates, which "
+                    f"would move this georeferenced scene's points (offset {o[0]:.0f}, {o[1]:.0f}, "
+                    f"{o[2]:.0f} m in frame {i + 1}) by more than {FLOAT32_TOLERANCE_M * 1000:.0f} mm; "
+                    "export with PointLabel JSON or OpenLABEL to keep them, or the labels alone"
+                )
+                report.counts["point_frames_refused"] = len(self.labels.frames)
+                return False
+        return True
 
     def copy_points(self, folder: Path, report: Report) -> None:
         """Copy each frame's source file into ``folder`` (kept name); files no longer

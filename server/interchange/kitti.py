@@ -136,6 +136,7 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     report = Report(lost=list(LOST))
     labels = data.labels
     tracks = {t.id: t for t in labels.tracks}
+    points = points and data.float32_refusal(report, "KITTI velodyne/*.bin")
     for folder in ("label_2", "calib"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(labels.frames):
@@ -154,7 +155,7 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     if labels.tags:
         report.dropped["tags"] = len(labels.tags)
     if points:
-        write_poses(labels, out, "velodyne")
+        write_poses(labels, out, "velodyne", name=lambda f: f"{f.key}.bin")
     return report
 
 
@@ -234,6 +235,6 @@ def _write_velodyne(data: SceneData, index: int, f: FrameMeta, folder: Path) -> 
     if f.source is not None and f.source.is_file() and format_of_name(f.source.name) == "kitti":
         target.write_bytes(f.source.read_bytes())
         return
-    local, offset = data.local_points(index)
-    xyz = local.astype(np.float64) + offset
-    np.c_[xyz, np.zeros(len(xyz))].astype(np.float32).tofile(target)
+    xyz = data.float32_points(index)
+    assert xyz is not None  # write() checked every frame first
+    np.c_[xyz, np.zeros(len(xyz), np.float32)].tofile(target)

@@ -182,7 +182,7 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
         '<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>\n<!DOCTYPE boost_serialization>\n'
     )
     (out / FILE).write_text(head + ET.tostring(doc, encoding="unicode") + "\n")
-    if points:
+    if points and data.float32_refusal(report, "KITTI raw velodyne_points/*.bin"):
         _points(data, out)
     if labels.tags:
         report.dropped["tags"] = len(labels.tags)
@@ -227,9 +227,9 @@ def _points(data: SceneData, out: Path) -> None:
         if f.source is not None and f.source.is_file() and format_of_name(f.source.name) == "kitti":
             target.write_bytes(f.source.read_bytes())
         else:
-            local, offset = data.local_points(i)
-            xyz = local.astype(np.float64) + offset
-            np.c_[xyz, np.zeros(len(xyz))].astype(np.float32).tofile(target)
+            xyz = data.float32_points(i)
+            assert xyz is not None  # write() checked every frame first
+            np.c_[xyz, np.zeros(len(xyz), np.float32)].tofile(target)
         frames.append(
             {
                 "frame": i,

@@ -253,7 +253,7 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
         (out / "oxts" / f"{SEQUENCE}.txt").write_text("".join(r + "\n" for r in rows))
     elif any(f.pose is not None for f in labels.frames):
         report.notes.append("some frames have no ego pose: oxts/ not written")
-    if points:
+    if points and data.float32_refusal(report, "KITTI tracking velodyne/*.bin"):
         for i, f in enumerate(labels.frames):
             _velodyne(data, i, f, out / "velodyne" / SEQUENCE / f"{i:06d}.bin")
     if labels.tags:
@@ -278,7 +278,7 @@ def _velodyne(data: SceneData, index: int, f: FrameMeta, target: Path) -> None:
         target.write_bytes(f.source.read_bytes())
         data.progress("points", index + 1, len(data.labels.frames))
         return
-    local, offset = data.local_points(index)
-    xyz = local.astype(np.float64) + offset
-    np.c_[xyz, np.zeros(len(xyz))].astype(np.float32).tofile(target)
+    xyz = data.float32_points(index)
+    assert xyz is not None  # write() checked every frame first
+    np.c_[xyz, np.zeros(len(xyz), np.float32)].tofile(target)
     data.progress("points", index + 1, len(data.labels.frames))

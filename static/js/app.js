@@ -38,6 +38,9 @@ export class App {
     this.selectedTag = null;
     /** @type {Set<string>} ids other people on the scene have selected */
     this.othersSelected = new Set();
+    /** What this person hides or locks (tracks and classes); kept in this browser
+     *  by object-list.js, never sent. A locked track's boxes cannot be edited. */
+    this.view = { hidden: new Set(), locked: new Set(), hiddenClasses: new Set(), lockedClasses: new Set() };
     this.signals = {
       frameChanged: new Signal(),
       cuboidChanged: new Signal(),   // (id) after create/update/delete
@@ -47,6 +50,7 @@ export class App {
       pointsLoaded: new Signal(),    // (stats)
       tagsChanged: new Signal(),     // () after a tag was created, changed or deleted locally
       tagSelected: new Signal(),     // (id|null)
+      viewChanged: new Signal(),     // () after something was hidden, shown, locked or unlocked
     };
   }
 
@@ -90,6 +94,16 @@ export class App {
     if (this.selectedTag === id) return;
     this.selectedTag = id;
     this.signals.tagSelected.dispatch(id);
+  }
+
+  /** @param {string} trackId */
+  isHidden(trackId) {
+    return this.view.hidden.has(trackId) || this.view.hiddenClasses.has(this.tracks.get(trackId)?.label ?? "");
+  }
+
+  /** @param {string} trackId */
+  isLocked(trackId) {
+    return this.view.locked.has(trackId) || this.view.lockedClasses.has(this.tracks.get(trackId)?.label ?? "");
   }
 
   /** Cuboids of the current frame. */

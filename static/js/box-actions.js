@@ -78,7 +78,7 @@ export class BoxActions {
 
   /** Select the next (+1) or previous (-1) box of the frame. @param {number} step */
   cycle(step) {
-    const ids = this.app.frameCuboids().map((c) => c.id);
+    const ids = this.app.frameCuboids().filter((c) => !this.app.isHidden(c.track_id)).map((c) => c.id);
     if (!ids.length) return;
     const at = this.app.selected ? ids.indexOf(this.app.selected) : -1;
     const next = at < 0 ? (step > 0 ? 0 : ids.length - 1) : (at + step + ids.length) % ids.length;

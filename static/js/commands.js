@@ -279,6 +279,9 @@ export class Editor {
     this.readOnly = "";
     /** Told when an edit is refused because the page is read-only. @type {(why: string) => void} */
     this.onReadOnly = () => {};
+    /** Why a command may not run (e.g. it moves a locked object), or "".
+     *  @type {(cmd: any) => string} */
+    this.guard = () => "";
   }
 
   /** Run a command. With a merge key (e.g. "<id>:yaw"), a command that follows one
@@ -286,6 +289,13 @@ export class Editor {
    *  @param {any} cmd @param {string} [mergeKey] */
   execute(cmd, mergeKey) {
     if (this.readOnly) { this.onReadOnly(this.readOnly); return; }
+    const refused = this.guard(cmd);
+    if (refused) {
+      // A drag has already moved the box on screen: put it back.
+      if (cmd instanceof UpdateBoxCommand) cmd.undo();
+      this.onReadOnly(refused);
+      return;
+    }
     cmd = this.wrap(cmd);
     cmd.execute();
     const last = this.undoStack[this.undoStack.length - 1];

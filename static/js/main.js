@@ -6,9 +6,12 @@ import { GeometryApi } from "./api.js";
 import { AttributePanel } from "./attributes.js";
 import { BoxActions } from "./box-actions.js";
 import { Editor } from "./commands.js";
+import { HelpOverlay } from "./help.js";
 import { Keyboard } from "./keys.js";
 import { app, firstFrame, stream, viewer } from "./first-frame.js";  // frame 0 streams already
 import { Notices } from "./notices.js";
+import { ObjectList } from "./object-list.js";
+import { displayName } from "./names.js";
 import { boxName, renderPanel } from "./panel.js";
 import { installSequence } from "./sequence.js";
 import { Outbox } from "./store.js";
@@ -18,9 +21,12 @@ import { SubViews } from "./subviews.js";
 import { Sync } from "./sync.js";
 import { BoxTool } from "./tools.js";
 import { ViewControls } from "./view-controls.js";
+import { ViewState } from "./view-state.js";
+import { Warnings } from "./warnings.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const root = $("workspace");
+viewer.topControls.zoomToCursor = viewer.perspControls.zoomToCursor = true;  // the wheel zooms toward the pointer
 const taskId = Number(root.dataset.taskId);
 const sync = new Sync(taskId, await Outbox.open(`${taskId}/${root.dataset.user}`));
 const editor = new Editor(app, sync);
@@ -35,7 +41,9 @@ if (mode !== "edit") editor.readOnly = `this task is ${root.dataset.taskState?.r
 editor.onReadOnly = (why) => notices.toast(why);
 const review = new ReviewPanel({ app, markers: new Markers(viewer), taskId, mode,
   user: root.dataset.user ?? "", el: $("review"), tell: (m) => notices.toast(m) });
-/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor, actions, stream, subviews, review };
+const warnings = new Warnings({ app, viewer, taskId, badge: $("warning-badge"), selection: $("selection-warnings"),
+  overlay: $("box-warnings") });
+/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor, actions, stream, subviews, review, warnings };
 
 /** Apply protocol ops to the local state: event ops carry `state`, our own
  *  unacknowledged ops carry `data`. @param {any[]} ops */
@@ -60,12 +68,12 @@ sync.onSnapshot.add((/** @type {any} */ snap) => {
   app.signals.annotationsReset.dispatch();
 });
 sync.onEvent.add((/** @type {any} */ ev) => { applyOps(ev.ops); app.signals.annotationsReset.dispatch(); });
-sync.onAck.add((/** @type {any} */ ack) => editor.acknowledged(ack));
-sync.onRefused.add((/** @type {any} */ msg) => {
+sync.onAck.add((/** @type {any} */ ack) => { editor.acknowledged(ack); warnings.refetch(); });
+sync.onRefused.add((/** @type {any} */ msg, /** @type {any} */ batch) => {
   editor.refused();
-  if (msg.type !== "conflict") return;
-  const name = msg.kind === "cuboid" ? `${boxName(app, msg.id)} box` : `${msg.kind} ${msg.id.slice(0, 8)}`;
-  notices.conflict(msg, name);
+  if (msg.type !== "conflict") { notices.refusal(msg, batch, objectName); return; }
+  const name = msg.kind === "cuboid" ? `${boxName(app, msg.id)} box` : objectName(msg.id);
+  notices.conflict(msg, name, batch ? () => reapply(batch.ops) : null);
   // Show the server's version at once; the snapshot that follows confirms it.
   applyOps([{ op: msg.current ? "update" : "delete", kind: msg.kind, id: msg.id, state: msg.current }]);
   app.signals.annotationsReset.dispatch();
@@ -85,9 +93,28 @@ sync.onState.add((/** @type {string} */ state, /** @type {string} */ message) =>
   el.title = message;
 });
 
+/** What an object is, in words. @param {string} id */
+function objectName(id) {
+  if (app.cuboids.has(id)) return `${boxName(app, id)} box`;
+  if (app.tracks.has(id)) return displayName(app, id);
+  return app.tags.has(id) ? `tag ${app.tags.get(id)?.tag}` : "an object";
+}
+
+/** "Re-apply mine" after a conflict: the refused batch again, on the revisions the
+ *  server has now. @param {any[]} ops */
+function reapply(ops) {
+  const now = (/** @type {string} */ id) => (app.cuboids.get(id) ?? app.tracks.get(id) ?? app.tags.get(id))?.revision;
+  const again = structuredClone(ops).filter((/** @type {any} */ op) => op.op === "create" || now(op.id) !== undefined);
+  for (const op of again) if ("base_revision" in op) op.base_revision = now(op.id);
+  if (!again.length) { notices.toast("Nothing to re-apply: the objects are gone"); return; }
+  applyOps(again);
+  app.signals.annotationsReset.dispatch();
+  sync.submit(again);
+}
+
 function drawBoxes() {
   const o = app.offset;
-  const boxes = app.frameCuboids().map((c) => {
+  const boxes = app.frameCuboids().filter((c) => !app.isHidden(c.track_id)).map((c) => {
     const label = app.tracks.get(c.track_id)?.label ?? "Other";
     return { id: c.id, center: [c.center[0] - o[0], c.center[1] - o[1], c.center[2] - o[2]],
       size: c.size, yaw: c.yaw, color: app.classInfo(label)?.color ?? "#bdbdbd" };
@@ -117,26 +144,33 @@ function setView(/** @type {"top"|"persp"} */ mode) {
 function bindKeys() {
   const step = (/** @type {KeyboardEvent} */ e, /** @type {number} */ small, /** @type {number} */ big) => (e.shiftKey ? big : small);
   const keys = new Keyboard(window);
-  keys.bind("ctrl+z", () => editor.undo()).bind("ctrl+shift+z ctrl+y", () => editor.redo())
-    .bind("t", () => setView("top")).bind("v", () => viewControls.toggleFollow()).bind("p", () => setView("persp"))
-    .bind(",", () => app.setFrame(app.frame - 1)).bind(".", () => app.setFrame(app.frame + 1))
-    .bind("escape", () => app.select(null))
-    .bind("tab", () => actions.cycle(1)).bind("shift+tab", () => actions.cycle(-1))
-    .bind("delete backspace", () => actions.remove())
-    .bind("q shift+q", (e) => actions.rotate(step(e, 1, 15))).bind("e shift+e", (e) => actions.rotate(-step(e, 1, 15)))
-    .bind("x", () => actions.flip()).bind("f", () => actions.fit()).bind("g", () => actions.snapToGround());
-  /** @type {[string, number, number][]} */
-  const moves = [["arrowup w", 0, 1], ["arrowdown s", 0, -1], ["arrowleft a", -1, 0], ["arrowright d", 1, 0]];
-  for (const [combos, right, up] of moves) {
+  keys.bind("ctrl+z", () => editor.undo(), "undo").bind("ctrl+shift+z ctrl+y", () => editor.redo(), "redo")
+    .bind("t", () => setView("top"), "top view").bind("p", () => setView("persp"), "3D view")
+    .bind("v", () => viewControls.toggleFollow(), "follow the selected box across frames")
+    .bind(",", () => app.setFrame(app.frame - 1), "previous frame").bind(".", () => app.setFrame(app.frame + 1), "next frame")
+    .bind("escape", () => app.select(null), "deselect")
+    .bind("tab", () => actions.cycle(1), "next box").bind("shift+tab", () => actions.cycle(-1), "previous box")
+    .bind("delete backspace", () => actions.remove(), "delete the selected box")
+    .bind("q shift+q", (e) => actions.rotate(step(e, 1, 15)), "rotate left 1° (Shift: 15°)")
+    .bind("e shift+e", (e) => actions.rotate(-step(e, 1, 15)), "rotate right 1° (Shift: 15°)")
+    .bind("x", () => actions.flip(), "flip heading").bind("f", () => actions.fit(), "auto-fit to the points")
+    .bind("g", () => actions.snapToGround(), "stand it on the ground");
+  /** @type {[string, number, number, string][]} */
+  const moves = [["arrowup w", 0, 1, "up"], ["arrowdown s", 0, -1, "down"], ["arrowleft a", -1, 0, "left"], ["arrowright d", 1, 0, "right"]];
+  for (const [combos, right, up, way] of moves) {
     const all = combos.split(" ").flatMap((k) => [k, `shift+${k}`]).join(" ");
-    keys.bind(all, (e) => actions.nudge(right * step(e, 0.1, 1), up * step(e, 0.1, 1)));
+    keys.bind(all, (e) => actions.nudge(right * step(e, 0.1, 1), up * step(e, 0.1, 1)), `move ${way} 0.1 m on screen (Shift: 1 m)`);
   }
-  /** @type {[string, 0|1|2, number][]} */
-  const sizes = [["i", 0, 1], ["k", 0, -1], ["l", 1, 1], ["j", 1, -1], ["o", 2, 1], ["u", 2, -1]];
-  for (const [key, axis, sign] of sizes) keys.bind(`${key} shift+${key}`, (e) => actions.resize(axis, sign * step(e, 0.1, 0.5)));
+  /** @type {[string, 0|1|2, number, string][]} */
+  const sizes = [["i", 0, 1, "length +"], ["k", 0, -1, "length −"], ["l", 1, 1, "width +"], ["j", 1, -1, "width −"],
+    ["o", 2, 1, "height + (bottom stays)"], ["u", 2, -1, "height − (bottom stays)"]];
+  for (const [key, axis, sign, what] of sizes) {
+    keys.bind(`${key} shift+${key}`, (e) => actions.resize(axis, sign * step(e, 0.1, 0.5)), `${what} 0.1 m (Shift: 0.5 m)`);
+  }
   app.taxonomy.classes.slice(0, 9).forEach((/** @type {any} */ c, /** @type {number} */ i) => {
     // With a box selected a number changes its track's class; otherwise the class of new boxes.
-    keys.bind(String(i + 1), () => (app.selected ? actions.relabel(c.name) : setClass(c.name)));
+    keys.bind(String(i + 1), () => (app.selected ? actions.relabel(c.name) : setClass(c.name)),
+      `${c.name}: class of the selected track (none selected: of new boxes)`);
   });
   return keys;
 }
@@ -150,7 +184,7 @@ async function start() {
   const taxonomy = app.taxonomy;
   const select = /** @type {HTMLSelectElement} */ ($("class-select"));
   select.replaceChildren(...taxonomy.classes.map((/** @type {any} */ c, /** @type {number} */ i) => new Option(`${i + 1} ${c.name}`, c.name)));
-  select.onchange = () => setClass(select.value);
+  select.onchange = () => { setClass(select.value); select.blur(); };
   setClass(taxonomy.classes[0].name);
   $("view-top").onclick = () => setView("top");
   $("view-persp").onclick = () => setView("persp");
@@ -163,11 +197,25 @@ async function start() {
   app.signals.selectionChanged.add(drawBoxes);
   app.signals.selectionChanged.add((/** @type {string|null} */ id) => sync.select(id));
   new AttributePanel(app, editor, $("attributes"));
-  /** @type {any} */ (window).pointlabel.sequence = installSequence({ app, editor, keys: bindKeys(), actions, tell: (m) => notices.toast(m) });
+  const keys = bindKeys();
+  const sequence = installSequence({ app, editor, keys, actions, tell: (m) => notices.toast(m) });
+  new HelpOverlay(keys, $("help"), $("help-button"));
+  const objects = new ObjectList({ app, editor, viewer, jumpTo: (id) => sequence.tracks.jumpTo(id),
+    warningsOf: (id) => warnings.of(id), tell: (m) => notices.toast(m), root: $("objects"), storageKey: `pointlabel:view:${taskId}` });
+  editor.guard = (cmd) => objects.guard(cmd);
+  warnings.changed.add(() => objects.schedule());
+  app.signals.viewChanged.add(drawBoxes);
+  Object.assign(/** @type {any} */ (window).pointlabel, { sequence, objects, keys });
+  objects.refresh();
+  warnings.load();
   setView("top");
+  const views = new ViewState(app, viewer, taskId);
+  const saved = views.restore();  // after a reload: the frame, view and cameras it had
+  if (saved) { setView(saved.mode); app.frame = saved.frame; }
+  views.watch();
   sync.connect();
   review.load();
-  await loadFrame(0, firstFrame);
+  await loadFrame(app.frame, app.frame === 0 ? firstFrame : null);  // frame 0 is streaming already
 }
 
 start();

@@ -34,18 +34,40 @@ export class Notices {
     this.timer = setTimeout(() => { this.toastEl.hidden = true; }, 4000);
   }
 
-  /** @param {any} conflict the `conflict` message @param {string} name what the object is, e.g. "Car box 1a2b3c4d" */
-  conflict(conflict, name) {
+  /** @param {any} conflict the `conflict` message @param {string} name what the object is, e.g. "Car 3 box"
+   *  @param {(() => void)|null} reapply sends the refused edit again on the server's version */
+  conflict(conflict, name, reapply = null) {
     const title = document.createElement("strong");
     title.textContent = `Conflict: ${name} was changed by someone else first.`;
     const server = document.createElement("p");
     server.dataset.testid = "conflict-server";
     server.textContent = `Your edit was not saved; ${describeServerVersion(conflict)}. The workspace now shows the server's version.`;
-    const dismiss = document.createElement("button");
-    dismiss.textContent = "Dismiss";
-    dismiss.onclick = () => { this.conflictEl.hidden = true; };
-    this.conflictEl.replaceChildren(title, server, dismiss);
+    const keep = document.createElement("button");
+    keep.textContent = "Keep theirs";
+    keep.dataset.testid = "conflict-keep";
+    keep.onclick = () => { this.conflictEl.hidden = true; };
+    const buttons = [keep];
+    if (reapply) {
+      const again = document.createElement("button");
+      again.textContent = "Re-apply mine";
+      again.dataset.testid = "conflict-reapply";
+      again.onclick = () => { this.conflictEl.hidden = true; reapply(); };
+      buttons.push(again);
+    }
+    this.conflictEl.replaceChildren(title, server, ...buttons);
     this.conflictEl.dataset.objectId = conflict.id;
     this.conflictEl.hidden = false;
+  }
+
+  /** A refused edit, in words: what it was about and why, from the server's messages.
+   *  @param {any} reject the `reject` message @param {any} batch the refused batch, if known
+   *  @param {(id: string) => string} nameOf */
+  refusal(reject, batch, nameOf) {
+    const why = (reject.errors ?? []).map((/** @type {any} */ e) => {
+      const id = /^ops\.(\d+)/.exec(e.path ?? "");
+      const about = id && batch?.ops?.[Number(id[1])] ? `${nameOf(batch.ops[Number(id[1])].id)}: ` : "";
+      return `${about}${e.message}`;
+    });
+    this.toast(`Not saved: ${why.join("; ") || "the server refused the edit"}`);
   }
 }

@@ -1,15 +1,16 @@
 // @ts-check
 /** The side panel: the selected box's numbers and the frame's box list. */
 
+import { displayName } from "./names.js";
+
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const f2 = (/** @type {number[]} */ v) => v.map((x) => x.toFixed(2)).join(", ");
 
-/** The short name of a cuboid, e.g. "Car 1a2b3c4d". @param {import("./app.js").App} app @param {string} id */
+/** The readable name of a cuboid's track, e.g. "Car 12". @param {import("./app.js").App} app @param {string} id */
 export function boxName(app, id) {
   const c = app.cuboids.get(id);
-  const label = c ? app.tracks.get(c.track_id)?.label ?? "?" : "?";
-  return `${label} ${(c?.track_id ?? id).slice(0, 8)}`;
+  return c ? displayName(app, c.track_id) : `box ${id.slice(0, 8)}`;
 }
 
 /** @param {import("./app.js").App} app */
@@ -18,7 +19,7 @@ export function renderPanel(app) {
   $("box-count").textContent = String(cuboids.length);
   $("box-list").replaceChildren(...cuboids.map((c) => {
     const li = document.createElement("li");
-    li.textContent = `${app.tracks.get(c.track_id)?.label ?? "?"} · ${c.track_id.slice(0, 8)}`;
+    li.textContent = displayName(app, c.track_id);
     li.classList.toggle("selected", c.id === app.selected);
     li.classList.toggle("others", app.othersSelected.has(c.id));
     li.onclick = () => app.select(c.id);
@@ -28,5 +29,5 @@ export function renderPanel(app) {
   const el = $("selection");
   if (!c) { el.textContent = "Nothing selected"; return; }
   const deg = (c.yaw * 180 / Math.PI).toFixed(1);
-  el.textContent = `${app.tracks.get(c.track_id)?.label} · centre ${f2(c.center)} · size ${f2(c.size)} · yaw ${c.yaw.toFixed(2)} (${deg}°)`;
+  el.textContent = `${displayName(app, c.track_id)} · ${app.tracks.get(c.track_id)?.label} · centre ${f2(c.center)} · size ${f2(c.size)} · yaw ${c.yaw.toFixed(2)} (${deg}°)`;
 }

@@ -9,29 +9,22 @@ import { Tracks } from "./tracks.js";
  *   keys: import("./keys.js").Keyboard, actions: import("./box-actions.js").BoxActions,
  *   tell: (message: string) => void}} deps */
 export function installSequence({ app, editor, keys, actions, tell }) {
-  const tracks = new Tracks(app, editor, tell, /** @type {HTMLElement} */ (document.getElementById("track-list")));
+  const tracks = new Tracks(app, editor, tell);
   const timeline = new Timeline(app, editor, tell);
-  let queued = false;
-  const renderTracks = () => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => { queued = false; tracks.render(); });
-  };
-  for (const s of [app.signals.cuboidChanged, app.signals.annotationsReset, app.signals.selectionChanged]) s.add(renderTracks);
 
-  keys.bind("space", () => timeline.togglePlay())
-    .bind("c", () => tracks.copyToNext())
-    .bind("b", () => tracks.keyframeHere())
-    .bind("shift+b", () => tracks.interpolateSelected())
-    .bind("[", () => timeline.setEnd("first")).bind("]", () => timeline.setEnd("last"))
-    .bind("n", () => timeline.cycleLane(1)).bind("shift+n", () => timeline.cycleLane(-1))
-    .bind("m", () => timeline.cycleType(1)).bind("shift+m", () => timeline.cycleType(-1))
-    .bind("r", () => timeline.cycleRelated(1)).bind("shift+r", () => timeline.cycleRelated(-1))
-    .bind("enter", () => timeline.addTag())
+  keys.bind("space", () => timeline.togglePlay(), "play / pause (10 frames a second)")
+    .bind("c", () => tracks.copyToNext(), "copy the selected box to the next frame and go there")
+    .bind("b", () => tracks.keyframeHere(), "keyframe of the selected track in this frame")
+    .bind("shift+b", () => tracks.interpolateSelected(), "re-interpolate the selected track")
+    .bind("[", () => timeline.setEnd("first"), "first frame of the new tag (or of the selected tag) = this frame")
+    .bind("]", () => timeline.setEnd("last"), "last frame of the new tag (or of the selected tag) = this frame")
+    .bind("n", () => timeline.cycleLane(1), "next timeline lane").bind("shift+n", () => timeline.cycleLane(-1), "previous timeline lane")
+    .bind("m", () => timeline.cycleType(1), "next tag type").bind("shift+m", () => timeline.cycleType(-1), "previous tag type")
+    .bind("r", () => timeline.cycleRelated(1), "next related track").bind("shift+r", () => timeline.cycleRelated(-1), "previous related track")
+    .bind("enter", () => timeline.addTag(), "add the tag")
     // Del deletes the selected tag if there is one, else the selected box.
-    .bind("delete backspace", () => { if (!timeline.deleteTag()) actions.remove(); })
-    .bind("escape", () => { timeline.range = null; app.select(null); timeline.schedule(); });
-  renderTracks();
+    .bind("delete backspace", () => { if (!timeline.deleteTag()) actions.remove(); }, "delete the selected tag, else the selected box")
+    .bind("escape", () => { timeline.range = null; app.select(null); timeline.schedule(); }, "deselect");
   timeline.render();
   return { tracks, timeline };
 }

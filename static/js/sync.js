@@ -31,7 +31,7 @@ export class Sync {
     this.onPresence = new Signal();    // (clients)
     this.onState = new Signal();       // (state, message)
     this.onAck = new Signal();         // (ack)
-    this.onRefused = new Signal();     // (reject or conflict)
+    this.onRefused = new Signal();     // (reject or conflict, the refused batch or null)
     // Chromium keeps a socket open when the network goes away (and holds its
     // frames); the browser knows better, so follow its online/offline events.
     this.started = false;
@@ -107,6 +107,7 @@ export class Sync {
   answered(msg) {
     if (msg.seq !== this.inFlight) return;
     this.inFlight = null;
+    const batch = this.outbox.batches.find((m) => m.seq === msg.seq) ?? null;
     this.outbox.remove(msg.seq);
     if (msg.type === "ack") {
       this.revision = Math.max(this.revision, msg.revision);
@@ -118,9 +119,9 @@ export class Sync {
       return;
     }
     this.error = msg.type === "reject"
-      ? msg.errors.map((/** @type {any} */ e) => `${e.code}: ${e.message}`).join("; ")
-      : `conflict: a ${msg.kind} was changed by someone else first; your edit was not saved`;
-    this.onRefused.dispatch(msg);
+      ? `not saved: ${msg.errors.map((/** @type {any} */ e) => e.message).join("; ")}`
+      : `not saved: a ${msg.kind} was changed by someone else first`;
+    this.onRefused.dispatch(msg, batch);
     // The server's state is the truth again: take a fresh snapshot, then go on.
     this.hello(null);
     this.updateState();

@@ -1,11 +1,14 @@
 // @ts-check
 /** The box tool. In either view a click on a box selects it and a drag moves it
- *  (one undo step per drag). In the top view, on empty ground, a drag draws a
- *  box from the object's back to its front (heading and length; the class gives
- *  width and height) and a click places a default-size box of the chosen class.
- *  New boxes stand on the ground the server sees under their centre. */
+ *  (one undo step per drag; a locked box is selected, never moved). In the top
+ *  view, on empty ground, a drag draws a box from the object's back to its front
+ *  (heading and length; the class gives width and height) and a Shift+click
+ *  places a default-size box of the chosen class; a plain click only clears the
+ *  selection. New boxes stand on the ground the server sees under their centre
+ *  and get the scene's next track number ("Car 12"). */
 
 import { CreateBoxCommand, UpdateBoxCommand } from "./commands.js";
+import { nextTrackNumber } from "./names.js";
 import { uuid } from "./store.js";
 
 /** Pointer travel (px) below which a press is a click, not a drag. */
@@ -27,7 +30,7 @@ export class BoxTool {
     this.drag = null;
     /** @type {{back: number[], front: number[]|null, z: number}|null} local x, y; z: ground under back */
     this.draw = null;
-    /** @type {{x: number, y: number}|null} */ this.down = null;
+    /** @type {{x: number, y: number, shift: boolean}|null} */ this.down = null;
     const el = viewer.renderer.domElement;
     el.addEventListener("pointerdown", (e) => this.pointerDown(e));
     el.addEventListener("pointermove", (e) => this.pointerMove(e));
@@ -40,7 +43,7 @@ export class BoxTool {
   /** @param {PointerEvent} e */
   pointerDown(e) {
     if (e.button !== 0) return;
-    this.down = { x: e.clientX, y: e.clientY };
+    this.down = { x: e.clientX, y: e.clientY, shift: e.shiftKey };
     const id = this.viewer.pickBox(e);
     this.app.select(id);
     if (!id) {
@@ -52,6 +55,7 @@ export class BoxTool {
       return;
     }
     const c = /** @type {Cuboid} */ (this.app.cuboids.get(id));
+    if (this.app.isLocked(c.track_id)) return;  // selected, not moved
     const local = this.toLocal(c.center);
     const hit = this.viewer.planePoint(e, local[2]);
     if (!hit) return;
@@ -86,8 +90,9 @@ export class BoxTool {
       return;
     }
     if (!draw) return;
-    const click = this.down && Math.hypot(e.clientX - this.down.x, e.clientY - this.down.y) < CLICK_PX;
-    this.editor.prepare(this.place(draw.back, click || !draw.front ? null : draw.front));
+    const click = !draw.front || (this.down && Math.hypot(e.clientX - this.down.x, e.clientY - this.down.y) < CLICK_PX);
+    if (click && !this.down?.shift) return;  // a plain click on the ground creates nothing
+    this.editor.prepare(this.place(draw.back, click ? null : draw.front));
   }
 
   /** @param {PointerEvent} e */
@@ -115,7 +120,7 @@ export class BoxTool {
     const ground = (await this.api.ground(frame, x, y))
       ?? (this.viewer.groundAt(shape.center[0], shape.center[1]) ?? 0) + o[2];
     if (frame !== this.app.frame) return;
-    const track = { id: uuid(), label: cls.name, attributes: {}, revision: 0 };
+    const track = { id: uuid(), label: cls.name, attributes: { number: nextTrackNumber(this.app) }, revision: 0 };
     const cuboid = {
       id: uuid(), track_id: track.id, frame,
       center: [x, y, ground + shape.size[2] / 2], size: shape.size, yaw: shape.yaw,

@@ -2,17 +2,18 @@
 /** Tracks across frames: copy the selected box to the next frame, make a
  *  keyframe of the selected track in this frame, keep interpolated boxes in
  *  step with the keyframes (every edit of a track's boxes carries the
- *  re-interpolation it implies, in the same batch and undo step), and the
- *  track list in the side panel. */
+ *  re-interpolation it implies, in the same batch and undo step). The track
+ *  list is object-list.js. */
 
 import { CreateBoxCommand, CuboidSetCommand, DeleteBoxCommand, DerivedCommand, UpdateBoxCommand } from "./commands.js";
 import { trackBoxes, trackChanges } from "./interpolation.js";
+import { displayName } from "./names.js";
 import { uuid } from "./store.js";
 
 /** @typedef {import("./app.js").App} App @typedef {import("./app.js").Cuboid} Cuboid */
 
-/** "Car 1a2b3c4d" for a track id. @param {App} app @param {string|null} trackId */
-export const trackName = (app, trackId) => trackId ? `${app.tracks.get(trackId)?.label ?? "?"} ${trackId.slice(0, 8)}` : "";
+/** "Car 12" (or the name given) for a track id. @param {App} app @param {string|null} trackId */
+export const trackName = (app, trackId) => displayName(app, trackId);
 
 /** Frame indices as 1-based runs, e.g. "1–5, 8". @param {number[]} frames sorted */
 export function frameRuns(frames) {
@@ -28,12 +29,11 @@ export function frameRuns(frames) {
 
 export class Tracks {
   /** @param {App} app @param {import("./commands.js").Editor} editor
-   *  @param {(message: string) => void} tell @param {HTMLElement} list the track list */
-  constructor(app, editor, tell, list) {
+   *  @param {(message: string) => void} tell */
+  constructor(app, editor, tell) {
     this.app = app;
     this.editor = editor;
     this.tell = tell;
-    this.list = list;
     editor.wrap = (cmd) => this.withInterpolation(cmd);
   }
 
@@ -123,35 +123,5 @@ export class Tracks {
     if (!frames.length || frames.includes(this.app.frame)) return;
     const f = this.app.frame;
     this.app.setFrame(frames.reduce((best, x) => (Math.abs(x - f) < Math.abs(best - f) ? x : best)));
-  }
-
-  render() {
-    const app = this.app;
-    /** @type {Map<string, Cuboid[]>} */ const byTrack = new Map([...app.tracks.keys()].map((id) => [id, []]));
-    for (const c of app.cuboids.values()) byTrack.get(c.track_id)?.push(c);
-    const rows = [...byTrack.entries()].map(([id, boxes]) => ({ id, boxes: boxes.sort((a, b) => a.frame - b.frame) }))
-      .sort((a, b) => (a.boxes[0]?.frame ?? 1e9) - (b.boxes[0]?.frame ?? 1e9) || (a.id < b.id ? -1 : 1));
-    /** @type {HTMLElement} */ (document.getElementById("track-count")).textContent = String(rows.length);
-    this.list.replaceChildren(...rows.map(({ id, boxes }) => {
-      const li = document.createElement("li");
-      li.dataset.trackId = id;
-      li.dataset.testid = "track-row";
-      li.classList.toggle("selected", id === app.selectedTrack);
-      const swatch = document.createElement("span");
-      swatch.className = "swatch";
-      swatch.style.background = app.classInfo(app.tracks.get(id)?.label ?? "")?.color ?? "#bdbdbd";
-      const name = document.createElement("span");
-      name.textContent = trackName(app, id);
-      const info = document.createElement("span");
-      info.className = "muted";
-      const keys = boxes.filter((b) => b.keyframe).length;
-      info.textContent = boxes.length
-        ? `frames ${frameRuns(boxes.map((b) => b.frame))} · ${keys} key${keys === 1 ? "" : "s"}`
-        : "no boxes";
-      li.title = `${boxes.length} boxes, ${keys} keyframes; click to select`;
-      li.append(swatch, name, info);
-      li.onclick = () => this.jumpTo(id);
-      return li;
-    }));
   }
 }

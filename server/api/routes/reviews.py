@@ -110,7 +110,8 @@ async def warnings(task: TaskDep, request: Request) -> list[dict[str, Any]]:
     """The server's validation warnings on the task's objects as they stand (automatic
     issues: size outside the class prior, too few points, tag without a subject box)."""
     assert task.id is not None
-    return await run_in_threadpool(current_warnings, request.app.state.engine, task.id)
+    taxonomy = request.app.state.hub.writer.taxonomy
+    return await run_in_threadpool(current_warnings, request.app.state.engine, task.id, taxonomy)
 
 
 @router.post("/tasks/{task_id}/issues", status_code=201, dependencies=[needs(Permission.review)])

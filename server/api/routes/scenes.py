@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import CurrentUser, HubDep, SceneDep, SessionDep, SettingsDep, needs
 from server.auth import CsrfDep
+from server.errors import ApiError
 from server.models import Frame, Scene, Task
+from server.names import InvalidNameError, clean_scene_name
 from server.policy import Permission, allows
+from server.scene_admin import delete_scene, summaries
 from server.taxonomy import DEFAULT_TAXONOMY
 from server.uploads import store_upload
 from server.visibility import visible_tasks
@@ -41,13 +46,46 @@ def scene_json(scene: Scene, frames: list[Frame] | None = None) -> dict[str, Any
 
 
 @router.get("/scenes", dependencies=[needs(Permission.view)])
-def list_scenes(session: SessionDep, user: CurrentUser) -> list[dict[str, Any]]:
-    """The scenes the user may see."""
+def list_scenes(
+    session: SessionDep, user: CurrentUser, hub: HubDep, settings: SettingsDep, q: str = ""
+) -> list[dict[str, Any]]:
+    """The scenes the user may see (``q``: whose name contains it, any case), each with
+    its size on disk, label counts and last edit (server/scene_admin.py)."""
     visible = select(Task.scene_id).where(visible_tasks(user))
     query = select(Scene).order_by(col(Scene.id))
     if not allows(user.role, Permission.assign):
         query = query.where(col(Scene.id).in_(visible))
-    return [scene_json(s) for s in session.exec(query).all()]
+    scenes = [s for s in session.exec(query).all() if q.casefold() in s.name.casefold()]
+    about = summaries(hub.engine, settings, scenes)
+    return [{**scene_json(s), **about[s.id]} for s in scenes if s.id is not None]
+
+
+class SceneChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+
+
+@router.patch("/scenes/{scene_id}", dependencies=[needs(Permission.upload)])
+def rename_scene(scene: SceneDep, body: SceneChange, session: SessionDep) -> dict[str, Any]:
+    """Rename a scene (the name rules of ingest: server/names.py)."""
+    try:
+        scene.name = clean_scene_name(body.name)
+    except InvalidNameError as exc:
+        raise ApiError(422, exc.code, str(exc)) from exc
+    if not scene.name:
+        raise ApiError(422, "invalid_name", "a scene needs a name")
+    session.add(scene)
+    session.commit()
+    session.refresh(scene)
+    return scene_json(scene)
+
+
+@router.delete("/scenes/{scene_id}", dependencies=[needs(Permission.upload)])
+async def remove_scene(scene: SceneDep, hub: HubDep, settings: SettingsDep) -> dict[str, Any]:
+    """Delete a scene with its tasks, labels and review issues, and the tiles no other
+    scene uses; answers how many tiles went and how many stay (shared)."""
+    done = await run_in_threadpool(delete_scene, hub.engine, settings, hub.writer, scene)
+    return {"deleted": scene.id, **done}
 
 
 @router.get("/scenes/{scene_id}", dependencies=[needs(Permission.view)])
@@ -60,13 +98,22 @@ def get_scene(scene: SceneDep, session: SessionDep) -> dict[str, Any]:
 
 @router.post("/scenes", status_code=201, dependencies=[needs(Permission.upload)])
 async def upload_scene(
-    request: Request, settings: SettingsDep, hub: HubDep, filename: str, name: str | None = None
+    request: Request,
+    settings: SettingsDep,
+    hub: HubDep,
+    filename: str,
+    name: str | None = None,
+    duplicate: Literal["ask", "allow"] = "ask",
 ) -> Any:
     """Ingest one uploaded point-cloud file (the raw body) as a new scene (server/uploads.py).
 
-    A refused upload is a 4xx with a stable ``code``; nothing is stored.
+    A refused upload is a 4xx with a stable ``code``; nothing is stored. A file an
+    earlier upload had (same SHA-256) is 409 ``duplicate_scene`` unless
+    ``duplicate=allow``.
     """
-    result = await store_upload(request, hub.engine, settings, filename, name)
+    result = await store_upload(
+        request, hub.engine, settings, filename, name, allow_duplicate=duplicate == "allow"
+    )
     if not result.existing:
         hub.metrics.ingested_points.inc(result.points)
     return result.to_json()
