@@ -18,16 +18,19 @@ from server.api.routes import (
     scenes,
     sockets,
     tasks,
+    taxonomy,
     tiles,
 )
 from server.config import Settings, get_settings
 from server.db import make_engine
 from server.frames import FrameStore
 from server.hub import Hub
-from server.taxonomy import DEFAULT_TAXONOMY
+from server.taxonomies import Taxonomies
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, reviews, interchange, sockets)
+ROUTERS = (
+    auth, pages, scenes, taxonomy, frames, tiles, tasks, labels, reviews, interchange, sockets,
+)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -36,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.db_url)
     app = FastAPI(title="PointLabel")
     app.state.settings, app.state.engine = settings, engine
-    app.state.hub = Hub(engine, DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
+    app.state.hub = Hub(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.mount("/vendor/three", StaticFiles(directory=ROOT / "node_modules" / "three"), name="three")
     errors.install(app)

@@ -14,8 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from server.annotations import Reply, Submission, Writer
 from server.auth import Principal
 from server.frames import FrameStore
-from server.protocol import Event, Ops, Presence, PresenceClient
-from server.taxonomy import Taxonomy
+from server.protocol import Ack, Event, Ops, Presence, PresenceClient, TaxonomyChanged
+from server.taxonomies import Taxonomies
 
 
 @dataclass(eq=False)
@@ -48,9 +48,10 @@ class Hub:
 
     MAX_GROUP = 256
 
-    def __init__(self, engine: Engine, taxonomy: Taxonomy, frames: FrameStore) -> None:
+    def __init__(self, engine: Engine, taxonomies: Taxonomies, frames: FrameStore) -> None:
         self.engine = engine
-        self.writer = Writer(engine, taxonomy, frames)
+        self.taxonomies = taxonomies
+        self.writer = Writer(engine, taxonomies, frames)
         self.clients: defaultdict[int, set[Connection]] = defaultdict(set)
         self.write_lock = asyncio.Lock()
         self._queue: asyncio.Queue[_Pending] | None = None
@@ -67,11 +68,20 @@ class Hub:
     ) -> Reply:
         """Apply a batch to a task's label set through the one write path; the reply
         comes after the commit."""
+        return await self._enqueue(Submission(task_id, user, msg, role=role), origin)
+
+    async def submit_trusted(self, sub: Submission) -> Reply:
+        """Apply a batch the server made (a taxonomy migration) through the one write
+        path; when it moves the task to another taxonomy version, the task's clients
+        get a ``taxonomy`` message before the batch's event."""
+        return await self._enqueue(sub, None)
+
+    async def _enqueue(self, sub: Submission, origin: Connection | None) -> Reply:
         if self._queue is None or self._writer is None or self._writer.done():
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_forever(self._queue))
         done: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(Submission(task_id, user, msg, role=role), origin, done))
+        await self._queue.put(_Pending(sub, origin, done))
         return await done
 
     async def _write_forever(self, queue: asyncio.Queue[_Pending]) -> None:
@@ -84,7 +94,9 @@ class Hub:
                     results = await run_in_threadpool(
                         self.writer.apply_group, [p.sub for p in group]
                     )
-                    for pending, (_, event) in zip(group, results, strict=True):
+                    for pending, (reply, event) in zip(group, results, strict=True):
+                        if pending.sub.pin_version is not None and isinstance(reply, Ack):
+                            await self._announce(pending.sub.task_id, pending.sub.pin_version)
                         if event is not None:
                             await self.broadcast(pending.sub.task_id, event, exclude=pending.origin)
             except Exception as exc:  # nothing of the group was committed: fail each submitter
@@ -94,8 +106,20 @@ class Hub:
             for pending, (reply, _) in zip(group, results, strict=True):
                 pending.done.set_result(reply)
 
+    async def _announce(self, task_id: int, version_id: int) -> None:
+        with self.engine.connect() as conn:
+            taxonomy = self.taxonomies.version(conn, version_id)
+        message = TaxonomyChanged(task_id=task_id, version_id=version_id,
+                                  version=taxonomy.version,
+                                  taxonomy={"version_id": version_id, **taxonomy.to_json()})  # fmt: skip
+        await self.broadcast(task_id, message)
+
     async def broadcast(
-        self, task_id: int, message: Event | Presence, *, exclude: Connection | None = None
+        self,
+        task_id: int,
+        message: Event | Presence | TaxonomyChanged,
+        *,
+        exclude: Connection | None = None,
     ) -> None:
         text = message.model_dump_json()  # encoded once for every recipient
         for conn in list(self.clients[task_id]):

@@ -52,6 +52,7 @@ class SceneState:
     frames: dict[int, FrameInfo]
     task_state: str = "open"
     assignee_id: int | None = None
+    taxonomy_version_id: int | None = None
     objects: dict[str, dict[str, State]] = field(default_factory=lambda: {k: {} for k in KINDS})
     box_at: dict[tuple[str, int], str] = field(default_factory=dict)
     boxes_per_track: Counter[str] = field(default_factory=Counter)
@@ -107,7 +108,8 @@ def cuboid_state(r: Any) -> State:
 def tag_state(r: Any) -> State:
     return {
         "id": r.id, "tag": r.tag, "subject": r.subject, "track_id": r.track_id,
-        "related_track_id": r.related_track_id, "first_frame": r.first_frame,
+        "related_track_id": r.related_track_id, "related_ego": bool(r.related_ego),
+        "first_frame": r.first_frame,
         "last_frame": r.last_frame, "attributes": _attrs(r.attributes), "revision": r.revision,
     }  # fmt: skip
 
@@ -174,6 +176,8 @@ class Changes:
     existed: dict[tuple[int, str, str], bool] = field(default_factory=dict)
     edits: list[dict[str, Any]] = field(default_factory=list)
     scenes: dict[int, SceneState] = field(default_factory=dict)
+    pins: dict[int, int] = field(default_factory=dict)
+    """Task id -> the taxonomy version it moved to."""
 
     def touch(self, st: SceneState, kind: str, obj_id: str) -> None:
         """Remember whether the object was in the database before this group."""
@@ -219,7 +223,10 @@ def persist(conn: Connection, changes: Changes) -> None:
         conn.execute(insert(Edit.__table__), changes.edits)  # type: ignore[attr-defined]
     tasks = Task.__table__  # type: ignore[attr-defined]
     for st in changes.scenes.values():
-        conn.execute(update(tasks).where(tasks.c.id == st.task_id).values(revision=st.revision))
+        values: dict[str, Any] = {"revision": st.revision}
+        if st.task_id in changes.pins:
+            values["taxonomy_version_id"] = changes.pins[st.task_id]
+        conn.execute(update(tasks).where(tasks.c.id == st.task_id).values(**values))
 
 
 def user_id(conn: Connection, name: str) -> int:

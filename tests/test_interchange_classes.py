@@ -16,30 +16,30 @@ from server.interchange import export_scene, import_scene
 from server.interchange.classes import to_class
 from server.interchange.exporter import load
 from server.interchange.model import Report
-from server.taxonomy import DEFAULT_TAXONOMY
+from server.taxonomy import default_taxonomy
 
 
 @pytest.mark.parametrize("name", ["car", "Car", "CAR", "vehicle.car", "Vehicle.Car"])
 def test_car_names_map_to_car(name: str) -> None:
     report = Report()
-    assert to_class("openlabel", name, DEFAULT_TAXONOMY, report) == ("Car", {})
+    assert to_class("openlabel", name, default_taxonomy(), report) == ("Car", {})
     assert report.class_map == ({} if name == "Car" else {name: "Car"})
 
 
 def test_format_tables_aliases_and_unknown_types() -> None:
     report = Report()
-    assert to_class("kitti", "person_sitting", DEFAULT_TAXONOMY, report)[0] == "Pedestrian"
+    assert to_class("kitti", "person_sitting", default_taxonomy(), report)[0] == "Pedestrian"
     assert (
-        to_class("nuscenes", "human.pedestrian.child", DEFAULT_TAXONOMY, report)[0] == "Pedestrian"
+        to_class("nuscenes", "human.pedestrian.child", default_taxonomy(), report)[0] == "Child"
     )
-    assert to_class("sustech", "rider", DEFAULT_TAXONOMY, report)[0] == "Cyclist"
-    assert to_class("openlabel", "spaceship", DEFAULT_TAXONOMY, report) == (
+    assert to_class("sustech", "rider", default_taxonomy(), report)[0] == "Cyclist"
+    assert to_class("openlabel", "spaceship", default_taxonomy(), report) == (
         "Other",
         {"description": "spaceship"},
     )
     assert report.class_map == {
         "person_sitting": "Pedestrian",
-        "human.pedestrian.child": "Pedestrian",
+        "human.pedestrian.child": "Child",
         "rider": "Cyclist",
         "spaceship": "Other",
     }

@@ -53,6 +53,17 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("POST", "/api/issues/{issue_id}/{action}"): P.view,
     ("GET", "/api/tasks/{task_id}/export/{fmt}"): P.export,
     ("POST", "/api/import/{fmt}"): P.import_,
+    ("GET", "/api/taxonomy/versions"): P.view,
+    ("GET", "/api/taxonomy/versions/{version_id}"): P.view,
+    ("GET", "/api/taxonomy/diff"): P.view,
+    ("GET", "/api/taxonomy/draft"): P.edit_taxonomy, ("PUT", "/api/taxonomy/draft"): P.edit_taxonomy,
+    ("DELETE", "/api/taxonomy/draft"): P.edit_taxonomy,
+    ("POST", "/api/taxonomy/draft/changes"): P.edit_taxonomy,
+    ("GET", "/api/taxonomy/draft/dry-run"): P.edit_taxonomy,
+    ("POST", "/api/taxonomy/draft/publish"): P.edit_taxonomy,
+    ("POST", "/api/tasks/{task_id}/taxonomy"): P.edit_taxonomy,
+    ("GET", "/api/taxonomy/usage"): P.edit_taxonomy, ("GET", "/api/taxonomy/sizes"): P.edit_taxonomy,
+    ("GET", "/taxonomy"): PUBLIC,
     ("WS", "/ws/echo"): USER, ("WS", "/ws/tasks/{task_id}"): USER,  # admit_websocket
 }  # fmt: skip
 REFUSALS = {"not_authenticated", "forbidden", "csrf_failed"}
@@ -90,7 +101,7 @@ def world(settings: Settings, engine: Engine, task_id: int) -> Iterator[dict[str
 
 def _url(path: str, task_id: int) -> str:
     values = {"scene_id": 1, "task_id": task_id, "index": 0, "digest": "0" * 32,
-              "fmt": "csv", "issue_id": 1, "action": "resolve"}  # fmt: skip
+              "fmt": "csv", "issue_id": 1, "action": "resolve", "version_id": 1}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 

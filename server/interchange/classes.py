@@ -1,13 +1,12 @@
 """Class names between the formats and the taxonomy (docs/formats.md has the tables).
 
 A foreign type is matched, in this order and ignoring case: a class of the
-taxonomy (``car`` -> ``Car``); the format's own table (``TO_TAXONOMY``); the
-taxonomy's alias table (``ALIASES``, keyed by taxonomy version: nuScenes
-categories such as ``vehicle.car``, common lower-case names). Anything else
-becomes ``Other`` with the type in its ``description`` track attribute, so
-nothing is lost. The summary's ``class_map`` lists every mapping that
-changed a name. The alias table lives here until taxonomies are stored in the
-database (issue 11).
+project's taxonomy (``car`` -> ``Car``); the taxonomy's own alias table
+(``aliases`` in the taxonomy document, edited by leads: nuScenes categories
+such as ``vehicle.car``, common lower-case names); the format's table
+(``TO_TAXONOMY``). Anything else becomes ``Other`` with the type in its
+``description`` track attribute, so nothing is lost. The summary's
+``class_map`` lists every mapping that changed a name.
 """
 
 from __future__ import annotations
@@ -21,33 +20,6 @@ TO_TAXONOMY: dict[str, dict[str, str]] = {
 }
 """Foreign type -> taxonomy class, per format (types the taxonomy has map to themselves)."""
 
-ALIASES: dict[str, dict[str, str]] = {
-    "default-1": {
-        "vehicle.car": "Car",
-        "vehicle.emergency.police": "Car",
-        "vehicle.truck": "Truck",
-        "vehicle.trailer": "Truck",
-        "vehicle.construction": "Truck",
-        "vehicle.emergency.ambulance": "Van",
-        "vehicle.bus.rigid": "Bus",
-        "vehicle.bus.bendy": "Bus",
-        "vehicle.motorcycle": "Motorcycle",
-        "vehicle.bicycle": "Cyclist",
-        "human.pedestrian.adult": "Pedestrian",
-        "human.pedestrian.child": "Pedestrian",
-        "human.pedestrian.construction_worker": "Pedestrian",
-        "human.pedestrian.police_officer": "Pedestrian",
-        "person": "Pedestrian",
-        "people": "Pedestrian",
-        "bicycle": "Cyclist",
-        "bike": "Cyclist",
-        "motorbike": "Motorcycle",
-        "motor": "Motorcycle",
-        "rider": "Cyclist",
-        "person_sitting": "Pedestrian",
-    }
-}
-"""Per-taxonomy aliases (lower-case foreign name -> class), matched ignoring case."""
 
 FROM_TAXONOMY: dict[str, dict[str, str]] = {
     "sustech": {"Cyclist": "Rider", "Motorcycle": "Motor"},
@@ -76,7 +48,7 @@ def match_class(fmt: str, type_name: str, taxonomy: Taxonomy) -> str | None:
     by_fold = {c.casefold(): c for c in taxonomy.classes}
     if folded in by_fold:
         return by_fold[folded]
-    for table in (TO_TAXONOMY.get(fmt, {}), ALIASES.get(taxonomy.version, {})):
+    for table in (taxonomy.aliases, TO_TAXONOMY.get(fmt, {})):
         for name, label in table.items():
             if name.casefold() == folded and label in taxonomy.classes:
                 return label

@@ -154,7 +154,7 @@ function setClass(/** @type {string} */ name) {
 async function start() {
   const [scene, taxonomy] = await Promise.all([
     fetch(`/api/scenes/${app.sceneId}`).then((r) => r.json()),
-    fetch("/api/taxonomy").then((r) => r.json()),
+    fetch(`/api/taxonomy?task_id=${taskId}`).then((r) => r.json()),
   ]);
   app.scene = scene;
   app.taxonomy = taxonomy;
