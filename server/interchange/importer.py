@@ -162,6 +162,7 @@ def _ops(
                 None if g.related_track_id is None else scoped_id(scene_id, g.related_track_id)
             ),
             "attributes": g.attributes,
+            **({"related_ego": True} if g.related_ego else {}),
         }  # fmt: skip
         ops.append({"op": "create", "kind": "tag", "id": uuid.uuid4().hex, "data": tag_data})
     return ops
