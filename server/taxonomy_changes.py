@@ -31,7 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from server.taxonomy import NAME, Taxonomy, TaxonomyError, from_json
 
 Name = Annotated[str, Field(pattern=NAME.pattern)]
-Size = tuple[float, float, float]
+Size = Annotated[list[float], Field(min_length=3, max_length=3)]
+"""(length, width, height) in metres."""
 State = dict[str, Any]
 
 

@@ -112,7 +112,7 @@ def test_each_role_and_anonymous_get_exactly_what_the_policy_table_gives(
             continue
         url = _url(path, world["task_id"])
         for who, client in world["clients"].items():
-            body = {} if method == "POST" else None
+            body = {} if method != "GET" else None
             r = client.request(method, url, json=body)
             is_json = r.headers.get("content-type", "").startswith("application/json")
             data = r.json() if is_json else None
