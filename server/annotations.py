@@ -19,6 +19,13 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from server.frames import FrameStore
+from server.label_rules import (
+    check_delete,
+    check_tag,
+    check_track,
+    deprecated_warning,
+    has_error,
+)
 from server.models import Edit, Task, utcnow
 from server.policy import Permission, allows
 from server.protocol import (
@@ -37,13 +44,6 @@ from server.state import TABLES, Changes, SceneState, State, load_scene, persist
 from server.tasks import may_edit
 from server.taxonomies import Taxonomies
 from server.taxonomy import ObjectClass, Taxonomy
-from server.label_rules import (
-    check_delete,
-    check_tag,
-    check_track,
-    deprecated_warning,
-    has_error,
-)
 from server.validation import (
     CuboidData,
     Issue,

@@ -84,7 +84,9 @@ class TaxonomyVersion(SQLModel, table=True):
     number: int | None = Field(default=None, description="1, 2, ... once published; None: draft")
     status: str = Field(default="draft", description="draft or published")
     base_id: int | None = Field(
-        default=None, foreign_key="taxonomyversion.id", description="The version it was drafted from"
+        default=None,
+        foreign_key="taxonomyversion.id",
+        description="The version it was drafted from",
     )
     body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))

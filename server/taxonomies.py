@@ -116,8 +116,14 @@ def current_id(conn: Connection, project_id: int) -> int:
     now = utcnow()
     result = conn.execute(
         insert(VERSIONS).values(
-            project_id=project_id, number=1, status=PUBLISHED, body=default_document(),
-            changes=[], changelog="The default AV taxonomy", created_at=now, published_at=now,
+            project_id=project_id,
+            number=1,
+            status=PUBLISHED,
+            body=default_document(),
+            changes=[],
+            changelog="The default AV taxonomy",
+            created_at=now,
+            published_at=now,
         )  # fmt: skip
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]

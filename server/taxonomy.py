@@ -203,7 +203,10 @@ def check(t: Taxonomy) -> None:
         raise TaxonomyError("a taxonomy needs at least one class")
     for c in t.classes.values():
         _check_name(c.name, "class")
-        if not all(0 < lo <= mid <= hi for lo, mid, hi in zip(c.min_size, c.default_size, c.max_size, strict=True)):
+        if not all(
+            0 < lo <= mid <= hi
+            for lo, mid, hi in zip(c.min_size, c.default_size, c.max_size, strict=True)
+        ):
             raise TaxonomyError(f"{c.name}: sizes must satisfy 0 < min <= default <= max")
         if c.min_points < 0 or c.min_points_severity not in ("error", "warning"):
             raise TaxonomyError(f"{c.name}: min_points must be >= 0, severity error or warning")

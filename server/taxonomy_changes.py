@@ -230,7 +230,7 @@ def migrate(
     label = {tid: t["label"] for tid, t in tracks.items()}
     track_attrs = {tid: dict(t["attributes"]) for tid, t in tracks.items()}
     box_attrs = {cid: dict(c["attributes"]) for cid, c in cuboids.items()}
-    for i, (change, after) in enumerate(changes):
+    for i, (change, _after) in enumerate(changes):
         n = out.counts.setdefault(i, Counter())
         of_class = [tid for tid, lab in label.items() if lab == change.name]
         if isinstance(change, RenameClass | MergeClass):
@@ -268,7 +268,9 @@ def _values(
             n[f"{kind}s"] += 1
 
 
-def _outside(n: Counter[str], c: SizePrior, track_ids: list[str], cuboids: dict[str, State]) -> None:
+def _outside(
+    n: Counter[str], c: SizePrior, track_ids: list[str], cuboids: dict[str, State]
+) -> None:
     """Boxes of the class, and how many fall outside the new prior."""
     ids = set(track_ids)
     for box in cuboids.values():
@@ -299,7 +301,8 @@ def _keep_undeclared(
         extra = {k: v for k, v in attrs.items() if k not in declared and k != "imported"}
         if extra:
             kept = {k: v for k, v in attrs.items() if k in declared}
-            imported = attrs.get("imported") if isinstance(attrs.get("imported"), dict) else {}
+            raw = attrs.get("imported")
+            imported: dict[str, Any] = raw if isinstance(raw, dict) else {}
             fields["attributes"] = {**kept, "imported": {**imported, **extra}}
 
 

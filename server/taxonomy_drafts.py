@@ -24,7 +24,14 @@ from server.protocol import Ops, UpdateOp
 from server.state import load_scene
 from server.taxonomies import DRAFT, PUBLISHED, Taxonomies, current_id, parse_body
 from server.taxonomy import Taxonomy, TaxonomyError, from_json
-from server.taxonomy_changes import AnyChange, Migration, apply_change, change_adapter, describe, migrate
+from server.taxonomy_changes import (
+    AnyChange,
+    Migration,
+    apply_change,
+    change_adapter,
+    describe,
+    migrate,
+)
 
 TASKS = Task.__table__  # type: ignore[attr-defined]
 VERSIONS = TaxonomyVersion.__table__  # type: ignore[attr-defined]
@@ -109,11 +116,11 @@ def chain(conn: Connection, taxonomies: Taxonomies, from_id: int, to_id: int,
     steps: list[list[tuple[AnyChange, Taxonomy | None]]] = []
     at, seen = to_id, 0
     while at != from_id:
-        row = conn.execute(
-            select(VERSIONS).where(VERSIONS.c.id == at)
-        ).first()
+        row = conn.execute(select(VERSIONS).where(VERSIONS.c.id == at)).first()
         if row is None or row.base_id is None or seen > 10_000:
-            raise ApiError(409, "taxonomy_not_newer", "the version does not descend from the task's")
+            raise ApiError(
+                409, "taxonomy_not_newer", "the version does not descend from the task's"
+            )
         after = to_taxonomy if at == to_id and to_taxonomy is not None else (
             taxonomies.version(conn, at) if row.status == PUBLISHED else None)  # fmt: skip
         steps.append([(parse_change(c), after) for c in row.changes])
@@ -152,9 +159,9 @@ def migration_ops(tm: TaskMigration, version_id: int) -> Ops:
 
 def tasks_on(conn: Connection, project_id: int, version_id: int) -> list[int]:
     rows = conn.execute(
-        select(TASKS.c.id).where(
-            TASKS.c.project_id == project_id, TASKS.c.taxonomy_version_id == version_id
-        ).order_by(TASKS.c.id)
+        select(TASKS.c.id)
+        .where(TASKS.c.project_id == project_id, TASKS.c.taxonomy_version_id == version_id)
+        .order_by(TASKS.c.id)
     )
     return [int(r.id) for r in rows]
 
@@ -190,9 +197,11 @@ def publish(session: Session, row: TaxonomyVersion, user: User, changelog: str) 
         draft_taxonomy(row)
     except ApiError as exc:
         raise TaxonomyInvalidError(exc.message) from exc
-    latest = session.connection().execute(
-        select(func.max(VERSIONS.c.number)).where(VERSIONS.c.project_id == row.project_id)
-    ).scalar()
+    latest = (
+        session.connection()
+        .execute(select(func.max(VERSIONS.c.number)).where(VERSIONS.c.project_id == row.project_id))
+        .scalar()
+    )
     lines = [describe(parse_change(c)) for c in row.changes]
     row.number = int(latest or 0) + 1
     row.status, row.published_by, row.published_at = PUBLISHED, user.id, utcnow()

@@ -253,7 +253,9 @@ def tag_range(
 def _related(t: TagData, tag_type: TagType) -> list[Issue]:
     """The related object: a track or the ego vehicle, as the tag type allows."""
     if t.related_ego and t.related_track_id is not None:
-        return [Issue("invalid_field", "related_ego", "the related object is a track or ego, not both")]
+        return [
+            Issue("invalid_field", "related_ego", "the related object is a track or ego, not both")
+        ]
     has_related = t.related_ego or t.related_track_id is not None
     if has_related and tag_type.related == "none":
         path = "related_ego" if t.related_ego else "related_track_id"
@@ -261,6 +263,8 @@ def _related(t: TagData, tag_type: TagType) -> list[Issue]:
     if t.related_ego and not tag_type.related_ego:
         return [Issue("tag_related_not_allowed", "related_ego", f"{t.tag} cannot relate to ego")]
     if not has_related and tag_type.related == "required":
-        msg = f"{t.tag} needs a related object (a track" + (" or ego)" if tag_type.related_ego else ")")
+        msg = f"{t.tag} needs a related object (a track" + (
+            " or ego)" if tag_type.related_ego else ")"
+        )
         return [Issue("tag_related_missing", "related_track_id", msg)]
     return []

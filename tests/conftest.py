@@ -13,15 +13,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from pointcloud.io.pcd import write_pcd
-from server import accounts
+from server import accounts, taxonomy_drafts
 from server.app import create_app
 from server.config import Settings
 from server.db import make_engine
 from server.ingest import ingest
-from server import taxonomy_drafts
 from server.models import Task, User
-from server.tasks import DEFAULT_PROJECT_ID
-from server.tasks import start_for
+from server.tasks import DEFAULT_PROJECT_ID, start_for
 from tests.sessions import sign_in
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

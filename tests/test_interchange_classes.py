@@ -29,9 +29,7 @@ def test_car_names_map_to_car(name: str) -> None:
 def test_format_tables_aliases_and_unknown_types() -> None:
     report = Report()
     assert to_class("kitti", "person_sitting", default_taxonomy(), report)[0] == "Pedestrian"
-    assert (
-        to_class("nuscenes", "human.pedestrian.child", default_taxonomy(), report)[0] == "Child"
-    )
+    assert to_class("nuscenes", "human.pedestrian.child", default_taxonomy(), report)[0] == "Child"
     assert to_class("sustech", "rider", default_taxonomy(), report)[0] == "Cyclist"
     assert to_class("openlabel", "spaceship", default_taxonomy(), report) == (
         "Other",

@@ -151,7 +151,9 @@ def test_attribute_values_are_renamed_and_merged_on_tracks_and_boxes(
     car = _add(client, task_id, "Car")
     box = cuboid(car, attributes={"occlusion": "heavy"})
     assert post(client, task_id, box)["type"] == "ack"
-    _change(client, kind="rename_value", name="Pedestrian", attribute="age", value="child", to="minor")
+    _change(
+        client, kind="rename_value", name="Pedestrian", attribute="age", value="child", to="minor"
+    )
     _change(client, kind="merge_value", name="Car", attribute="occlusion", value="heavy",
             into="partial")  # fmt: skip
     assert [d["total"] for d in _dry(client)] == [{"tracks": 1}, {"cuboids": 1}]
@@ -235,7 +237,10 @@ def test_cut_in_related_to_ego_round_trips_through_openlabel(
     settings = client.app.state.settings  # type: ignore[attr-defined]
     car = _add(client, task_id, "Car")
     assert post(client, task_id, cuboid(car))["type"] == "ack"
-    assert post(client, task_id, tag(car, related_ego=True, attributes={"side": "left"}))["type"] == "ack"
+    assert (
+        post(client, task_id, tag(car, related_ego=True, attributes={"side": "left"}))["type"]
+        == "ack"
+    )
     export_scene(engine, settings, task_id, fmt, tmp_path / "out", points=True)
     again = import_scene(engine, settings, fmt, tmp_path / "out")
     assert again.report.dropped == {}

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-
 _seq = itertools.count(1)
 CAR = {"center": [10.0, 0.0, -0.9], "size": [4.5, 1.9, 1.6], "yaw": 0.3}  # on the test object
 

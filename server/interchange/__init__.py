@@ -37,9 +37,9 @@ from server.interchange.paths import (
     PathEscapesError,
 )
 from server.progress import Progress, no_progress
+from server.tasks import DEFAULT_PROJECT_ID
 from server.taxonomies import Taxonomies
 from server.taxonomy import Taxonomy
-from server.tasks import DEFAULT_PROJECT_ID
 
 Reader = Callable[[ImportFolder, Taxonomy], Parsed]
 WriterFn = Callable[..., Report]

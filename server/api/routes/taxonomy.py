@@ -19,6 +19,7 @@ from server.hub import Hub
 from server.models import ReviewIssue, TaxonomyVersion, User
 from server.policy import Permission
 from server.protocol import Ack, Conflict, Reject
+from server.tasks import DEFAULT_PROJECT_ID
 from server.taxonomies import PUBLISHED, TaxonomyNotFoundError
 from server.taxonomy_changes import describe, diff
 from server.taxonomy_drafts import (
@@ -38,7 +39,6 @@ from server.taxonomy_drafts import (
     tasks_on,
     usage,
 )
-from server.tasks import DEFAULT_PROJECT_ID
 from server.text import check_free_text
 
 router = APIRouter(prefix="/api", tags=["taxonomy"], dependencies=[CsrfDep])
@@ -78,13 +78,17 @@ def _version_json(row: TaxonomyVersion, tasks: int | None = None) -> dict[str, A
 
 
 @router.get("/taxonomy/versions", dependencies=[needs(Permission.view)])
-def list_versions(session: SessionDep, hub: HubDep, project_id: int = ProjectId) -> list[dict[str, Any]]:
+def list_versions(
+    session: SessionDep, hub: HubDep, project_id: int = ProjectId
+) -> list[dict[str, Any]]:
     """The project's published versions, newest first, with how many tasks each pins."""
     hub.taxonomies.current(session.connection(), project_id)  # version 1 exists
     session.commit()
     rows = session.exec(
         select(TaxonomyVersion)
-        .where(col(TaxonomyVersion.project_id) == project_id, col(TaxonomyVersion.status) == PUBLISHED)
+        .where(
+            col(TaxonomyVersion.project_id) == project_id, col(TaxonomyVersion.status) == PUBLISHED
+        )
         .order_by(col(TaxonomyVersion.number).desc())
     ).all()
     conn = session.connection()
@@ -237,7 +241,7 @@ async def _move(
         if not isinstance(reply, Conflict):
             break
     errors = [e.model_dump() for e in reply.errors] if isinstance(reply, Reject) else []
-    if isinstance(reply, Ack) and not reply.replayed:
+    if isinstance(reply, Ack) and not reply.replayed and lead.id is not None:
         for track_id, why in tm.migration.flagged.items():
             session.add(ReviewIssue(
                 task_id=task_id, author_id=lead.id, error_type="taxonomy_change",
