@@ -77,6 +77,11 @@ sync.onRefused.add((/** @type {any} */ msg) => {
   applyOps([{ op: msg.current ? "update" : "delete", kind: msg.kind, id: msg.id, state: msg.current }]);
   app.signals.annotationsReset.dispatch();
 });
+sync.onTaxonomy.add((/** @type {any} */ taxonomy) => {
+  // Comes before the migration's events, so every class they name is known.
+  setTaxonomy(taxonomy);
+  drawBoxes();
+});
 sync.onPresence.add((/** @type {any[]} */ clients) => {
   const others = clients.filter((c) => c.client_id !== sync.clientId);
   app.othersSelected = new Set(others.map((c) => c.selected).filter(Boolean));
@@ -139,10 +144,14 @@ function bindKeys() {
   /** @type {[string, 0|1|2, number][]} */
   const sizes = [["i", 0, 1], ["k", 0, -1], ["l", 1, 1], ["j", 1, -1], ["o", 2, 1], ["u", 2, -1]];
   for (const [key, axis, sign] of sizes) keys.bind(`${key} shift+${key}`, (e) => actions.resize(axis, sign * step(e, 0.1, 0.5)));
-  app.taxonomy.classes.slice(0, 9).forEach((/** @type {any} */ c, /** @type {number} */ i) => {
+  for (let i = 0; i < 9; i++) {
     // With a box selected a number changes its track's class; otherwise the class of new boxes.
-    keys.bind(String(i + 1), () => (app.selected ? actions.relabel(c.name) : setClass(c.name)));
-  });
+    // Read at key time: the task's taxonomy version may change while the page is open.
+    keys.bind(String(i + 1), () => {
+      const c = usableClasses()[i];
+      if (c) app.selected ? actions.relabel(c.name) : setClass(c.name);
+    });
+  }
   return keys;
 }
 
@@ -151,17 +160,33 @@ function setClass(/** @type {string} */ name) {
   /** @type {HTMLSelectElement} */ ($("class-select")).value = name;
 }
 
+/** The classes new tracks may take (not deprecated), in the taxonomy's order. @returns {any[]} */
+function usableClasses() {
+  return app.taxonomy.classes.filter((/** @type {any} */ c) => !c.deprecated);
+}
+
+/** Use a taxonomy version: the class picker lists its classes (deprecated ones take no
+ *  new tracks, so they are left out); the chosen class stays when it still exists.
+ *  @param {any} taxonomy as /api/taxonomy answers */
+function setTaxonomy(taxonomy) {
+  app.taxonomy = taxonomy;
+  const usable = usableClasses();
+  const select = /** @type {HTMLSelectElement} */ ($("class-select"));
+  select.replaceChildren(...usable.map((/** @type {any} */ c, /** @type {number} */ i) =>
+    new Option(`${i + 1} ${c.display_name || c.name}`, c.name)));
+  select.onchange = () => setClass(select.value);
+  const keep = usable.some((/** @type {any} */ c) => c.name === app.label);
+  setClass(keep ? app.label : usable[0].name);
+  app.signals.annotationsReset.dispatch();
+}
+
 async function start() {
   const [scene, taxonomy] = await Promise.all([
     fetch(`/api/scenes/${app.sceneId}`).then((r) => r.json()),
     fetch(`/api/taxonomy?task_id=${taskId}`).then((r) => r.json()),
   ]);
   app.scene = scene;
-  app.taxonomy = taxonomy;
-  const select = /** @type {HTMLSelectElement} */ ($("class-select"));
-  select.replaceChildren(...taxonomy.classes.map((/** @type {any} */ c, /** @type {number} */ i) => new Option(`${i + 1} ${c.name}`, c.name)));
-  select.onchange = () => setClass(select.value);
-  setClass(taxonomy.classes[0].name);
+  setTaxonomy(taxonomy);
   const f0 = scene.frames[0];
   const o = f0.offset;
   viewer.frameBounds(f0.min.map((/** @type {number} */ v, /** @type {number} */ i) => v - o[i]),
