@@ -72,10 +72,14 @@ def events_since(engine: Engine, task_id: int, since: int) -> Missed | None:
     return Missed(since_revision=since, revision=st.revision, events=events)
 
 
-def current_warnings(engine: Engine, task_id: int) -> list[dict[str, Any]]:
+def current_warnings(
+    engine: Engine, task_id: int, deprecated: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
     """The validation warnings of every object of a task as it stands: those of the
     last edit of each object that still exists (docs/validation.md), for the
-    workspace's issue list. A cuboid's warnings carry its frame."""
+    workspace's issue list. A cuboid's warnings carry its frame. Tracks of a class in
+    ``deprecated`` (in the task's taxonomy version) are flagged ``class_deprecated``
+    even when no edit since the version changed said so."""
     latest = (
         select(EDITS.c.kind, EDITS.c.object_id, func.max(EDITS.c.revision).label("revision"))
         .where(EDITS.c.task_id == task_id)
@@ -89,10 +93,16 @@ def current_warnings(engine: Engine, task_id: int) -> list[dict[str, Any]]:
     out = []
     with engine.connect() as conn:
         for row in conn.execute(query):
-            if row.after is None or not row.warnings:
+            if row.after is None:
                 continue
             frame = row.after.get("frame") if row.kind == "cuboid" else None
-            for w in row.warnings:
+            for w in row.warnings or []:
                 out.append({"kind": row.kind, "id": row.object_id, "frame": frame,
                             "code": w.get("code"), "message": w.get("message")})  # fmt: skip
+            label = row.after.get("label") if row.kind == "track" else None
+            flagged = any(w.get("code") == "class_deprecated" for w in row.warnings or [])
+            if label in deprecated and not flagged:
+                out.append({"kind": "track", "id": row.object_id, "frame": None,
+                            "code": "class_deprecated",
+                            "message": f"class {label} is deprecated"})  # fmt: skip
     return out

@@ -132,6 +132,8 @@ def test_deprecated_class_refuses_new_tracks_and_warns_on_existing_ones(
     _change(client, kind="deprecate_class", name="Bus")
     assert _dry(client)[0]["total"] == {"tracks": 1}
     _publish(client)
+    flagged = client.get(f"/api/tasks/{task_id}/warnings").json()
+    assert [(w["id"], w["code"]) for w in flagged] == [(bus, "class_deprecated")]
     assert codes(post(client, task_id, track("Bus")[1])) == ["class_deprecated"]
     relabel = {"op": "update", "kind": "track", "id": _add(client, task_id, "Car"),
                "base_revision": 2, "data": {"label": "Bus"}}  # fmt: skip

@@ -110,7 +110,9 @@ async def warnings(task: TaskDep, request: Request) -> list[dict[str, Any]]:
     """The server's validation warnings on the task's objects as they stand (automatic
     issues: size outside the class prior, too few points, tag without a subject box)."""
     assert task.id is not None
-    return await run_in_threadpool(current_warnings, request.app.state.engine, task.id)
+    _, taxonomy = request.app.state.hub.taxonomies.of_task(task.id)
+    deprecated = frozenset(c.name for c in taxonomy.classes.values() if c.deprecated)
+    return await run_in_threadpool(current_warnings, request.app.state.engine, task.id, deprecated)
 
 
 @router.post("/tasks/{task_id}/issues", status_code=201, dependencies=[needs(Permission.review)])
