@@ -63,6 +63,7 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("POST", "/api/taxonomy/draft/publish"): P.edit_taxonomy,
     ("POST", "/api/tasks/{task_id}/taxonomy"): P.edit_taxonomy,
     ("GET", "/api/taxonomy/usage"): P.edit_taxonomy, ("GET", "/api/taxonomy/sizes"): P.edit_taxonomy,
+    ("GET", "/taxonomy"): PUBLIC,  # a page: anonymous -> login, non-leads 403
     ("WS", "/ws/echo"): USER, ("WS", "/ws/tasks/{task_id}"): USER,  # admit_websocket
 }  # fmt: skip
 REFUSALS = {"not_authenticated", "forbidden", "csrf_failed"}

@@ -11,8 +11,10 @@ from sqlmodel import Session
 
 from server.api.deps import SessionDep, get_task
 from server.auth import PUBLIC, OptionalUser, Principal, login_redirect
+from server.errors import ApiError
 from server.home import home_context
 from server.models import Scene, User
+from server.policy import Permission
 from server.tasks import IN_REVIEW, may_edit
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -52,3 +54,16 @@ def workspace(
     context = {"scene": scene, "task": task, "user": user, "mode": mode,
                "csrf": principal.csrf_token or ""}  # fmt: skip
     return templates.TemplateResponse(request, "workspace.html", context)
+
+
+@router.get("/taxonomy", response_class=HTMLResponse, dependencies=[PUBLIC])
+def taxonomy_page(request: Request, session: SessionDep, principal: OptionalUser) -> Response:
+    """The lead's taxonomy page: versions and diffs, the draft with usage counts, changes,
+    size priors from the data, dry run and publish (docs/taxonomy.md)."""
+    user = _user(session, principal)
+    if user is None or principal is None:
+        return login_redirect(request)
+    if Permission.edit_taxonomy not in principal.permissions:
+        raise ApiError(403, "forbidden", "only leads edit the taxonomy")
+    context = {"user": user, "csrf": principal.csrf_token or ""}
+    return templates.TemplateResponse(request, "taxonomy.html", context)
