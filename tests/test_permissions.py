@@ -63,7 +63,8 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("POST", "/api/taxonomy/draft/publish"): P.edit_taxonomy,
     ("POST", "/api/tasks/{task_id}/taxonomy"): P.edit_taxonomy,
     ("GET", "/api/taxonomy/usage"): P.edit_taxonomy, ("GET", "/api/taxonomy/sizes"): P.edit_taxonomy,
-    ("GET", "/taxonomy"): PUBLIC,  # a page: anonymous -> login, non-leads 403
+    ("GET", "/taxonomy"): PUBLIC,
+    ("GET", "/api/tasks/{task_id}/objects/{object_id}/history"): P.view,  # a page: anonymous -> login, non-leads 403
     ("WS", "/ws/echo"): USER, ("WS", "/ws/tasks/{task_id}"): USER,  # admit_websocket
 }  # fmt: skip
 REFUSALS = {"not_authenticated", "forbidden", "csrf_failed"}
@@ -101,7 +102,7 @@ def world(settings: Settings, engine: Engine, task_id: int) -> Iterator[dict[str
 
 def _url(path: str, task_id: int) -> str:
     values = {"scene_id": 1, "task_id": task_id, "index": 0, "digest": "0" * 32,
-              "fmt": "csv", "issue_id": 1, "action": "resolve", "version_id": 1}  # fmt: skip
+              "fmt": "csv", "issue_id": 1, "action": "resolve", "version_id": 1, "object_id": "x"}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 

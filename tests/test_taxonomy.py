@@ -86,6 +86,11 @@ def test_rename_moves_tracks_as_logged_edits_by_the_lead_under_the_new_version(
     served = client.get(f"/api/taxonomy?task_id={task_id}").json()
     assert served["version"] == "v2" and "Automobile" in {c["name"] for c in served["classes"]}
     assert codes(post(client, task_id, track("Car")[1])) == ["unknown_class"]
+    history = client.get(f"/api/tasks/{task_id}/objects/{car}/history").json()
+    assert [(h["op"], h["reason"], h["taxonomy_version"]) for h in history] == [
+        ("create", None, 1), ("update", "taxonomy v2", 2),
+    ]  # fmt: skip
+    assert history[1]["changes"] == {"label": ["Car", "Automobile"]}
     imported = next(a for a in served["aliases"].items() if a[0] == "car")
     assert imported == ("car", "Automobile")  # importers still map the old name
 

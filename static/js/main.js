@@ -9,6 +9,7 @@ import { Editor } from "./commands.js";
 import { Keyboard } from "./keys.js";
 import { Notices } from "./notices.js";
 import { boxName, renderPanel } from "./panel.js";
+import { initHistory } from "./history.js";
 import { installSequence } from "./sequence.js";
 import { Outbox } from "./store.js";
 import { Markers } from "./markers.js";
@@ -77,6 +78,7 @@ sync.onRefused.add((/** @type {any} */ msg) => {
   applyOps([{ op: msg.current ? "update" : "delete", kind: msg.kind, id: msg.id, state: msg.current }]);
   app.signals.annotationsReset.dispatch();
 });
+initHistory(app, taskId);
 sync.onTaxonomy.add((/** @type {any} */ taxonomy) => {
   // Comes before the migration's events, so every class they name is known.
   setTaxonomy(taxonomy);
