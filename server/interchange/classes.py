@@ -15,14 +15,29 @@ from server.interchange.model import Attrs, Report
 from server.taxonomy import Taxonomy
 
 TO_TAXONOMY: dict[str, dict[str, str]] = {
-    "sustech": {"Rider": "Cyclist", "Motor": "Motorcycle", "Van": "Van"},
+    "sustech": {
+        "Rider": "Cyclist",
+        "Motor": "Motorcycle",
+        "Van": "Van",
+        "BicycleRider": "Cyclist",
+        "MotorcyleRider": "Motorcyclist",
+        "Cone": "TrafficCone",
+        "TrafficBarrier": "Barrier",
+        "PoliceCar": "EmergencyVehicle",
+    },
     "kitti": {"Person_sitting": "Pedestrian", "Tram": "Other", "Misc": "Other"},
 }
 """Foreign type -> taxonomy class, per format (types the taxonomy has map to themselves)."""
 
 
 FROM_TAXONOMY: dict[str, dict[str, str]] = {
-    "sustech": {"Cyclist": "Rider", "Motorcycle": "Motor"},
+    "sustech": {
+        "Cyclist": "Rider",
+        "Motorcycle": "Motor",
+        "Motorcyclist": "MotorcyleRider",
+        "TrafficCone": "Cone",
+        "Barrier": "TrafficBarrier",
+    },
     "kitti": {"Bus": "Bus", "Motorcycle": "Motorcycle"},
     "kitti-tracking": {"Bus": "Bus", "Motorcycle": "Motorcycle"},
     "nuscenes-v1": {
@@ -83,6 +98,15 @@ def from_class(fmt: str, label: str, attributes: Attrs) -> str:
     if fmt.startswith("kitti") and label == OTHER:
         return "Misc"
     return FROM_TAXONOMY.get(fmt, {}).get(label, label)
+
+
+def record_mapping(report: Report, label: str, name: str) -> str:
+    """Note in ``report.class_map`` that class ``label`` was exported as ``name``: under
+    the class's name, or ``<class>:<type>`` when the class went out under several types
+    (a nuScenes scene's Pedestrians keep their adult / child categories). Returns ``name``."""
+    known = report.class_map.get(label)
+    report.class_map[label if known in (None, name) else f"{label}:{name}"] = name
+    return name
 
 
 def export_type(fmt: str, label: str, attributes: Attrs, report: Report) -> str:
