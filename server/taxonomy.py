@@ -25,6 +25,7 @@ Size = tuple[float, float, float]
 Severity = Literal["error", "warning"]
 AttributeKind = Literal["enum", "bool", "number", "text"]
 Related = Literal["none", "optional", "required"]
+MAX_ITEMS = 500
 DEFAULT_PATH = Path(__file__).resolve().parent / "taxonomy_default.json"
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 """Class, tag, attribute and error-type names: a letter, then letters, digits or ``_``."""
@@ -201,6 +202,18 @@ def check(t: Taxonomy) -> None:
     """The rules a taxonomy keeps: names, sizes, kinds, references between its parts."""
     if not t.classes:
         raise TaxonomyError("a taxonomy needs at least one class")
+    if (
+        max(len(t.classes), len(t.tags), len(t.error_types)) > MAX_ITEMS
+        or len(t.aliases) > 10 * MAX_ITEMS
+    ):
+        raise TaxonomyError(f"at most {MAX_ITEMS} classes, tag types and error types each")
+    texts = [c.display_name for c in t.classes.values()] + [c.group for c in t.classes.values()]
+    if any(len(x) > 100 for x in [*texts, *t.aliases]) or any(
+        len(g.definition) > 2000 for g in t.tags.values()
+    ):
+        raise TaxonomyError(
+            "display names, groups and aliases are at most 100 characters, definitions 2000"
+        )
     for c in t.classes.values():
         _check_name(c.name, "class")
         if not all(

@@ -32,6 +32,7 @@ from server.taxonomy_changes import (
     describe,
     migrate,
 )
+from server.text import TextError, check_json
 
 TASKS = Task.__table__  # type: ignore[attr-defined]
 VERSIONS = TaxonomyVersion.__table__  # type: ignore[attr-defined]
@@ -70,6 +71,10 @@ def open_draft(session: Session, project_id: int, user: User) -> TaxonomyVersion
 
 def parse_change(data: Any) -> AnyChange:
     try:
+        check_json(data, "change")
+    except TextError as exc:
+        raise TaxonomyInvalidError(str(exc)) from exc
+    try:
         change: AnyChange = change_adapter.validate_python(data)
     except ValidationError as exc:
         first = exc.errors(include_input=False, include_url=False)[0]
@@ -95,8 +100,9 @@ def add_change(session: Session, row: TaxonomyVersion, data: Any) -> TaxonomyVer
 def replace_body(session: Session, row: TaxonomyVersion, body: Any) -> TaxonomyVersion:
     """Replace the draft's document (an edit on the lead page, or an imported JSON)."""
     try:
+        check_json(body, "taxonomy")
         taxonomy = from_json(body)
-    except TaxonomyError as exc:
+    except (TaxonomyError, TextError) as exc:
         raise TaxonomyInvalidError(str(exc)) from exc
     doc = taxonomy.to_json()
     doc.pop("version")

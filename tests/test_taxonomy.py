@@ -276,3 +276,38 @@ def test_open_workspace_hears_the_new_version_before_the_migration_event(
     assert "Automobile" in {c["name"] for c in announce["taxonomy"]["classes"]}
     assert event["type"] == "event" and event["ops"][0]["id"] == car
     assert event["ops"][0]["state"]["label"] == "Automobile"
+
+
+def test_a_task_left_on_an_old_version_moves_through_every_version_in_between(
+    client: TestClient, engine: Engine, task_id: int
+) -> None:
+    van = _add(client, task_id, "Van")
+    with Session(engine) as db:
+        task = db.get(Task, task_id)
+        assert task is not None and task.taxonomy_version_id is not None
+        v1 = task.taxonomy_version_id
+    _pin(engine, task_id, None)  # a task from before versions: pinned on first use
+    assert client.get(f"/api/taxonomy?task_id={task_id}").json()["version_id"] == v1
+    _pin(engine, task_id, None)  # not on the base version: publishing leaves it behind
+    _change(client, kind="rename_class", name="Van", to="Minivan")
+    v2 = _publish(client)["id"]
+    _change(client, kind="merge_class", name="Minivan", into="Car")
+    v3 = _publish(client)["id"]
+    _pin(engine, task_id, v1)
+    assert _labels(client, task_id)[van]["label"] == "Van"
+    r = client.post(f"/api/tasks/{task_id}/taxonomy", json={"version_id": v3})
+    assert r.status_code == 200 and r.json()["result"] == "ack", r.text
+    assert _labels(client, task_id)[van]["label"] == "Car"
+    (edit,) = _migration_edits(engine, task_id)
+    assert edit.reason == "taxonomy v3" and edit.taxonomy_version_id == v3
+    back = client.post(f"/api/tasks/{task_id}/taxonomy", json={"version_id": v2})
+    assert (back.status_code, back.json()["code"]) == (409, "taxonomy_not_newer")
+
+
+def _pin(engine: Engine, task_id: int, version_id: int | None) -> None:
+    with Session(engine) as db:
+        task = db.get(Task, task_id)
+        assert task is not None
+        task.taxonomy_version_id = version_id
+        db.add(task)
+        db.commit()

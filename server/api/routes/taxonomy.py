@@ -211,11 +211,11 @@ async def move_task(
     task: TaskDep, body: MoveTask, session: SessionDep, hub: HubDep, user: CurrentUser
 ) -> dict[str, Any]:
     """Move one task to a newer published version of its project, migrating its labels."""
-    assert task.id is not None and task.taxonomy_version_id is not None
+    assert task.id is not None
+    from_id = hub.taxonomies.for_task(session.connection(), task.id)[0]
     _version(session, body.version_id, task.project_id)
-    if body.version_id == task.taxonomy_version_id:
+    if body.version_id == from_id:
         return {"task_id": task.id, "result": "unchanged", "edits": 0, "flagged": 0, "errors": []}
-    from_id = task.taxonomy_version_id
     session.commit()
     result = await _move(hub, session, user, task.id, from_id, body.version_id)
     if result["result"] != "ack":
