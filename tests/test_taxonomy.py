@@ -311,3 +311,25 @@ def _pin(engine: Engine, task_id: int, version_id: int | None) -> None:
         task.taxonomy_version_id = version_id
         db.add(task)
         db.commit()
+
+
+def test_review_issues_take_the_error_types_of_the_tasks_version(
+    client: TestClient, engine: Engine, settings: Any, task_id: int
+) -> None:
+    from tests.conftest import logged_in
+
+    doc = client.get("/api/taxonomy/draft").json()["taxonomy"]
+    doc["error_types"] = [*doc["error_types"], "wrong_size_prior"]
+    assert client.put("/api/taxonomy/draft", json={"taxonomy": doc}).status_code == 200
+    _publish(client)
+    types = client.get(f"/api/review/error-types?task_id={task_id}").json()
+    assert "wrong_size_prior" in types and "taxonomy_change" in types
+    assert client.post(f"/api/tasks/{task_id}/submit", json={}).status_code == 200
+    with TestClient(client.app) as rev:  # type: ignore[arg-type]
+        logged_in(rev, engine, settings, "rev", "reviewer")
+        assert rev.post("/api/tasks/review/next", json={}).status_code == 200
+        pin = {"object_kind": "track", "object_id": "t1", "comment": ""}
+        r = rev.post(f"/api/tasks/{task_id}/issues", json={**pin, "error_type": "wrong_size_prior"})
+        assert r.status_code == 201, r.text
+        r = rev.post(f"/api/tasks/{task_id}/issues", json={**pin, "error_type": "bad_vibes"})
+        assert (r.status_code, r.json()["code"]) == (422, "unknown_error_type")
