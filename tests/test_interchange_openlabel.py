@@ -259,7 +259,7 @@ def test_every_drop_is_reported_with_the_validators_message(
     ol = doc["openlabel"]
     box = ol["frames"]["0"]["objects"]["0"]["object_data"]["cuboid"]
     box.append(dict(box[0], name="second"))
-    ol["actions"]["1"] = {"name": "u_turn", "type": "u_turn"}
+    ol["actions"]["1"] = {"name": "moonwalk", "type": "moonwalk"}
     ol["frames"]["1"]["objects"]["1"]["object_data"]["cuboid"][0]["val"][0] += 500.0
     (folder / "openlabel.json").write_text(json.dumps(doc))
     result = import_scene(engine, settings, "openlabel", folder)
@@ -270,7 +270,7 @@ def test_every_drop_is_reported_with_the_validators_message(
         "cuboid:center_out_of_bounds": 1,
     }
     messages = {d["code"]: d["message"] for d in report.drops}
-    assert messages["unknown_tag"] == "tag type 'u_turn' is not in the taxonomy"
+    assert messages["unknown_tag"] == "tag type 'moonwalk' is not in the taxonomy"
     assert "outside frame" in messages["center_out_of_bounds"]
     assert report.counts["cuboids"] == len(TRUTH) - 1
 
