@@ -4,10 +4,10 @@ the one write path) and move single tasks to a newer version (docs/taxonomy.md).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -16,7 +16,7 @@ from server.api.deps import CurrentUser, HubDep, SessionDep, TaskDep, needs
 from server.auth import CsrfDep
 from server.errors import ApiError
 from server.hub import Hub
-from server.models import ReviewIssue, TaxonomyVersion, User
+from server.models import Project, ReviewIssue, TaxonomyVersion, User
 from server.policy import Permission
 from server.protocol import Ack, Conflict, Reject
 from server.tasks import DEFAULT_PROJECT_ID
@@ -43,12 +43,29 @@ from server.text import check_free_text
 
 router = APIRouter(prefix="/api", tags=["taxonomy"], dependencies=[CsrfDep])
 LEAD = [needs(Permission.edit_taxonomy)]
-ProjectId = Query(DEFAULT_PROJECT_ID, ge=1, le=2**31 - 1, description="The project")
+
+
+def project_of(
+    session: SessionDep,
+    project_id: int = Query(DEFAULT_PROJECT_ID, ge=1, le=2**31 - 1, description="The project"),
+) -> int:
+    """The ``project_id`` query parameter (default: the Default project); 404 if none."""
+    if session.get(Project, project_id) is None:
+        raise ApiError(404, "project_not_found", f"project {project_id} does not exist")
+    return project_id
+
+
+ProjectId = Annotated[int, Depends(project_of)]
 
 
 class Publish(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     changelog: str = Field(min_length=1, max_length=5000)
+
+    @model_validator(mode="after")
+    def _text(self) -> Publish:
+        check_free_text(self.changelog, "changelog")
+        return self
 
 
 class MoveTask(BaseModel):
@@ -78,9 +95,7 @@ def _version_json(row: TaxonomyVersion, tasks: int | None = None) -> dict[str, A
 
 
 @router.get("/taxonomy/versions", dependencies=[needs(Permission.view)])
-def list_versions(
-    session: SessionDep, hub: HubDep, project_id: int = ProjectId
-) -> list[dict[str, Any]]:
+def list_versions(session: SessionDep, hub: HubDep, project_id: ProjectId) -> list[dict[str, Any]]:
     """The project's published versions, newest first, with how many tasks each pins."""
     hub.taxonomies.current(session.connection(), project_id)  # version 1 exists
     session.commit()
@@ -97,7 +112,7 @@ def list_versions(
 
 @router.get("/taxonomy/versions/{version_id}", dependencies=[needs(Permission.view)])
 def get_version(
-    version_id: int, session: SessionDep, hub: HubDep, project_id: int = ProjectId
+    version_id: int, session: SessionDep, hub: HubDep, project_id: ProjectId
 ) -> dict[str, Any]:
     """A published version: its metadata and its taxonomy document (importable JSON)."""
     row = _version(session, version_id, project_id)
@@ -107,8 +122,8 @@ def get_version(
 
 @router.get("/taxonomy/diff", dependencies=[needs(Permission.view)])
 def diff_versions(
-    session: SessionDep, hub: HubDep, from_id: int = Query(ge=1, le=2**31 - 1),
-    to_id: int = Query(ge=1, le=2**31 - 1), project_id: int = ProjectId,
+    session: SessionDep, hub: HubDep, project_id: ProjectId,
+    from_id: int = Query(ge=1, le=2**31 - 1), to_id: int = Query(ge=1, le=2**31 - 1),
 ) -> dict[str, Any]:  # fmt: skip
     """What differs between two published versions."""
     conn = session.connection()
@@ -119,7 +134,7 @@ def diff_versions(
 
 @router.get("/taxonomy/draft", dependencies=LEAD)
 def get_draft(
-    session: SessionDep, hub: HubDep, user: CurrentUser, project_id: int = ProjectId
+    session: SessionDep, hub: HubDep, user: CurrentUser, project_id: ProjectId
 ) -> dict[str, Any]:
     """The project's draft (made from the current version if there is none), with the
     diff from its base and usage counts per class and tag type."""
@@ -144,7 +159,7 @@ def _draft_json(session: SessionDep, hub: HubDep, row: TaxonomyVersion) -> dict[
 
 @router.put("/taxonomy/draft", dependencies=LEAD)
 def put_draft(
-    body: Body, session: SessionDep, hub: HubDep, user: CurrentUser, project_id: int = ProjectId
+    body: Body, session: SessionDep, hub: HubDep, user: CurrentUser, project_id: ProjectId
 ) -> dict[str, Any]:
     """Replace the draft's taxonomy document (edits on the lead page, or an imported
     taxonomy JSON). Recorded changes stay and are migrated on publish."""
@@ -156,7 +171,7 @@ def put_draft(
 @router.post("/taxonomy/draft/changes", dependencies=LEAD)
 def post_change(
     change: dict[str, Any], session: SessionDep, hub: HubDep, user: CurrentUser,
-    project_id: int = ProjectId,
+    project_id: ProjectId,
 ) -> dict[str, Any]:  # fmt: skip
     """Make one change (rename, merge, split, deprecate, value rename or merge, size
     prior) in the draft; publishing migrates existing labels by it."""
@@ -166,7 +181,7 @@ def post_change(
 
 
 @router.delete("/taxonomy/draft", dependencies=LEAD)
-def discard_draft(session: SessionDep, project_id: int = ProjectId) -> dict[str, Any]:
+def discard_draft(session: SessionDep, project_id: ProjectId) -> dict[str, Any]:
     row = draft(session, project_id)
     if row is not None:
         session.delete(row)
@@ -176,7 +191,7 @@ def discard_draft(session: SessionDep, project_id: int = ProjectId) -> dict[str,
 
 @router.get("/taxonomy/draft/dry-run", dependencies=LEAD)
 async def draft_dry_run(
-    session: SessionDep, hub: HubDep, user: CurrentUser, project_id: int = ProjectId
+    session: SessionDep, hub: HubDep, user: CurrentUser, project_id: ProjectId
 ) -> dict[str, Any]:
     """How many labels each change of the draft would touch, by scene and by task."""
     row = open_draft(session, project_id, user)
@@ -188,11 +203,10 @@ async def draft_dry_run(
 @router.post("/taxonomy/draft/publish", dependencies=LEAD)
 async def publish_draft(
     body: Publish, session: SessionDep, hub: HubDep, user: CurrentUser,
-    project_id: int = ProjectId,
+    project_id: ProjectId,
 ) -> dict[str, Any]:  # fmt: skip
     """Publish the draft as the newest version and move every task on its base version
     to it, migrating their labels as logged edits by this lead (reason: the version)."""
-    check_free_text(body.changelog, "changelog")
     row = draft(session, project_id)
     if row is None:
         raise ApiError(409, "no_draft", "there is no draft to publish")
@@ -254,14 +268,14 @@ async def _move(
 
 
 @router.get("/taxonomy/usage", dependencies=LEAD)
-def get_usage(session: SessionDep, project_id: int = ProjectId) -> dict[str, dict[str, int]]:
+def get_usage(session: SessionDep, project_id: ProjectId) -> dict[str, dict[str, int]]:
     return usage(session.connection(), project_id)
 
 
 @router.get("/taxonomy/sizes", dependencies=LEAD)
 def get_sizes(
-    session: SessionDep, label: str = Query(min_length=1, max_length=64),
-    project_id: int = ProjectId,
+    session: SessionDep, project_id: ProjectId,
+    label: str = Query(min_length=1, max_length=64),
 ) -> dict[str, Any]:  # fmt: skip
     """A histogram of the class's existing box sizes (metres), for its size prior."""
     return size_histogram(session.connection(), project_id, label)
