@@ -227,10 +227,11 @@ def _writer_rate(data_dir: Path, scenes: list[int], seconds: float) -> float:
     from server.db import make_engine
     from server.frames import FrameStore
     from server.protocol import Ops
-    from server.taxonomy import DEFAULT_TAXONOMY
+    from server.taxonomies import Taxonomies
 
     settings = Settings(data_dir=data_dir)
-    writer = Writer(make_engine(settings.db_url), DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
+    engine = make_engine(settings.db_url)
+    writer = Writer(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
     client = uuid.uuid4().hex
     cuboids: dict[int, tuple[str, int | None]] = {}
     for scene in scenes:

@@ -213,12 +213,12 @@ def test_ego_tag_made_with_keys_only(page: Page, server: Server, long_scene: int
     go_to_frame(page, 6)
     page.keyboard.press("]")
     expect(page.get_by_test_id("tag-range")).to_contain_text("Ego vehicle: frames 4–7")
-    page.keyboard.press("m")  # hard_braking -> lane_change (the tag types ego may have)
-    expect(page.get_by_label("Tag type")).to_have_value("lane_change")
+    page.keyboard.press("m")  # hard_braking -> lane_change_left (the tag types ego may have)
+    expect(page.get_by_label("Tag type")).to_have_value("lane_change_left")
     page.keyboard.press("Enter")
     expect_saved(page)
     (tag,) = server_tags(server, scene)
-    assert tag["tag"] == "lane_change" and tag["subject"] == "ego" and tag["track_id"] is None
+    assert tag["tag"] == "lane_change_left" and tag["subject"] == "ego" and tag["track_id"] is None
     assert (tag["first_frame"], tag["last_frame"]) == (3, 6)
     page.keyboard.press("Delete")
     expect_saved(page)

@@ -21,6 +21,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from server.frames import FrameStore
 from server.kinds import REGISTRY
+from server.label_rules import (
+    check_delete,
+    check_tag,
+    check_track,
+    deprecated_warning,
+    has_error,
+)
 from server.models import Edit, Task, utcnow
 from server.payloads import CuboidData, Payload, TagData, TrackData
 from server.policy import Permission, allows
@@ -38,17 +45,9 @@ from server.protocol import (
 )
 from server.state import Changes, SceneState, State, load_scene, persist, user_id
 from server.tasks import may_edit
+from server.taxonomies import Taxonomies
 from server.taxonomy import ObjectClass, Taxonomy
-from server.validation import (
-    TRACK_NAME,
-    TRACK_NUMBER,
-    Issue,
-    check_attributes,
-    check_track_names,
-    cuboid_geometry,
-    parse,
-    tag_range,
-)
+from server.validation import Issue, check_attributes, cuboid_geometry, parse
 
 Reply = Ack | Reject | Conflict
 AnyOp = CreateOp | UpdateOp | DeleteOp
@@ -67,6 +66,11 @@ class Submission:
     """Server code (an importer filling a new task) skips the rights checks; clients never."""
     role: str | None = None
     """The submitter's role: it must hold the ``edit`` permission (server/policy.py)."""
+    reason: str | None = None
+    """Why the server made these edits (a taxonomy migration); stored with each edit."""
+    pin_version: int | None = None
+    """Move the task to this published taxonomy version first, in the same transaction,
+    and validate the ops under it (taxonomy migrations; trusted only)."""
 
 
 class _Refused(Exception):
@@ -84,6 +88,7 @@ class _Batch:
     changes: Changes
     user_id: int
     digest: str
+    taxonomy: Taxonomy
     undo: list[tuple[str, str, State | None]] = field(default_factory=list)
     unchanged: dict[str, int] = field(default_factory=dict)
 
@@ -94,9 +99,9 @@ class Writer:
     Thread-safe: groups are applied one at a time.
     """
 
-    def __init__(self, engine: Engine, taxonomy: Taxonomy, frames: FrameStore) -> None:
+    def __init__(self, engine: Engine, taxonomies: Taxonomies, frames: FrameStore) -> None:
         self.engine = engine
-        self.taxonomy = taxonomy
+        self.taxonomies = taxonomies
         self.frames = frames
         self.states: dict[int, SceneState] = {}
         self._last_seq: dict[tuple[int, str], int] = {}
@@ -144,10 +149,11 @@ class Writer:
         """Load the group's label sets: anew where missing or where another process has
         written since (its revision moved); drop those that no longer exist."""
         rows = conn.execute(
-            select(TASKS.c.id, TASKS.c.revision, TASKS.c.state, TASKS.c.assignee_id).where(
-                TASKS.c.id.in_(task_ids)
-            )
-        )
+            select(
+                TASKS.c.id, TASKS.c.revision, TASKS.c.state, TASKS.c.assignee_id,
+                TASKS.c.taxonomy_version_id,
+            ).where(TASKS.c.id.in_(task_ids))
+        )  # fmt: skip
         found = {row.id: row for row in rows}
         for task_id in task_ids:
             st = self.states.get(task_id)
@@ -160,6 +166,9 @@ class Writer:
                 assert st is not None
                 self.states[task_id] = st
             st.task_state, st.assignee_id = row.state, row.assignee_id  # may change any time
+            st.taxonomy_version_id = row.taxonomy_version_id
+            if st.taxonomy_version_id is None:  # a task from before versions: pinned now
+                st.taxonomy_version_id = self.taxonomies.for_task(conn, task_id)[0]
 
     def _apply_batch(
         self, conn: Connection, sub: Submission, changes: Changes
@@ -172,7 +181,13 @@ class Writer:
         st = self.states.get(sub.task_id)
         if st is None:
             return Reject(seq=msg.seq, errors=[Problem(code="task_not_found", message="")]), None
-        batch = _Batch(conn, st, sub, changes, self._user_id(conn, sub.user), digest)
+        old_version = st.taxonomy_version_id
+        if sub.trusted and sub.pin_version is not None:
+            st.taxonomy_version_id = sub.pin_version
+        assert st.taxonomy_version_id is not None
+        taxonomy = self.taxonomies.version(conn, st.taxonomy_version_id)
+        user = self._user_id(conn, sub.user)
+        batch = _Batch(conn, st, sub, changes, user, digest, taxonomy)
         if not sub.trusted and not allows(sub.role or "", Permission.edit):
             problem = Problem(code="forbidden", message="your role may not edit labels")
             return Reject(seq=msg.seq, errors=[problem]), None
@@ -188,8 +203,12 @@ class Writer:
             for kind, obj_id, old in reversed(batch.undo):
                 st.put(kind, obj_id, old)
             st.revision = start_revision
+            st.taxonomy_version_id = old_version
             del changes.edits[start_edits:]
             return refused.reply, None
+        if st.taxonomy_version_id != old_version:
+            changes.pins[st.task_id] = st.taxonomy_version_id
+            changes.scenes[st.task_id] = st
         self._last_seq[(sub.task_id, msg.client_id)] = msg.seq
         revisions: dict[str, int | None] = dict(batch.unchanged)
         revisions |= {e.id: (None if e.op == "delete" else e.revision) for e in events}
@@ -271,7 +290,7 @@ class Writer:
             before = current
             data = _editable(current) | op.data if isinstance(op, UpdateOp) else {}
         if isinstance(op, DeleteOp):
-            issues, parsed = _check_delete(st, op), None
+            issues, parsed = check_delete(st, op), None
         else:
             issues, parsed = self._check(b, op.kind, op.id, data)
         if any(x.severity == "error" for x in issues):
@@ -290,7 +309,8 @@ class Writer:
             "created_at": utcnow(), "op": op.op, "kind": op.kind, "object_id": op.id,
             "before": before, "after": after, "warnings": [vars(x) for x in issues],
             "client_id": b.sub.msg.client_id, "client_seq": b.sub.msg.seq,
-            "batch_digest": b.digest,
+            "batch_digest": b.digest, "taxonomy_version_id": st.taxonomy_version_id,
+            "reason": b.sub.reason,
         })  # fmt: skip
         return issues, EventOp(op=op.op, kind=op.kind, id=op.id, revision=st.revision, state=after)
 
@@ -316,20 +336,10 @@ class Writer:
         return self.RULES[kind](self, b, obj_id, parsed), parsed
 
     def _check_track(self, b: _Batch, obj_id: str, track: TrackData) -> list[Issue]:
-        cls = self.taxonomy.classes.get(track.label)
-        if cls is None:
-            return [
-                Issue("unknown_class", "label", f"class {track.label!r} is not in the taxonomy")
-            ]
-        # a track's readable name and number are allowed whatever the taxonomy declares
-        names = {TRACK_NAME, TRACK_NUMBER} - {a.name for a in cls.track_attributes}
-        own = {k: v for k, v in track.attributes.items() if k not in names}
-        issues = check_attributes(own, cls.track_attributes)
-        issues += check_track_names({k: v for k, v in track.attributes.items() if k in names})
-        return issues + _relabel_keeps_tags(b.st, obj_id, track.label, self.taxonomy)
+        return check_track(b.st, obj_id, track, b.taxonomy)
 
     def _check_tag(self, b: _Batch, obj_id: str, tag: TagData) -> list[Issue]:
-        return _check_tag(b.st, tag, self.taxonomy)
+        return check_tag(b.st, obj_id, tag, b.taxonomy)
 
     def _check_cuboid(self, b: _Batch, obj_id: str, c: CuboidData) -> list[Issue]:
         track = b.st.objects["track"].get(c.track_id)
@@ -337,11 +347,14 @@ class Writer:
             msg = f"track {c.track_id} is not in this scene"
             return [Issue("track_not_found", "track_id", msg)]
         frame = b.st.frames.get(c.frame)
-        issues = cuboid_geometry(c, frame, self.taxonomy, track["label"])
-        cls = self.taxonomy.classes.get(track["label"])
-        if cls is not None and frame is not None and not _has_error(issues):
+        issues = cuboid_geometry(c, frame, b.taxonomy, track["label"])
+        cls = b.taxonomy.classes.get(track["label"])
+        if cls is not None and cls.deprecated:
+            issues.append(deprecated_warning(cls.name))
+        if cls is not None and frame is not None and not has_error(issues):
             issues += self._enough_points(b.st, c, cls)
-        issues += check_attributes(c.attributes, cls.cuboid_attributes if cls else ())
+        new = obj_id not in b.st.objects["cuboid"]
+        issues += check_attributes(c.attributes, cls.cuboid_attributes if cls else (), new=new)
         other = b.st.box_at.get((c.track_id, c.frame))
         if other is not None and other != obj_id:
             msg = f"track {c.track_id} already has a cuboid in frame {c.frame}"
@@ -375,10 +388,6 @@ def batch_digest(msg: Ops) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
-def _has_error(issues: list[Issue]) -> bool:
-    return any(x.severity == "error" for x in issues)
-
-
 def _editable(s: State) -> State:
     return {k: v for k, v in s.items() if k not in ("id", "revision")}
 
@@ -386,55 +395,3 @@ def _editable(s: State) -> State:
 def _new_state(kind: str, obj_id: str, data: Payload, revision: int) -> State:
     """The stored state of a validated object."""
     return {"id": obj_id, **data.stored(), "revision": revision}
-
-
-def _check_tag(st: SceneState, t: TagData, taxonomy: Taxonomy) -> list[Issue]:
-    label = None
-    for name in ("track_id", "related_track_id"):
-        tid = getattr(t, name)
-        if tid is None:
-            continue
-        track = st.objects["track"].get(tid)
-        if track is None:
-            return [Issue("track_not_found", name, f"track {tid} is not in this scene")]
-        if name == "track_id":
-            label = track["label"]
-    issues = tag_range(t, st.frame_count, taxonomy, label)
-    if t.subject == "track" and t.track_id is not None and not _has_error(issues):
-        issues += _subject_coverage(st, t)
-    return issues
-
-
-def _subject_coverage(st: SceneState, t: TagData) -> list[Issue]:
-    """A warning when the subject track has no cuboid in some frames of the range."""
-    frames = range(t.first_frame, t.last_frame + 1)
-    missing = [f for f in frames if (t.track_id, f) not in st.box_at]
-    if not missing:
-        return []
-    shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
-    msg = f"the track has no cuboid in {len(missing)} frame(s) of the range: {shown}"
-    return [Issue("tag_subject_missing", "track_id", msg, "warning")]
-
-
-def _relabel_keeps_tags(
-    st: SceneState, track_id: str, label: str, taxonomy: Taxonomy
-) -> list[Issue]:
-    """Changing a track's class must not leave it with tags its new class cannot have."""
-    bad = {
-        g["tag"]
-        for g in st.objects["tag"].values()
-        if g["track_id"] == track_id
-        and (tt := taxonomy.tags.get(g["tag"])) is not None
-        and tt.classes
-        and label not in tt.classes
-    }
-    return [
-        Issue("tag_class_not_allowed", "label", f"the track's {t} tag does not apply to {label}")
-        for t in sorted(bad)
-    ]
-
-
-def _check_delete(st: SceneState, op: DeleteOp) -> list[Issue]:
-    if op.kind == "track" and st.references[op.id] > 0:
-        return [Issue("track_in_use", "", "delete the track's cuboids and tags first")]
-    return []

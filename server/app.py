@@ -21,6 +21,7 @@ from server.api.routes import (
     sockets,
     sql,
     tasks,
+    taxonomy,
     tiles,
 )
 from server.config import Settings, get_settings
@@ -29,30 +30,20 @@ from server.frames import FrameStore
 from server.hub import Hub
 from server.logs import RequestContext
 from server.static_files import CompressedStaticFiles
-from server.taxonomy import DEFAULT_TAXONOMY
+from server.taxonomies import Taxonomies
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTERS = (
-    auth,
-    pages,
-    scenes,
-    frames,
-    tiles,
-    tasks,
-    labels,
-    reviews,
-    interchange,
-    sql,
-    sockets,
-    ops,
-)
+    auth, pages, scenes, taxonomy, frames, tiles, tasks, labels, reviews, interchange, sql,
+    sockets, ops,
+)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.db_url)
-    hub = Hub(engine, DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
+    hub = Hub(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -16,8 +16,8 @@ from server.annotations import Reply, Submission, Writer
 from server.auth import Principal
 from server.frames import FrameStore
 from server.metrics import Metrics
-from server.protocol import Ack, Event, Ops, Presence, PresenceClient
-from server.taxonomy import Taxonomy
+from server.protocol import Ack, Event, Ops, Presence, PresenceClient, TaxonomyChanged
+from server.taxonomies import Taxonomies
 
 MAX_BACKLOG = 10_000
 """Most messages waiting for one connection. A client that falls this far behind
@@ -122,15 +122,20 @@ class Hub:
     MAX_GROUP = 256
 
     def __init__(
-        self, engine: Engine, taxonomy: Taxonomy, frames: FrameStore, metrics: Metrics | None = None
+        self,
+        engine: Engine,
+        taxonomies: Taxonomies,
+        frames: FrameStore,
+        metrics: Metrics | None = None,
     ) -> None:
         self.engine = engine
+        self.taxonomies = taxonomies
         self.metrics = metrics or Metrics()
         self.metrics.watch(
             sockets=lambda: sum(len(c) for c in self.clients.values()),
             queue=lambda: 0 if self._queue is None else self._queue.qsize(),
         )
-        self.writer = Writer(engine, taxonomy, frames)
+        self.writer = Writer(engine, taxonomies, frames)
         self.clients: defaultdict[int, set[Connection]] = defaultdict(set)
         self.write_lock = asyncio.Lock()
         self._queue: asyncio.Queue[_Pending] | None = None
@@ -147,17 +152,26 @@ class Hub:
     ) -> Reply:
         """Apply a batch to a task's label set through the one write path; the reply
         comes after the commit."""
+        return await self._enqueue(Submission(task_id, user, msg, role=role), origin)
+
+    async def submit_trusted(self, sub: Submission) -> Reply:
+        """Apply a batch the server made (a taxonomy migration) through the one write
+        path; when it moves the task to another taxonomy version, the task's clients
+        get a ``taxonomy`` message before the batch's event."""
+        return await self._enqueue(sub, None)
+
+    async def _enqueue(self, sub: Submission, origin: Connection | None) -> Reply:
         if self._queue is None or self._writer is None or self._writer.done():
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_forever(self._queue))
         done: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         started = time.perf_counter()
-        await self._queue.put(_Pending(Submission(task_id, user, msg, role=role), origin, done))
+        await self._queue.put(_Pending(sub, origin, done))
         reply = await done
         self.metrics.ack_latency.observe(time.perf_counter() - started)
         self.metrics.replies.labels(type=reply.type).inc()
         if isinstance(reply, Ack):
-            self.metrics.ops.inc(len(msg.ops))
+            self.metrics.ops.inc(len(sub.msg.ops))
         return reply
 
     async def _write_forever(self, queue: asyncio.Queue[_Pending]) -> None:
@@ -170,7 +184,9 @@ class Hub:
                     results = await run_in_threadpool(
                         self.writer.apply_group, [p.sub for p in group]
                     )
-                    for pending, (_, event) in zip(group, results, strict=True):
+                    for pending, (reply, event) in zip(group, results, strict=True):
+                        if pending.sub.pin_version is not None and isinstance(reply, Ack):
+                            await self._announce(pending.sub.task_id, pending.sub.pin_version)
                         if event is not None:
                             self.post(pending.sub.task_id, event, exclude=pending.origin)
             except Exception as exc:  # nothing of the group was committed: fail each submitter
@@ -189,14 +205,30 @@ class Hub:
         await self._queue.join()
         self._writer.cancel()
 
+    async def _announce(self, task_id: int, version_id: int) -> None:
+        with self.engine.connect() as conn:
+            taxonomy = self.taxonomies.version(conn, version_id)
+        message = TaxonomyChanged(task_id=task_id, version_id=version_id,
+                                  version=taxonomy.version,
+                                  taxonomy={"version_id": version_id, **taxonomy.to_json()})  # fmt: skip
+        await self.broadcast(task_id, message)
+
     async def broadcast(
-        self, task_id: int, message: Event | Presence, *, exclude: Connection | None = None
+        self,
+        task_id: int,
+        message: Event | Presence | TaxonomyChanged,
+        *,
+        exclude: Connection | None = None,
     ) -> None:
         """Queue ``message`` for every connection on the task but ``exclude``."""
         self.post(task_id, message, exclude=exclude)
 
     def post(
-        self, task_id: int, message: Event | Presence, *, exclude: Connection | None = None
+        self,
+        task_id: int,
+        message: Event | Presence | TaxonomyChanged,
+        *,
+        exclude: Connection | None = None,
     ) -> None:
         """As :meth:`broadcast`, without awaiting: the order of calls is the order
         every recipient receives the messages in."""

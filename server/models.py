@@ -68,6 +68,35 @@ class Project(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class TaxonomyVersion(SQLModel, table=True):
+    """One version of a project's taxonomy: the project's one ``draft`` (edited by
+    leads) or a ``published`` one (immutable; ``number`` 1, 2, ...).
+
+    ``body`` is the taxonomy document (server/taxonomy.py); ``changes`` lists the
+    migrations from ``base_id`` that publishing applies to existing labels
+    (docs/taxonomy.md).
+    """
+
+    __table_args__ = (UniqueConstraint("project_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    number: int | None = Field(default=None, description="1, 2, ... once published; None: draft")
+    status: str = Field(default="draft", description="draft or published")
+    base_id: int | None = Field(
+        default=None,
+        foreign_key="taxonomyversion.id",
+        description="The version it was drafted from",
+    )
+    body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    changes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    changelog: str = ""
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    published_by: int | None = Field(default=None, foreign_key="user.id")
+    published_at: datetime | None = None
+
+
 class Scene(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     project_id: int = Field(default=1, foreign_key="project.id", index=True)
@@ -117,6 +146,12 @@ class Task(SQLModel, table=True):
     assignee_id: int | None = Field(default=None, foreign_key="user.id", index=True)
     reviewer_id: int | None = Field(default=None, foreign_key="user.id")
     revision: int = Field(default=0, description="Revision of the label set's latest edit")
+    taxonomy_version_id: int | None = Field(
+        default=None,
+        foreign_key="taxonomyversion.id",
+        index=True,
+        description="The published taxonomy version the label set is validated under",
+    )
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -182,6 +217,7 @@ class BehaviourTag(SQLModel, table=True):
     subject: str = Field(description="'track', 'ego' or 'scene'")
     track_id: str | None = None
     related_track_id: str | None = None
+    related_ego: bool = Field(default=False, description="The related object is the ego vehicle")
     first_frame: int
     last_frame: int
     attributes: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
@@ -210,6 +246,14 @@ class Edit(SQLModel, table=True):
     batch_digest: str | None = Field(
         default=None,
         description="Fingerprint of the batch's ops (tells a resend from a reused seq)",
+    )
+    taxonomy_version_id: int | None = Field(
+        default=None,
+        foreign_key="taxonomyversion.id",
+        description="The taxonomy version the edit was validated under",
+    )
+    reason: str | None = Field(
+        default=None, description="Why the server made it, e.g. 'taxonomy v2: rename Car -> Auto'"
     )
 
 

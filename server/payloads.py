@@ -50,7 +50,7 @@ def normalize_yaw(yaw: float) -> float:
 class TrackData(Payload):
     """An object followed through the sequence; its boxes are cuboids."""
 
-    label: Name = Field(description="class name from `/api/taxonomy`")
+    label: Name = Field(description="class name from `/api/taxonomy?task_id=` (the task's version)")
     attributes: Attributes = {}
 
 
@@ -83,6 +83,9 @@ class TagData(Payload):
     track_id: ObjectId | None = Field(None, description="the subject track (subject `track` only)")
     related_track_id: ObjectId | None = Field(
         None, description="the other object involved, e.g. the car cut in front of"
+    )
+    related_ego: StrictBool = Field(
+        False, description="the other object is the ego vehicle (where the tag type allows it)"
     )
     first_frame: FrameNo = Field(description="first frame of the range")
     last_frame: FrameNo = Field(description="last frame of the range (inclusive)")

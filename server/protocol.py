@@ -1,7 +1,8 @@
 """The websocket protocol: the one definition of every message (docs/protocol.md).
 
-Client -> server: ``hello``, ``ops``. Server -> client: ``snapshot``, ``ack``,
-``reject``, ``conflict``, ``event``, ``error``. Messages are JSON objects with
+Client -> server: ``hello``, ``ops``, ``select``. Server -> client: ``snapshot``,
+``ack``, ``reject``, ``conflict``, ``event``, ``missed``, ``presence``,
+``taxonomy``, ``error``. Messages are JSON objects with
 a ``type`` tag; :data:`client_message` parses any client message.
 """
 
@@ -215,6 +216,18 @@ class Presence(BaseModel):
 
     type: Literal["presence"] = "presence"
     clients: list[PresenceClient]
+
+
+class TaxonomyChanged(BaseModel):
+    """The task moved to another taxonomy version (a lead published or moved it). Sent
+    before the events of the migration, so ``taxonomy`` (as ``/api/taxonomy`` answers)
+    already names every class those events use."""
+
+    type: Literal["taxonomy"] = "taxonomy"
+    task_id: int
+    version_id: int
+    version: str
+    taxonomy: dict[str, Any]
 
 
 class ErrorMessage(BaseModel):

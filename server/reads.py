@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from server.models import Edit, User
+from server.models import Edit, TaxonomyVersion, User
 from server.protocol import Event, EventOp, Missed, Snapshot
 from server.rows import RowProblem, read_rows
 from server.state import load_scene
@@ -84,7 +84,10 @@ def current_warnings(
 
     With a taxonomy, a cuboid's ``size_outside_prior`` is judged against its track's
     class as it is now: a class change (a 4.5 m box made a Pedestrian) warns on
-    every box of the track, and one back to a fitting class clears them."""
+    every box of the track, and one back to a fitting class clears them. Tracks of a
+    class the taxonomy deprecates are flagged ``class_deprecated`` even when no edit
+    since the version changed said so."""
+    deprecated = {n for n, c in taxonomy.classes.items() if c.deprecated} if taxonomy else set()
     latest = (
         select(EDITS.c.kind, EDITS.c.object_id, func.max(EDITS.c.revision).label("revision"))
         .where(EDITS.c.task_id == task_id)
@@ -108,6 +111,43 @@ def current_warnings(
         for w in warnings:
             out.append({"kind": row.kind, "id": row.object_id, "frame": frame,
                         "code": w.get("code"), "message": w.get("message")})  # fmt: skip
+        label = row.after.get("label") if row.kind == "track" else None
+        flagged = any(w.get("code") == "class_deprecated" for w in warnings)
+        if label in deprecated and not flagged:
+            out.append({"kind": "track", "id": row.object_id, "frame": None,
+                        "code": "class_deprecated",
+                        "message": f"class {label} is deprecated"})  # fmt: skip
+    return out
+
+
+def object_history(engine: Engine, task_id: int, object_id: str) -> list[dict[str, Any]]:
+    """The edits of one object of a task, and of its track when it is a cuboid, oldest
+    first: revision, kind, id, op, user, time, reason, the taxonomy version's number and
+    ``changes`` (field -> [before, after] for the fields the edit changed)."""
+    versions = TaxonomyVersion.__table__  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        ids = {object_id}
+        for row in conn.execute(
+            select(EDITS.c.after).where(EDITS.c.task_id == task_id, EDITS.c.object_id == object_id)
+        ):
+            if isinstance(row.after, dict) and isinstance(row.after.get("track_id"), str):
+                ids.add(row.after["track_id"])
+        rows = conn.execute(
+            select(EDITS, USERS.c.name.label("user_name"), versions.c.number.label("version"))
+            .join(USERS, USERS.c.id == EDITS.c.user_id)
+            .outerjoin(versions, versions.c.id == EDITS.c.taxonomy_version_id)
+            .where(EDITS.c.task_id == task_id, EDITS.c.object_id.in_(ids))
+            .order_by(EDITS.c.revision)
+        ).all()
+    out = []
+    for r in rows:
+        before = r.before if isinstance(r.before, dict) else {}
+        after = r.after if isinstance(r.after, dict) else {}
+        changes = {k: [before.get(k), after.get(k)] for k in sorted(set(before) | set(after))
+                   if k != "revision" and before.get(k) != after.get(k)}  # fmt: skip
+        out.append({"revision": r.revision, "kind": r.kind, "id": r.object_id, "op": r.op,
+                    "user": r.user_name, "at": r.created_at.isoformat(), "reason": r.reason,
+                    "taxonomy_version": r.version, "changes": changes})  # fmt: skip
     return out
 
 

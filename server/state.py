@@ -47,6 +47,7 @@ class SceneState:
     frames: dict[int, FrameInfo]
     task_state: str = "open"
     assignee_id: int | None = None
+    taxonomy_version_id: int | None = None
     objects: dict[str, dict[str, State]] = field(default_factory=lambda: {k: {} for k in KINDS})
     box_at: dict[tuple[str, int], str] = field(default_factory=dict)
     """(track, frame) -> the id of the object that kind's ``one_per`` makes unique."""
@@ -117,6 +118,8 @@ class Changes:
     existed: dict[tuple[int, str, str], bool] = field(default_factory=dict)
     edits: list[dict[str, Any]] = field(default_factory=list)
     scenes: dict[int, SceneState] = field(default_factory=dict)
+    pins: dict[int, int] = field(default_factory=dict)
+    """Task id -> the taxonomy version it moved to."""
 
     def touch(self, st: SceneState, kind: str, obj_id: str) -> None:
         """Remember whether the object was in the database before this group."""
@@ -168,6 +171,10 @@ def persist(conn: Connection, changes: Changes) -> None:
         )
         conn.execute(
             stmt, [{"_id": st.task_id, "_rev": st.revision} for st in changes.scenes.values()]
+        )
+    for task_id, version_id in changes.pins.items():  # a taxonomy migration's new version
+        conn.execute(
+            update(tasks).where(tasks.c.id == task_id).values(taxonomy_version_id=version_id)
         )
 
 

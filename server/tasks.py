@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from server.errors import ApiError
 from server.models import ReviewIssue, Scene, Task, TaskTransition, User, utcnow
+from server.taxonomies import current_id
 
 OPEN, ASSIGNED, IN_PROGRESS = "open", "assigned", "in_progress"
 SUBMITTED, IN_REVIEW, APPROVED, REJECTED = "submitted", "in_review", "approved", "rejected"
@@ -61,7 +62,10 @@ def create_task(
     """A new task (an empty label set) on ``scene``: open, or assigned to ``assignee``.
     ``actor`` None: the server itself (ingest gives every new scene one open task)."""
     assert scene.id is not None
-    task = Task(scene_id=scene.id, project_id=scene.project_id, state=OPEN)
+    version = current_id(session.connection(), scene.project_id)
+    task = Task(
+        scene_id=scene.id, project_id=scene.project_id, state=OPEN, taxonomy_version_id=version
+    )
     session.add(task)
     session.flush()
     _log(session, task, actor, None, "created")

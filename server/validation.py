@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from server.payloads import CuboidData, Payload, TagData, normalize_yaw
 from server.protocol import Problem
 from server.state import FrameInfo
-from server.taxonomy import Attribute, ObjectClass, Taxonomy
+from server.taxonomy import Attribute, ObjectClass, TagType, Taxonomy
 
 CENTER_MARGIN_M = 10.0
 __all__ = ["IMPORTED", "Issue", "normalize_yaw", "parse"]
@@ -91,8 +91,11 @@ def check_track_names(values: dict[str, Any]) -> list[Issue]:
     return issues
 
 
-def check_attributes(values: dict[str, Any], allowed: tuple[Attribute, ...]) -> list[Issue]:
-    """Every attribute is declared by the taxonomy and its value is allowed.
+def check_attributes(
+    values: dict[str, Any], allowed: tuple[Attribute, ...], *, new: bool = True
+) -> list[Issue]:
+    """Every attribute is declared by the taxonomy and its value is allowed; a
+    ``required`` one is present (an error for a ``new`` object, else a warning).
 
     ``imported`` is always allowed: raw values an import could not map onto
     the taxonomy (name -> value), kept so that nothing is lost."""
@@ -119,14 +122,19 @@ def check_attributes(values: dict[str, Any], allowed: tuple[Attribute, ...]) -> 
                 )
             )
         elif not attr.accepts(value):
-            expected = "one of " + ", ".join(attr.values) if attr.kind == "enum" else attr.kind
             issues.append(
                 Issue(
                     "invalid_attribute_value",
                     f"attributes.{name}",
-                    f"{name} must be {expected}, got {value!r}",
+                    f"{name} must be {attr.expected()}, got {value!r}",
                 )
             )
+    severity: Literal["error", "warning"] = "error" if new else "warning"
+    issues += [
+        Issue("missing_attribute", f"attributes.{a.name}", f"{a.name} is required", severity)
+        for a in allowed
+        if a.required and a.name not in values
+    ]
     return issues
 
 
@@ -188,8 +196,11 @@ def _center_in_bounds(c: CuboidData, frame: FrameInfo) -> list[Issue]:
     ]
 
 
-def tag_range(t: TagData, frame_count: int, taxonomy: Taxonomy, label: str | None) -> list[Issue]:
-    """Frame range inside the sequence, tag type known and allowed for the subject."""
+def tag_range(
+    t: TagData, frame_count: int, taxonomy: Taxonomy, label: str | None, *, new: bool = True
+) -> list[Issue]:
+    """Frame range inside the sequence, tag type known and allowed for the subject, its
+    class and its related object (a track, or ``related_ego``)."""
     issues: list[Issue] = []
     if t.first_frame > t.last_frame:
         issues.append(Issue("tag_range_reversed", "last_frame", "last_frame is before first_frame"))
@@ -212,4 +223,25 @@ def tag_range(t: TagData, frame_count: int, taxonomy: Taxonomy, label: str | Non
         )
     if label and tag_type.classes and label not in tag_type.classes:
         issues.append(Issue("tag_class_not_allowed", "tag", f"{t.tag} does not apply to {label}"))
-    return issues + check_attributes(t.attributes, tag_type.attributes)
+    issues += _related(t, tag_type)
+    return issues + check_attributes(t.attributes, tag_type.attributes, new=new)
+
+
+def _related(t: TagData, tag_type: TagType) -> list[Issue]:
+    """The related object: a track or the ego vehicle, as the tag type allows."""
+    if t.related_ego and t.related_track_id is not None:
+        return [
+            Issue("invalid_field", "related_ego", "the related object is a track or ego, not both")
+        ]
+    has_related = t.related_ego or t.related_track_id is not None
+    if has_related and tag_type.related == "none":
+        path = "related_ego" if t.related_ego else "related_track_id"
+        return [Issue("tag_related_not_allowed", path, f"{t.tag} has no related object")]
+    if t.related_ego and not tag_type.related_ego:
+        return [Issue("tag_related_not_allowed", "related_ego", f"{t.tag} cannot relate to ego")]
+    if not has_related and tag_type.related == "required":
+        msg = f"{t.tag} needs a related object (a track" + (
+            " or ego)" if tag_type.related_ego else ")"
+        )
+        return [Issue("tag_related_missing", "related_track_id", msg)]
+    return []

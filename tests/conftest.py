@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,13 +13,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from pointcloud.io.pcd import write_pcd
-from server import accounts
+from server import accounts, taxonomy_drafts
 from server.app import create_app
 from server.config import Settings
 from server.db import make_engine
 from server.ingest import ingest
-from server.models import Task
-from server.tasks import start_for
+from server.models import Task, User
+from server.tasks import DEFAULT_PROJECT_ID, start_for
 from tests.sessions import sign_in
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -102,3 +103,16 @@ def client(settings: Settings, engine: Engine, tester: str, scene_id: int) -> It
     """A test client logged in as the lead ``tester`` (the fixtures' task is theirs)."""
     with TestClient(create_app(settings)) as c:
         yield logged_in(c, engine, settings)
+
+
+def publish_taxonomy(engine: Engine, doc: dict[str, Any], lead: str = "taxonomy-lead") -> int:
+    """Publish ``doc`` as the Default project's next taxonomy version (as the lead
+    ``lead``, created if missing); new tasks are pinned to it. Returns its id."""
+    with Session(engine) as db:
+        user = db.exec(select(User).where(User.name == lead)).first()
+        user = user or accounts.create_user(db, lead, "lead")
+        row = taxonomy_drafts.open_draft(db, DEFAULT_PROJECT_ID, user)
+        taxonomy_drafts.replace_body(db, row, doc)
+        version_id = taxonomy_drafts.publish(db, row, user, "test taxonomy")
+        db.commit()
+    return version_id

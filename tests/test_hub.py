@@ -12,7 +12,7 @@ from server.config import Settings
 from server.frames import FrameStore
 from server.hub import MAX_BACKLOG, Connection, Hub
 from server.protocol import Ops
-from server.taxonomy import DEFAULT_TAXONOMY
+from server.taxonomies import Taxonomies
 from tests.test_ws import new_box_ops
 
 
@@ -41,7 +41,7 @@ def test_a_stalled_recipient_does_not_hold_up_the_writer_and_gets_events_in_orde
     engine: Engine, settings: Settings, task_id: int, tester: str
 ) -> None:
     async def run() -> None:
-        hub = Hub(engine, DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
+        hub = Hub(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
         gate = asyncio.Event()
         stalled = _connection(task_id, FakeSocket(gate))
         await hub.join(stalled)

@@ -110,9 +110,9 @@ def test_every_export_lists_every_class_it_wrote_in_class_map(
     from server.annotations import Submission, Writer
     from server.frames import FrameStore
     from server.protocol import Ops
-    from server.taxonomy import DEFAULT_TAXONOMY
+    from server.taxonomies import Taxonomies
 
-    writer = Writer(engine, DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
+    writer = Writer(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
     ops, _, _ = new_box_ops()
     ped, _, _ = new_box_ops(size=(0.7, 0.7, 1.7), center=(12.0, 3.0, -0.9))
     ped[0]["data"]["label"] = "Pedestrian"

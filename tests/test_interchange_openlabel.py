@@ -9,7 +9,6 @@ Expected boxes come from an independent numpy construction of the same boxes.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from pathlib import Path
@@ -24,7 +23,8 @@ from pointcloud.io.pcd import write_pcd
 from server.config import Settings
 from server.interchange import export_scene, import_scene
 from server.interchange.exporter import load
-from server.taxonomy import DEFAULT_TAXONOMY, TagType
+from server.taxonomy import default_document
+from tests.conftest import publish_taxonomy
 
 Mat = NDArray[np.float64]
 FRAMES = 3
@@ -183,9 +183,12 @@ def _folder(tmp_path: Path, uris: list[str]) -> Path:
     return folder
 
 
-TAXONOMY = dataclasses.replace(
-    DEFAULT_TAXONOMY, tags={**DEFAULT_TAXONOMY.tags, "night": TagType("night", ("scene",))}
-)
+@pytest.fixture(autouse=True)
+def night_tag(engine: Engine) -> None:
+    """The project's taxonomy has a ``night`` scene tag (a published version 2)."""
+    doc = default_document()
+    doc["tags"].append({"name": "night", "subjects": ["scene"]})
+    publish_taxonomy(engine, doc)
 
 
 def _angle(a: float, b: float) -> float:
@@ -203,7 +206,7 @@ def test_camera_frame_quaternion_and_world_cuboids_land_in_the_lidar_frame(
         else [""] * FRAMES
     )
     folder = _folder(tmp_path, uris)
-    result = import_scene(engine, settings, "openlabel", folder, taxonomy=TAXONOMY)
+    result = import_scene(engine, settings, "openlabel", folder)
     report = result.report
     assert report.dropped == {}, report.to_json()
     assert report.frame_match == matched
@@ -256,10 +259,10 @@ def test_every_drop_is_reported_with_the_validators_message(
     ol = doc["openlabel"]
     box = ol["frames"]["0"]["objects"]["0"]["object_data"]["cuboid"]
     box.append(dict(box[0], name="second"))
-    ol["actions"]["1"] = {"name": "u_turn", "type": "u_turn"}
+    ol["actions"]["1"] = {"name": "moonwalk", "type": "moonwalk"}
     ol["frames"]["1"]["objects"]["1"]["object_data"]["cuboid"][0]["val"][0] += 500.0
     (folder / "openlabel.json").write_text(json.dumps(doc))
-    result = import_scene(engine, settings, "openlabel", folder, taxonomy=TAXONOMY)
+    result = import_scene(engine, settings, "openlabel", folder)
     report = result.report
     assert report.dropped == {
         "second_cuboid_same_object_and_frame": 1,
@@ -267,7 +270,7 @@ def test_every_drop_is_reported_with_the_validators_message(
         "cuboid:center_out_of_bounds": 1,
     }
     messages = {d["code"]: d["message"] for d in report.drops}
-    assert messages["unknown_tag"] == "tag type 'u_turn' is not in the taxonomy"
+    assert messages["unknown_tag"] == "tag type 'moonwalk' is not in the taxonomy"
     assert "outside frame" in messages["center_out_of_bounds"]
     assert report.counts["cuboids"] == len(TRUTH) - 1
 
@@ -279,7 +282,7 @@ def test_export_passes_vcd_validation_and_sanity_checks_and_reads_back(
     sanity = pytest.importorskip("vcd.sanity")
     scl = pytest.importorskip("vcd.scl")
     folder = _folder(tmp_path, [f"lidar/{f:06d}.pcd" for f in range(FRAMES)])
-    first = import_scene(engine, settings, "openlabel", folder, taxonomy=TAXONOMY).task_id
+    first = import_scene(engine, settings, "openlabel", folder).task_id
     out = tmp_path / "out"
     export_scene(engine, settings, first, "openlabel", out, points=True)
     v = core.VCD()
@@ -316,7 +319,7 @@ def test_export_passes_vcd_validation_and_sanity_checks_and_reads_back(
     for f, frame in enumerate(data.labels.frames):
         t, static = scene.get_transform("lidar", "odom", f)
         assert not static and np.allclose(t, frame.pose, atol=1e-9)
-    second = import_scene(engine, settings, "openlabel", out, taxonomy=TAXONOMY)
+    second = import_scene(engine, settings, "openlabel", out)
     assert second.report.dropped == {} and second.report.frame_match == "uri"
     again = load(engine, settings, second.task_id)
     key = lambda b: (b.track_id, b.frame)  # noqa: E731

@@ -56,6 +56,18 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("POST", "/api/import/{fmt}"): P.import_,
     ("GET", "/healthz"): PUBLIC, ("GET", "/readyz"): PUBLIC, ("GET", "/metrics"): P.operate,
     ("POST", "/api/sql"): P.query_sql, ("GET", "/sql"): PUBLIC,  # page: anonymous -> login
+    ("GET", "/api/taxonomy/versions"): P.view,
+    ("GET", "/api/taxonomy/versions/{version_id}"): P.view,
+    ("GET", "/api/taxonomy/diff"): P.view,
+    ("GET", "/api/taxonomy/draft"): P.edit_taxonomy, ("PUT", "/api/taxonomy/draft"): P.edit_taxonomy,
+    ("DELETE", "/api/taxonomy/draft"): P.edit_taxonomy,
+    ("POST", "/api/taxonomy/draft/changes"): P.edit_taxonomy,
+    ("GET", "/api/taxonomy/draft/dry-run"): P.edit_taxonomy,
+    ("POST", "/api/taxonomy/draft/publish"): P.edit_taxonomy,
+    ("POST", "/api/tasks/{task_id}/taxonomy"): P.edit_taxonomy,
+    ("GET", "/api/taxonomy/usage"): P.edit_taxonomy, ("GET", "/api/taxonomy/sizes"): P.edit_taxonomy,
+    ("GET", "/taxonomy"): PUBLIC,
+    ("GET", "/api/tasks/{task_id}/objects/{object_id}/history"): P.view,  # a page: anonymous -> login, non-leads 403
     ("WS", "/ws/echo"): USER, ("WS", "/ws/tasks/{task_id}"): USER,  # admit_websocket
     ("DELETE", "/api/scenes/{scene_id}"): P.upload,  # last: a lead's request deletes the scene
 }  # fmt: skip
@@ -94,7 +106,7 @@ def world(settings: Settings, engine: Engine, task_id: int) -> Iterator[dict[str
 
 def _url(path: str, task_id: int) -> str:
     values = {"scene_id": 1, "task_id": task_id, "index": 0, "digest": "0" * 32,
-              "fmt": "csv", "issue_id": 1, "action": "resolve"}  # fmt: skip
+              "fmt": "csv", "issue_id": 1, "action": "resolve", "version_id": 1, "object_id": "x"}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 

@@ -24,7 +24,7 @@ from server.frames import FrameStore
 from server.models import Cuboid, ReviewIssue, Scene, Task
 from server.protocol import Ops
 from server.tasks import create_task, move, start_for, take_next_review
-from server.taxonomy import DEFAULT_TAXONOMY
+from server.taxonomies import Taxonomies
 from tests.conftest import logged_in
 
 SCHEMA_DOC = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
@@ -241,7 +241,7 @@ def test_schema_doc_lists_every_table_and_column(engine: Engine) -> None:
 def seed(engine: Engine, settings: Settings, scene_id: int) -> None:
     """Three annotators label the scene, one with boxes 15 % short; a reviewer pins issues,
     rejects the short one's task and approves the others; the rework edits a box."""
-    writer = Writer(engine, DEFAULT_TAXONOMY, FrameStore(settings.frames_dir))
+    writer = Writer(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
     with Session(engine) as db:
         for name, role in [("ann-a", "annotator"), ("ann-b", "annotator"), ("ann-c", "annotator"),
                            ("rev-1", "reviewer")]:  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import math
@@ -11,8 +10,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-
-from server.taxonomy import DEFAULT_TAXONOMY
 
 _seq = itertools.count(1)
 CAR = {"center": [10.0, 0.0, -0.9], "size": [4.5, 1.9, 1.6], "yaw": 0.3}  # on the test object
@@ -121,11 +118,12 @@ def test_too_few_points_warns_or_refuses_as_the_class_says(
     empty_air = {"center": [-10.0, 10.0, 1.0]}  # above the ground, nothing there
     reply = post(client, task_id, cuboid(tid, **empty_air))
     assert reply["type"] == "ack" and warnings(reply) == ["too_few_points"]
-    strict = dataclasses.replace(DEFAULT_TAXONOMY.classes["Car"], min_points_severity="error")
-    writer = client.app.state.hub.writer  # type: ignore[attr-defined]
-    writer.taxonomy = dataclasses.replace(
-        DEFAULT_TAXONOMY, classes={**DEFAULT_TAXONOMY.classes, "Car": strict}
-    )
+    doc = client.get("/api/taxonomy/draft").json()["taxonomy"]
+    car = next(c for c in doc["classes"] if c["name"] == "Car")
+    car["min_points_severity"] = "error"
+    assert client.put("/api/taxonomy/draft", json={"taxonomy": doc}).status_code == 200
+    r = client.post("/api/taxonomy/draft/publish", json={"changelog": "Car boxes need points"})
+    assert r.status_code == 200 and r.json()["moved"][0]["result"] == "ack"
     tid2 = with_track(client, task_id)
     assert codes(post(client, task_id, cuboid(tid2, **empty_air))) == ["too_few_points"]
     assert post(client, task_id, cuboid(tid2))["type"] == "ack"  # on the object: enough

@@ -37,7 +37,9 @@ from server.interchange.paths import (
     PathEscapesError,
 )
 from server.progress import Progress, no_progress
-from server.taxonomy import DEFAULT_TAXONOMY, Taxonomy
+from server.tasks import DEFAULT_PROJECT_ID
+from server.taxonomies import Taxonomies
+from server.taxonomy import Taxonomy
 
 Reader = Callable[[ImportFolder, Taxonomy], Parsed]
 WriterFn = Callable[..., Report]
@@ -93,7 +95,6 @@ def import_scene(
     *,
     name: str | None = None,
     user: str | None = None,
-    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
     writer: Writer | None = None,
     progress: Progress = no_progress,
 ) -> ImportResult:
@@ -110,6 +111,8 @@ def import_scene(
     if not path.exists():
         raise FileNotFoundError(path)
     folder = ImportFolder(path.parent, path.name) if path.is_file() else ImportFolder(path)
+    taxonomies = writer.taxonomies if writer is not None else Taxonomies(engine)
+    taxonomy = taxonomies.current_of(DEFAULT_PROJECT_ID)[1]  # the new task's version
     try:
         folder.check_tree()
         try:
@@ -120,7 +123,7 @@ def import_scene(
                 f"not a readable {fmt} folder: {type(exc).__name__}{key}"
             ) from exc
         return import_parsed(
-            engine, settings, parsed, name=name, user=user, taxonomy=taxonomy, writer=writer,
+            engine, settings, parsed, name=name, user=user, writer=writer,
             progress=progress,
         )  # fmt: skip
     except (InterchangeError, PointCloudError) as exc:

@@ -1,13 +1,12 @@
 """Class names between the formats and the taxonomy (docs/formats.md has the tables).
 
 A foreign type is matched, in this order and ignoring case: a class of the
-taxonomy (``car`` -> ``Car``); the format's own table (``TO_TAXONOMY``); the
-taxonomy's alias table (``ALIASES``, keyed by taxonomy version: nuScenes
-categories such as ``vehicle.car``, common lower-case names). Anything else
-becomes ``Other`` with the type in its ``description`` track attribute, so
-nothing is lost. The summary's ``class_map`` lists every mapping that
-changed a name. The alias table lives here until taxonomies are stored in the
-database (issue 11).
+project's taxonomy (``car`` -> ``Car``); the taxonomy's own alias table
+(``aliases`` in the taxonomy document, edited by leads: nuScenes categories
+such as ``vehicle.car``, common lower-case names); the format's table
+(``TO_TAXONOMY``). Anything else becomes ``Other`` with the type in its
+``description`` track attribute, so nothing is lost. The summary's
+``class_map`` lists every mapping that changed a name.
 """
 
 from __future__ import annotations
@@ -16,41 +15,29 @@ from server.interchange.model import Attrs, Report
 from server.taxonomy import Taxonomy
 
 TO_TAXONOMY: dict[str, dict[str, str]] = {
-    "sustech": {"Rider": "Cyclist", "Motor": "Motorcycle", "Van": "Van"},
+    "sustech": {
+        "Rider": "Cyclist",
+        "Motor": "Motorcycle",
+        "Van": "Van",
+        "BicycleRider": "Cyclist",
+        "MotorcyleRider": "Motorcyclist",
+        "Cone": "TrafficCone",
+        "TrafficBarrier": "Barrier",
+        "PoliceCar": "EmergencyVehicle",
+    },
     "kitti": {"Person_sitting": "Pedestrian", "Tram": "Other", "Misc": "Other"},
 }
 """Foreign type -> taxonomy class, per format (types the taxonomy has map to themselves)."""
 
-ALIASES: dict[str, dict[str, str]] = {
-    "default-1": {
-        "vehicle.car": "Car",
-        "vehicle.emergency.police": "Car",
-        "vehicle.truck": "Truck",
-        "vehicle.trailer": "Truck",
-        "vehicle.construction": "Truck",
-        "vehicle.emergency.ambulance": "Van",
-        "vehicle.bus.rigid": "Bus",
-        "vehicle.bus.bendy": "Bus",
-        "vehicle.motorcycle": "Motorcycle",
-        "vehicle.bicycle": "Cyclist",
-        "human.pedestrian.adult": "Pedestrian",
-        "human.pedestrian.child": "Pedestrian",
-        "human.pedestrian.construction_worker": "Pedestrian",
-        "human.pedestrian.police_officer": "Pedestrian",
-        "person": "Pedestrian",
-        "people": "Pedestrian",
-        "bicycle": "Cyclist",
-        "bike": "Cyclist",
-        "motorbike": "Motorcycle",
-        "motor": "Motorcycle",
-        "rider": "Cyclist",
-        "person_sitting": "Pedestrian",
-    }
-}
-"""Per-taxonomy aliases (lower-case foreign name -> class), matched ignoring case."""
 
 FROM_TAXONOMY: dict[str, dict[str, str]] = {
-    "sustech": {"Cyclist": "Rider", "Motorcycle": "Motor"},
+    "sustech": {
+        "Cyclist": "Rider",
+        "Motorcycle": "Motor",
+        "Motorcyclist": "MotorcyleRider",
+        "TrafficCone": "Cone",
+        "Barrier": "TrafficBarrier",
+    },
     "kitti": {"Bus": "Bus", "Motorcycle": "Motorcycle"},
     "kitti-tracking": {"Bus": "Bus", "Motorcycle": "Motorcycle"},
     "nuscenes-v1": {
@@ -61,6 +48,16 @@ FROM_TAXONOMY: dict[str, dict[str, str]] = {
         "Motorcycle": "vehicle.motorcycle",
         "Cyclist": "vehicle.bicycle",
         "Pedestrian": "human.pedestrian.adult",
+        "Trailer": "vehicle.trailer",
+        "Bicycle": "vehicle.bicycle",
+        "EmergencyVehicle": "vehicle.emergency.ambulance",
+        "Motorcyclist": "vehicle.motorcycle",
+        "Child": "human.pedestrian.child",
+        "WheelchairUser": "human.pedestrian.wheelchair",
+        "Animal": "animal",
+        "TrafficCone": "movable_object.trafficcone",
+        "Barrier": "movable_object.barrier",
+        "Sign": "movable_object.debris",
         "Other": "movable_object.debris",
     },
 }
@@ -76,7 +73,7 @@ def match_class(fmt: str, type_name: str, taxonomy: Taxonomy) -> str | None:
     by_fold = {c.casefold(): c for c in taxonomy.classes}
     if folded in by_fold:
         return by_fold[folded]
-    for table in (TO_TAXONOMY.get(fmt, {}), ALIASES.get(taxonomy.version, {})):
+    for table in (taxonomy.aliases, TO_TAXONOMY.get(fmt, {})):
         for name, label in table.items():
             if name.casefold() == folded and label in taxonomy.classes:
                 return label
@@ -101,6 +98,15 @@ def from_class(fmt: str, label: str, attributes: Attrs) -> str:
     if fmt.startswith("kitti") and label == OTHER:
         return "Misc"
     return FROM_TAXONOMY.get(fmt, {}).get(label, label)
+
+
+def record_mapping(report: Report, label: str, name: str) -> str:
+    """Note in ``report.class_map`` that class ``label`` was exported as ``name``: under
+    the class's name, or ``<class>:<type>`` when the class went out under several types
+    (a nuScenes scene's Pedestrians keep their adult / child categories). Returns ``name``."""
+    known = report.class_map.get(label)
+    report.class_map[label if known in (None, name) else f"{label}:{name}"] = name
+    return name
 
 
 def export_type(fmt: str, label: str, attributes: Attrs, report: Report) -> str:

@@ -143,6 +143,7 @@ def load(engine: Engine, settings: Settings, task_id: int) -> SceneData:
             ext.get(g["track_id"]) if g["track_id"] else None,
             ext.get(g["related_track_id"]) if g["related_track_id"] else None,
             dict(g["attributes"]),
+            bool(g.get("related_ego")),
         )  # fmt: skip
         for g in st.objects["tag"].values()
     ]

@@ -30,7 +30,7 @@ from server.interchange.model import AnnotationSet, Box, InterchangeError, Repor
 from server.models import Frame
 from server.progress import Progress, no_progress
 from server.protocol import Ops
-from server.taxonomy import DEFAULT_TAXONOMY, Taxonomy
+from server.taxonomies import Taxonomies
 
 BATCH_OPS = 500
 MAX_EXAMPLES = 20
@@ -92,7 +92,6 @@ def import_parsed(
     *,
     name: str | None = None,
     user: str | None = None,
-    taxonomy: Taxonomy = DEFAULT_TAXONOMY,
     writer: Writer | None = None,
     progress: Progress = no_progress,
 ) -> ImportResult:
@@ -107,7 +106,7 @@ def import_parsed(
     assert task_id is not None
     _store_poses(engine, scene_id, parsed.labels, index_of)
     ops = _ops(scene_id, parsed.labels, index_of, report)
-    writer = writer or Writer(engine, taxonomy, FrameStore(settings.frames_dir))
+    writer = writer or Writer(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
     _apply(writer, task_id, user or settings.default_user, ops, report, progress)
     progress("labels", len(ops), len(ops))
     report.counts["frames"] = result.frames
@@ -163,6 +162,7 @@ def _ops(
                 None if g.related_track_id is None else scoped_id(scene_id, g.related_track_id)
             ),
             "attributes": g.attributes,
+            **({"related_ego": True} if g.related_ego else {}),
         }  # fmt: skip
         ops.append({"op": "create", "kind": "tag", "id": uuid.uuid4().hex, "data": tag_data})
     return ops

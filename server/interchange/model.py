@@ -62,6 +62,8 @@ class Tag:
     track_id: str | None = None
     related_track_id: str | None = None
     attributes: Attrs = field(default_factory=dict)
+    related_ego: bool = False
+    """The related object is the ego vehicle (``related: ego``)."""
 
 
 @dataclass

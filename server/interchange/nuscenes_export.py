@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from server.interchange.classes import export_type
+from server.interchange.classes import export_type, record_mapping
 from server.interchange.exporter import SceneData
 from server.interchange.geometry import euler_to_quat, pose_to_tq, tq_to_pose
 from server.interchange.model import Box, FrameMeta, Report
@@ -199,7 +199,11 @@ def _boxes(
     categories: dict[str, dict[str, Any]] = {}
     for t in labels.tracks:
         raw = _raw(t.attributes)
-        name = str(raw.get("category") or export_type("nuscenes-v1", t.label, t.attributes, report))
+        kept = raw.get("category")  # the category the scene was imported with
+        if kept:
+            name = record_mapping(report, t.label, str(kept))
+        else:
+            name = export_type("nuscenes-v1", t.label, t.attributes, report)
         cat = categories.setdefault(name, {"token": orig.token_of("category", name) or tok("category", name),
                                            "name": name, "description": ""})  # fmt: skip
         inst = t.id if TOKEN.match(t.id) else tok("instance", t.id)

@@ -17,7 +17,9 @@ interval sanity checks:
 - ``actions``: one per behaviour tag, ``type`` = tag type, ``frame_intervals``
   = its range, ``action_data`` = its attributes plus ``subject`` (text);
   relations ``isSubjectOfAction`` / ``isObjectOfAction`` (with the action's
-  frame intervals) link the track and the related track. Each frame lists
+  frame intervals) link the track and the related track; a tag related to the
+  ego vehicle (``related: ego``) links one object of type ``ego`` (named
+  ``ego``, written only when some tag needs it). Each frame lists
   the objects, actions and relations present in it.
 - ``coordinate_systems``: ``odom`` (world) with child ``lidar`` whose
   ``pose_wrt_parent`` is the identity; each frame's ego pose is the
@@ -37,6 +39,10 @@ from server.interchange.model import AnnotationSet, Attrs, Report
 from server.validation import IMPORTED
 
 FILE = "openlabel.json"
+EGO = "ego"
+"""The object a ``related: ego`` tag's isObjectOfAction relation names."""
+EGO_KEY = "<ego>"
+"""Its key among the track ids (no track id can hold ``<``)."""
 ONTOLOGY = "0"
 LOST = ["cuboid and tag ids (new ids on import)", "the edit history"]
 IDENTITY = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
@@ -127,6 +133,9 @@ def build(data: SceneData, report: Report) -> dict[str, Any]:
             **({"object_data": static} if static else {}),
             "object_data_pointers": _pointers(static, pointers.get(t.id, {})),
         }  # fmt: skip
+    if any(g.related_ego for g in labels.tags):
+        uid[EGO_KEY] = str(len(objects))
+        objects[uid[EGO_KEY]] = {"name": EGO, "type": EGO, "ontology_uid": ONTOLOGY}
     actions, relations = _actions(labels, uid, frames)
     n = len(labels.frames)
     doc: dict[str, Any] = {
@@ -172,7 +181,7 @@ def _actions(
         mine = [str(i)]
         for kind, track in (
             ("isSubjectOfAction", g.track_id),
-            ("isObjectOfAction", g.related_track_id),
+            ("isObjectOfAction", EGO_KEY if g.related_ego else g.related_track_id),
         ):
             if track is not None:
                 rel = str(len(relations))

@@ -195,6 +195,8 @@ def _tracks(doc: dict[str, Any], taxonomy: Taxonomy, report: Report) -> dict[str
         if not isinstance(obj, dict):
             report.drop("malformed_object")
             continue
+        if is_ego(obj):
+            continue  # the ego vehicle is not a track: tags relate to it (related: ego)
         label, extra = to_class("openlabel", str(obj.get("type", "")), taxonomy, report)
         cls = taxonomy.classes.get(label)
         entries = [e for e in _entries(obj.get("object_data")) if e[0] not in extra]
@@ -269,12 +271,19 @@ def _tags(
 ) -> None:  # fmt: skip
     subject: dict[str, str] = {}
     related: dict[str, str] = {}
+    objects = doc.get("objects") or {}
+    egos = {str(u) for u, o in objects.items() if isinstance(o, dict) and is_ego(o)}
+    ego_related: set[str] = set()
     for rel in (doc.get("relations") or {}).values():
         target = subject if rel.get("type") == "isSubjectOfAction" else related
         for s in rel.get("rdf_subjects") or []:
             for o in rel.get("rdf_objects") or []:
-                if s.get("type") == "object" and o.get("type") == "action" and s["uid"] in tracks:
+                if s.get("type") != "object" or o.get("type") != "action":
+                    continue
+                if s["uid"] in tracks:
                     target[str(o["uid"])] = tracks[s["uid"]].id
+                elif str(s["uid"]) in egos and target is related:
+                    ego_related.add(str(o["uid"]))
     numbered = {int(k): v for k, v in position.items() if k.lstrip("-").isdigit()}
     for uid, action in (doc.get("actions") or {}).items():
         entries = _entries(action.get("action_data"))
@@ -300,4 +309,9 @@ def _tags(
                     r.drop("tag_without_point_cloud")
         for first, last in ranges:
             labels.tags.append(Tag(str(action.get("type")), kind, first, last, subject.get(uid),
-                                   related.get(uid), dict(attrs)))  # fmt: skip
+                                   related.get(uid), dict(attrs), uid in ego_related))  # fmt: skip
+
+
+def is_ego(obj: dict[str, Any]) -> bool:
+    """An object that stands for the ego vehicle (type ``ego`` or ``ego_vehicle``)."""
+    return str(obj.get("type", "")).casefold() in ("ego", "ego_vehicle", "egovehicle")

@@ -16,7 +16,7 @@ export class Signal {
  *   keyframe: boolean, revision: number}} Cuboid
  * @typedef {{id: string, label: string, attributes: object, revision: number}} Track
  * @typedef {{id: string, tag: string, subject: string, track_id: string|null,
- *   related_track_id: string|null, first_frame: number, last_frame: number,
+ *   related_track_id: string|null, related_ego?: boolean, first_frame: number, last_frame: number,
  *   attributes: object, revision: number}} Tag
  */
 

@@ -13,6 +13,7 @@ import { Notices } from "./notices.js";
 import { ObjectList } from "./object-list.js";
 import { displayName } from "./names.js";
 import { boxName, renderPanel } from "./panel.js";
+import { initHistory } from "./history.js";
 import { installSequence } from "./sequence.js";
 import { Outbox } from "./store.js";
 import { Markers } from "./markers.js";
@@ -77,6 +78,12 @@ sync.onRefused.add((/** @type {any} */ msg, /** @type {any} */ batch) => {
   // Show the server's version at once; the snapshot that follows confirms it.
   applyOps([{ op: msg.current ? "update" : "delete", kind: msg.kind, id: msg.id, state: msg.current }]);
   app.signals.annotationsReset.dispatch();
+});
+initHistory(app, taskId);
+sync.onTaxonomy.add((/** @type {any} */ taxonomy) => {
+  // Comes before the migration's events, so every class they name is known.
+  setTaxonomy(taxonomy);
+  drawBoxes();
 });
 sync.onPresence.add((/** @type {any[]} */ clients) => {
   const others = clients.filter((c) => c.client_id !== sync.clientId);
@@ -167,11 +174,14 @@ function bindKeys() {
   for (const [key, axis, sign, what] of sizes) {
     keys.bind(`${key} shift+${key}`, (e) => actions.resize(axis, sign * step(e, 0.1, 0.5)), `${what} 0.1 m (Shift: 0.5 m)`);
   }
-  app.taxonomy.classes.slice(0, 9).forEach((/** @type {any} */ c, /** @type {number} */ i) => {
+  for (let i = 0; i < 9; i++) {
     // With a box selected a number changes its track's class; otherwise the class of new boxes.
-    keys.bind(String(i + 1), () => (app.selected ? actions.relabel(c.name) : setClass(c.name)),
-      `${c.name}: class of the selected track (none selected: of new boxes)`);
-  });
+    // Read at key time: the task's taxonomy version may change while the page is open.
+    keys.bind(String(i + 1), () => {
+      const c = usableClasses()[i];
+      if (c) app.selected ? actions.relabel(c.name) : setClass(c.name);
+    }, `class number ${i + 1} in the picker: of the selected track (none selected: of new boxes)`);
+  }
   return keys;
 }
 
@@ -180,12 +190,28 @@ function setClass(/** @type {string} */ name) {
   /** @type {HTMLSelectElement} */ ($("class-select")).value = name;
 }
 
-async function start() {
-  const taxonomy = app.taxonomy;
+/** The classes new tracks may take (not deprecated), in the taxonomy's order. @returns {any[]} */
+function usableClasses() {
+  return app.taxonomy.classes.filter((/** @type {any} */ c) => !c.deprecated);
+}
+
+/** Use a taxonomy version: the class picker lists its classes (deprecated ones take no
+ *  new tracks, so they are left out); the chosen class stays when it still exists.
+ *  @param {any} taxonomy as /api/taxonomy answers */
+function setTaxonomy(taxonomy) {
+  app.taxonomy = taxonomy;
+  const usable = usableClasses();
   const select = /** @type {HTMLSelectElement} */ ($("class-select"));
-  select.replaceChildren(...taxonomy.classes.map((/** @type {any} */ c, /** @type {number} */ i) => new Option(`${i + 1} ${c.name}`, c.name)));
+  select.replaceChildren(...usable.map((/** @type {any} */ c, /** @type {number} */ i) =>
+    new Option(`${i + 1} ${c.display_name || c.name}`, c.name)));
   select.onchange = () => { setClass(select.value); select.blur(); };
-  setClass(taxonomy.classes[0].name);
+  const keep = usable.some((/** @type {any} */ c) => c.name === app.label);
+  setClass(keep ? app.label : usable[0].name);
+  app.signals.annotationsReset.dispatch();
+}
+
+async function start() {
+  setTaxonomy(app.taxonomy);  // the task's version, inlined in the page
   $("view-top").onclick = () => setView("top");
   $("view-persp").onclick = () => setView("persp");
   $("prev-frame").onclick = () => app.setFrame(app.frame - 1);

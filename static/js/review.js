@@ -149,8 +149,8 @@ export class ReviewPanel {
 
   /** @param {any} h */
   pinForm(h) {
-    const types = ["missing_object", "false_positive", "wrong_class", "loose_fit", "tight_fit", "wrong_heading",
-      "wrong_track_id", "wrong_attribute", "missing_tag", "tag_timing", "other"];
+    // The review error types of the task's taxonomy version (docs/taxonomy.md).
+    const types = /** @type {string[]} */ (this.app.taxonomy?.error_types ?? ["other"]);
     const select = /** @type {HTMLSelectElement} */ (h("select", { "aria-label": "Error type", "data-testid": "pin-type" }));
     select.replaceChildren(...types.map((t) => new Option(t.replace(/_/g, " "), t)));
     const comment = /** @type {HTMLInputElement} */ (h("input", { placeholder: "comment", "aria-label": "Issue comment", "data-testid": "pin-comment" }));

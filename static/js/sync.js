@@ -29,6 +29,7 @@ export class Sync {
     this.onSnapshot = new Signal();    // (snapshot)
     this.onEvent = new Signal();       // (event)
     this.onPresence = new Signal();    // (clients)
+    this.onTaxonomy = new Signal();    // (taxonomy): the task moved to another taxonomy version
     this.onState = new Signal();       // (state, message)
     this.onAck = new Signal();         // (ack)
     this.onRefused = new Signal();     // (reject or conflict, the refused batch or null)
@@ -95,6 +96,8 @@ export class Sync {
       this.onEvent.dispatch(msg);
     } else if (msg.type === "presence") {
       this.onPresence.dispatch(msg.clients);
+    } else if (msg.type === "taxonomy") {
+      this.onTaxonomy.dispatch(msg.taxonomy);
     } else if (msg.type === "ack" || msg.type === "reject" || msg.type === "conflict") {
       this.answered(msg);
     } else if (msg.type === "error") {

@@ -12,6 +12,9 @@ import { TagCommand } from "./commands.js";
 import { uuid } from "./store.js";
 import { trackName } from "./tracks.js";
 
+/** The related-object choice that means the ego vehicle (no track id holds "<"). */
+const EGO = "<ego>";
+
 /** @typedef {import("./app.js").App} App @typedef {import("./app.js").Tag} Tag
  *  @typedef {{key: string, subject: "ego"|"scene"|"track", trackId: string|null, name: string}} Lane */
 
@@ -53,7 +56,7 @@ export class Timeline {
     this.playBtn.onclick = () => this.togglePlay();
     /** @type {HTMLButtonElement} */ ($("tag-add")).onclick = () => this.addTag();
     this.deleteBtn.onclick = () => this.deleteTag();
-    this.typeSelect.onchange = () => this.typeSelect.blur();
+    this.typeSelect.onchange = () => { this.typeSelect.blur(); this.schedule(); };
     this.relatedSelect.onchange = () => this.relatedSelect.blur();
     // A clicked button or a moved slider gives the focus back, so keys stay timeline keys.
     $("timeline").addEventListener("click", (e) => { if (e.target instanceof HTMLButtonElement) e.target.blur(); });
@@ -198,9 +201,11 @@ export class Timeline {
     if (!this.range) { this.tell("Choose frames first: drag on a lane, or press [ and ] at the first and last frame"); return; }
     if (!type) { this.tell(`No tag type applies to ${lane.name}`); return; }
     const related = this.relatedSelect.value || null;
+    const ego = related === EGO;
     /** @type {Tag} */
     const tag = {
-      id: uuid(), tag: type, subject: lane.subject, track_id: lane.trackId, related_track_id: related,
+      id: uuid(), tag: type, subject: lane.subject, track_id: lane.trackId,
+      related_track_id: ego ? null : related, ...(ego ? { related_ego: true } : {}),
       first_frame: this.range.first, last_frame: this.range.last, attributes: {}, revision: 0,
     };
     this.editor.execute(new TagCommand(this.app, tag.id, null, tag, "add tag"));
@@ -367,7 +372,7 @@ export class Timeline {
         bar.dataset.tagId = t.id;
         bar.dataset.testid = "tag-bar";
         bar.classList.toggle("selected", t.id === app.selectedTag);
-        const related = t.related_track_id ? ` → ${trackName(app, t.related_track_id)}` : "";
+        const related = t.related_ego ? " → ego" : t.related_track_id ? ` → ${trackName(app, t.related_track_id)}` : "";
         bar.title = `${t.tag}${related}, frames ${t.first_frame + 1}–${t.last_frame + 1}; drag an end to change`;
         const label = el("span", "tl-tag-label");
         label.textContent = t.tag + related;
@@ -401,12 +406,15 @@ export class Timeline {
     }
     this.typeSelect.value = keepType;
     this.typeSelect.disabled = !types.length;
+    // The related object the tag type takes (docs/taxonomy.md): none, a track, or the ego vehicle.
+    const info = app.taxonomy.tags.find((/** @type {any} */ t) => t.name === keepType);
     const others = [...app.tracks.keys()].filter((id) => id !== lane.trackId);
-    const values = ["", ...others];
+    const values = !info || info.related === "none" ? [""] : ["", ...(info.related_ego ? [EGO] : []), ...others];
+    const relatedName = (/** @type {string} */ v) => (v === EGO ? "ego vehicle" : v ? trackName(app, v) : "no related track");
     const keepRelated = values.includes(this.relatedSelect.value) ? this.relatedSelect.value : "";
     if ([...this.relatedSelect.options].map((o) => `${o.value}:${o.text}`).join()
-      !== values.map((v) => `${v}:${v ? trackName(app, v) : "no related track"}`).join()) {
-      this.relatedSelect.replaceChildren(...values.map((v) => new Option(v ? trackName(app, v) : "no related track", v)));
+      !== values.map((v) => `${v}:${relatedName(v)}`).join()) {
+      this.relatedSelect.replaceChildren(...values.map((v) => new Option(relatedName(v), v)));
     }
     this.relatedSelect.value = keepRelated;
     this.rangeEl.textContent = this.range
@@ -416,7 +424,8 @@ export class Timeline {
     this.deleteBtn.hidden = !tag;
     if (tag) {
       const who = tag.subject === "track" ? trackName(app, tag.track_id) : tag.subject;
-      const related = tag.related_track_id ? ` · related ${trackName(app, tag.related_track_id)}` : "";
+      const related = tag.related_ego ? " · related ego vehicle"
+        : tag.related_track_id ? ` · related ${trackName(app, tag.related_track_id)}` : "";
       this.infoEl.textContent = `Tag ${tag.tag} · ${who} · frames ${tag.first_frame + 1}–${tag.last_frame + 1}${related}`;
       this.infoEl.title = this.infoEl.textContent;
       return;

@@ -14,7 +14,7 @@ from server.auth import CsrfDep
 from server.errors import ApiError
 from server.policy import Permission
 from server.protocol import Ops, inline_schema, message_error
-from server.reads import snapshot
+from server.reads import object_history, snapshot
 
 router = APIRouter(prefix="/api/tasks/{task_id}", tags=["labels"], dependencies=[CsrfDep])
 
@@ -26,6 +26,17 @@ async def read_annotations(task: TaskDep, hub: HubDep, user: CurrentUser) -> dic
     if snap is None:
         raise ApiError(404, "task_not_found", f"task {task.id} does not exist")
     return snap.model_dump()
+
+
+@router.get("/objects/{object_id}/history", dependencies=[needs(Permission.view)])
+async def read_history(task: TaskDep, hub: HubDep, object_id: str) -> list[dict[str, Any]]:
+    """Every accepted edit of an object, oldest first; for a cuboid also its track's
+    (a class change or a taxonomy migration edits the track). Each names who, when,
+    the fields it changed, and why when the server made it (``reason``)."""
+    assert task.id is not None
+    if not 1 <= len(object_id) <= 64:
+        raise ApiError(404, "object_not_found", "no such object")
+    return await run_in_threadpool(object_history, hub.engine, task.id, object_id)
 
 
 OPS_BODY = {

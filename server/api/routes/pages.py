@@ -26,9 +26,11 @@ from server.api.deps import SessionDep, SettingsDep, get_task
 from server.api.routes.scenes import scene_json, taxonomy
 from server.auth import PUBLIC, OptionalUser, Principal, login_redirect
 from server.config import Settings
+from server.errors import ApiError
 from server.home import home_context
 from server.ingest import frame_file
 from server.models import Frame, Scene, User
+from server.policy import Permission
 from server.tasks import IN_REVIEW, may_edit
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -78,12 +80,15 @@ def workspace(
     mode = "edit" if may_edit(task.state, task.assignee_id, user.id or 0) else "view"
     if task.state == IN_REVIEW and task.reviewer_id == user.id:
         mode = "review"
+    tax = taxonomy(session, user, request.app.state.hub, task.id)  # the task's version
     context = {"scene": scene, "task": task, "user": user, "mode": mode,
-               "csrf": principal.csrf_token or "", **first_frame(session, settings, scene)}  # fmt: skip
+               "csrf": principal.csrf_token or "", **first_frame(session, settings, scene, tax)}  # fmt: skip
     return templates.TemplateResponse(request, "workspace.html", context)
 
 
-def first_frame(session: Session, settings: Settings, scene: Scene) -> dict[str, Any]:
+def first_frame(
+    session: Session, settings: Settings, scene: Scene, tax: dict[str, Any]
+) -> dict[str, Any]:
     """What the workspace page carries for its first frame: ``boot`` (the scene, the
     taxonomy and frame 0's hierarchy as inline JSON), ``modules`` to preload and
     ``tiles``, the URL of frame 0's root tile."""
@@ -96,7 +101,7 @@ def first_frame(session: Session, settings: Settings, scene: Scene) -> dict[str,
         hierarchy = json.loads(path.read_bytes())
     boot = {
         "scene": scene_json(scene, list(frames)),
-        "taxonomy": taxonomy(),
+        "taxonomy": tax,
         "hierarchy": hierarchy,
     }
     nodes = hierarchy["nodes"] if hierarchy else []
@@ -176,3 +181,16 @@ def _module_file(url: str) -> Path | None:
             if path.is_file() and path.is_relative_to(folder.resolve()):
                 return path
     return None
+
+
+@router.get("/taxonomy", response_class=HTMLResponse, dependencies=[PUBLIC])
+def taxonomy_page(request: Request, session: SessionDep, principal: OptionalUser) -> Response:
+    """The lead's taxonomy page: versions and diffs, the draft with usage counts, changes,
+    size priors from the data, dry run and publish (docs/taxonomy.md)."""
+    user = _user(session, principal)
+    if user is None or principal is None:
+        return login_redirect(request)
+    if Permission.edit_taxonomy not in principal.permissions:
+        raise ApiError(403, "forbidden", "only leads edit the taxonomy")
+    context = {"user": user, "csrf": principal.csrf_token or ""}
+    return templates.TemplateResponse(request, "taxonomy.html", context)

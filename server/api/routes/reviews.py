@@ -12,21 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import MAX_ID, CurrentUser, SessionDep, TaskDep, needs
+from server.api.deps import MAX_ID, CurrentUser, HubDep, SessionDep, TaskDep, get_task, needs
 from server.auth import CsrfDep
 from server.errors import ApiError
 from server.models import ReviewComment, ReviewIssue, Task, User, utcnow
 from server.policy import Permission
 from server.reads import current_warnings
-from server.tasks import IN_REVIEW
+from server.tasks import DEFAULT_PROJECT_ID, IN_REVIEW
 from server.text import check_free_text
 
 router = APIRouter(prefix="/api", tags=["reviews"], dependencies=[CsrfDep])
-ERROR_TYPES = (
-    "missing_object", "false_positive", "wrong_class", "loose_fit", "tight_fit",
-    "wrong_heading", "wrong_track_id", "wrong_attribute", "missing_tag", "tag_timing", "other",
-)  # fmt: skip
-ErrorType = Literal[ERROR_TYPES]  # type: ignore[valid-type]
 Text = Field(default="", max_length=2000)
 
 
@@ -35,7 +30,8 @@ class NewIssue(BaseModel):
     (``frame`` + ``point``, frame coordinates in metres)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    error_type: ErrorType
+    error_type: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+    """One of the error types of the task's taxonomy version."""
     comment: str = Text
     object_kind: Literal["cuboid", "track", "tag"] | None = None
     object_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
@@ -93,8 +89,17 @@ def _issue(session: Session, issue_id: int) -> tuple[ReviewIssue, Task]:
 
 
 @router.get("/review/error-types", dependencies=[needs(Permission.view)])
-def error_types() -> list[str]:
-    return list(ERROR_TYPES)
+def error_types(
+    session: SessionDep, hub: HubDep, user: CurrentUser, task_id: int | None = None
+) -> list[str]:
+    """The review error types of a task's taxonomy version (default: the Default
+    project's current version)."""
+    conn = session.connection()
+    if task_id is None:
+        return list(hub.taxonomies.current(conn, DEFAULT_PROJECT_ID)[1].error_types)
+    task = get_task(task_id, session, user)
+    assert task.id is not None
+    return list(hub.taxonomies.for_task(conn, task.id)[1].error_types)
 
 
 @router.get("/tasks/{task_id}/issues", dependencies=[needs(Permission.view)])
@@ -110,18 +115,26 @@ async def warnings(task: TaskDep, request: Request) -> list[dict[str, Any]]:
     """The server's validation warnings on the task's objects as they stand (automatic
     issues: size outside the class prior, too few points, tag without a subject box)."""
     assert task.id is not None
-    taxonomy = request.app.state.hub.writer.taxonomy
+    _, taxonomy = request.app.state.hub.taxonomies.of_task(task.id)  # the task's version
     return await run_in_threadpool(current_warnings, request.app.state.engine, task.id, taxonomy)
 
 
 @router.post("/tasks/{task_id}/issues", status_code=201, dependencies=[needs(Permission.review)])
 def pin_issue(
-    task: TaskDep, body: NewIssue, session: SessionDep, user: CurrentUser
+    task: TaskDep, body: NewIssue, session: SessionDep, user: CurrentUser, hub: HubDep
 ) -> dict[str, Any]:
-    """The task's reviewer pins an issue while the task is in review."""
+    """The task's reviewer pins an issue while the task is in review, with an error type
+    of the task's taxonomy version."""
     if task.reviewer_id != user.id or task.state != IN_REVIEW:
         raise ApiError(403, "not_reviewer", "only the task's reviewer pins issues, during review")
     assert task.id is not None and user.id is not None
+    known = hub.taxonomies.for_task(session.connection(), task.id)[1].error_types
+    if body.error_type not in known:
+        raise ApiError(
+            422,
+            "unknown_error_type",
+            f"error type {body.error_type!r} is not one of {', '.join(known)}",
+        )
     x, y, z = body.point if body.point is not None else (None, None, None)
     issue = ReviewIssue(
         task_id=task.id, author_id=user.id, error_type=body.error_type, comment=body.comment,

@@ -10,14 +10,22 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import CurrentUser, HubDep, SceneDep, SessionDep, SettingsDep, needs
+from server.api.deps import (
+    CurrentUser,
+    HubDep,
+    SceneDep,
+    SessionDep,
+    SettingsDep,
+    get_task,
+    needs,
+)
 from server.auth import CsrfDep
 from server.errors import ApiError
 from server.models import Frame, Scene, Task
 from server.names import InvalidNameError, clean_scene_name
 from server.policy import Permission, allows
 from server.scene_admin import delete_scene, summaries
-from server.taxonomy import DEFAULT_TAXONOMY
+from server.tasks import DEFAULT_PROJECT_ID
 from server.uploads import store_upload
 from server.visibility import visible_tasks
 
@@ -120,5 +128,17 @@ async def upload_scene(
 
 
 @router.get("/taxonomy", dependencies=[needs(Permission.view)])
-def taxonomy() -> dict[str, Any]:
-    return DEFAULT_TAXONOMY.to_json()
+def taxonomy(
+    session: SessionDep, user: CurrentUser, hub: HubDep, task_id: int | None = None
+) -> dict[str, Any]:
+    """The taxonomy a task is validated under (``task_id``), else the Default project's
+    current version; ``version_id`` names the stored version."""
+    conn = session.connection()
+    if task_id is None:
+        version_id, tax = hub.taxonomies.current(conn, DEFAULT_PROJECT_ID)
+    else:
+        task = get_task(task_id, session, user)  # 404 unless the user may see it
+        assert task.id is not None
+        version_id, tax = hub.taxonomies.for_task(conn, task.id)
+    session.commit()  # a task from before versions was pinned just now
+    return {"version_id": version_id, **tax.to_json()}
