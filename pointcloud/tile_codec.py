@@ -116,19 +116,35 @@ def ordered_positions(
     """The storage order of a node's points and their position planes.
 
     ``indices`` (the node's points in Morton order of their cells) or the same
-    points in file order, whichever position planes deflate smaller (zlib level
-    1 as the judge; judging on a part of the node chose worse). File order wins
-    where the file is scan-ordered (a lidar's rings, an airborne flight line)
-    and the node holds all points of its cube.
+    points in file order, whichever position planes have the smaller order-0
+    entropy, plane by plane (:func:`plane_bits`). File order wins where the file
+    is scan-ordered (a lidar's rings, an airborne flight line) and the node
+    holds all points of its cube.
+
+    The judge was zlib level 1 on both orders: a third of the build time on a
+    generated 2M-point scene. The entropy judge costs a few percent of that and
+    chooses the same order on every node of KITTI and autzen, and on 19 of 21
+    bcts_1 nodes (100 bytes larger in 1.7 MB).
     """
     morton = _position_planes(_quantise(local[indices], quant))
     if len(indices) < 64:
         return indices, morton
     scan = np.sort(indices)
     in_scan = _position_planes(_quantise(local[scan], quant))
-    if len(zlib.compress(in_scan, 1)) < len(zlib.compress(morton, 1)):
+    if plane_bits(in_scan, len(scan)) < plane_bits(morton, len(indices)):
         return scan, in_scan
     return indices, morton
+
+
+def plane_bits(planes: bytes, count: int) -> float:
+    """The order-0 entropy in bits of each ``count``-byte plane of ``planes``, summed:
+    what an entropy coder spends on them, without the matches (an estimate)."""
+    data = np.frombuffer(planes, np.uint8)
+    counts = np.stack(
+        [np.bincount(data[a : a + count], minlength=256) for a in range(0, len(data), count)]
+    )
+    used = counts[counts > 0].astype(np.float64)
+    return float(len(data) * np.log2(count) - (used * np.log2(used)).sum())
 
 
 def attribute_planes(
