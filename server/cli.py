@@ -82,12 +82,13 @@ def main(argv: list[str] | None = None) -> int:
         "suite",
         nargs="?",
         default="all",
-        choices=["all", "core", "tiles", "geometry", "ingest", "ws", "browser"],
+        choices=["all", "core", "tiles", "geometry", "ingest", "ws", "browser", "assist"],
         help="tiles: LOD build vs open3d, wire bytes, quantisation error; geometry: IoU vs "
         "shapely, points in boxes; ingest: peak memory ingesting a generated 100M-point LAS; "
         "ws: live edits/s and ack latency, 32 clients, vs an echo endpoint; "
         "browser: first pixel (KITTI vs bcts) and frame switch in headless Chromium; "
-        "core = tiles + geometry + ingest; all = core + ws + browser (default)",
+        "core = tiles + geometry + ingest; all = core + ws + browser (default); "
+        "assist: auto-fit, propagation and pre-label quality on the real labels (docs/assist.md)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -8,12 +8,15 @@ export class GeometryApi {
   /** @param {number} sceneId */
   constructor(sceneId) { this.sceneId = sceneId; }
 
-  /** The box that fits the object around `box`; throws an Error saying why not.
-   *  @param {number} frame @param {Box} box @returns {Promise<Box & {points: number}>} */
-  async fit(frame, box) {
+  /** The box that fits the object around `box`; throws an Error saying why not. With the
+   *  track's class `label`, a partly seen object grows to the class's typical size.
+   *  @param {number} frame @param {Box} box @param {string} [label]
+   *  @returns {Promise<Box & {points: number}>} */
+  async fit(frame, box, label) {
     const r = await fetch(`/api/scenes/${this.sceneId}/frames/${frame}/fit`, {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ center: box.center, size: box.size, yaw: box.yaw, margin: 0.5 }),
+      body: JSON.stringify({ center: box.center, size: box.size, yaw: box.yaw, margin: 0.5,
+                             label: label ?? null }),
     });
     const body = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error(body.message || body.code || `HTTP ${r.status}`);

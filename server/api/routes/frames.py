@@ -34,6 +34,11 @@ class FitRequest(BaseModel):
     size: tuple[float, float, float]
     yaw: float = 0.0
     margin: float = Field(default=0.5, ge=0.0, le=5.0)
+    label: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The box's class: a partly seen object grows to its typical size",
+    )
 
     @model_validator(mode="after")
     def _finite(self) -> FitRequest:
@@ -49,7 +54,9 @@ async def fit(scene: SceneDep, index: FrameIndex, body: FitRequest, hub: HubDep)
     """Auto-fit: the box that fits the object around the given one (absolute coordinates)."""
     grid, offset = _frame_grid(hub, scene, index)
     box = [*body.center, *body.size, body.yaw]
-    return await run_in_threadpool(fit_in_frame, grid, offset, box, margin=body.margin)
+    return await run_in_threadpool(
+        fit_in_frame, grid, offset, box, margin=body.margin, label=body.label
+    )
 
 
 @router.get("/ground")
