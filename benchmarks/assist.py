@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from benchmarks.labelled import LabelledFrame, kitti_frames, sustech_frames
 from pointcloud.fitting import FitError
 from pointcloud.iou import iou_pairs
+from pointcloud.propagate import ego_motion, move_box, propagate_box
 from pointcloud.spatial import GridIndex
 from server.geometry import fit_in_frame
 from server.priors import size_prior
@@ -75,4 +76,42 @@ def run_assist(data_dir: Path) -> dict[str, Any]:
         out["notes"].append(f"no labelled frames under {data_dir}: assist figures skipped")
         return out
     out.update(fit_figures(sustech + kitti))
+    if len(sustech) >= 2:
+        out.update(propagation_figures(sustech))
     return out
+
+
+def propagation_figures(frames: list[LabelledFrame]) -> dict[str, Any]:
+    """Mean 3D IoU of human boxes carried one frame forward, against the next frame's human box.
+
+    ``frames`` is one sequence in order (SUSTechPOINTS: frame names are 10 Hz
+    numbers). No ego poses: ego motion comes from scan-to-scan ICP. The
+    velocity prior is the track's motion over the previous pair when it was
+    seen there. ``propagation_iou_copy`` is the same box left where it was
+    (the old ``C``).
+    """
+    ious, copies = [], []
+    by_gap: dict[str, list[float]] = {}
+    velocity: dict[str, NDArray[np.float64]] = {}
+    for prev, nxt in zip(frames, frames[1:], strict=False):
+        dt = (int(nxt.name) - int(prev.name)) / 10.0
+        motion = ego_motion(prev.points, nxt.points)
+        following = dict(zip(nxt.tracks, nxt.boxes, strict=True))
+        moved_now: dict[str, NDArray[np.float64]] = {}
+        for track, box in zip(prev.tracks, prev.boxes, strict=True):
+            if track not in following:
+                continue
+            v = velocity.get(track)
+            out = propagate_box(box, prev.points, nxt.points, motion=motion, velocity=v, dt=dt)
+            truth = following[track][None]
+            ious.append(float(iou_pairs(out[None], truth)[0]))
+            by_gap.setdefault(f"{dt:.1f}", []).append(ious[-1])
+            copies.append(float(iou_pairs(box[None], truth)[0]))
+            moved_now[track] = (following[track][:2] - move_box(box, motion)[:2]) / dt
+        velocity = moved_now
+    return {
+        "propagation_iou": float(np.mean(ious)) if ious else None,
+        "propagation_iou_copy": float(np.mean(copies)) if copies else None,
+        "propagation_boxes": len(ious),
+        "propagation_iou_by_gap_s": {gap: float(np.mean(v)) for gap, v in by_gap.items()},
+    }

@@ -33,6 +33,7 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("GET", "/api/scenes"): P.view, ("GET", "/api/scenes/{scene_id}"): P.view,
     ("POST", "/api/scenes"): P.upload, ("GET", "/api/taxonomy"): P.view,
     ("POST", "/api/scenes/{scene_id}/frames/{index}/fit"): P.view,
+    ("POST", "/api/scenes/{scene_id}/frames/{index}/propagate"): P.view,
     ("GET", "/api/scenes/{scene_id}/frames/{index}/ground"): P.view,
     ("GET", "/api/scenes/{scene_id}/frames/{index}/hierarchy"): P.view,
     ("GET", "/api/scenes/{scene_id}/tiles/{digest}"): P.view,

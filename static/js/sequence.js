@@ -5,11 +5,15 @@
 import { Timeline } from "./timeline.js";
 import { Tracks } from "./tracks.js";
 
+/** Frames Shift+C tracks the selected box forward. */
+export const TRACK_FORWARD = 10;
+
 /** @param {{app: import("./app.js").App, editor: import("./commands.js").Editor,
  *   keys: import("./keys.js").Keyboard, actions: import("./box-actions.js").BoxActions,
  *   tell: (message: string) => void}} deps */
 export function installSequence({ app, editor, keys, actions, tell }) {
   const tracks = new Tracks(app, editor, tell, /** @type {HTMLElement} */ (document.getElementById("track-list")));
+  tracks.api = actions.api;
   const timeline = new Timeline(app, editor, tell);
   let queued = false;
   const renderTracks = () => {
@@ -21,6 +25,7 @@ export function installSequence({ app, editor, keys, actions, tell }) {
 
   keys.bind("space", () => timeline.togglePlay())
     .bind("c", () => tracks.copyToNext())
+    .bind("shift+c", () => tracks.trackForward(TRACK_FORWARD))
     .bind("b", () => tracks.keyframeHere())
     .bind("shift+b", () => tracks.interpolateSelected())
     .bind("[", () => timeline.setEnd("first")).bind("]", () => timeline.setEnd("last"))
