@@ -9,6 +9,7 @@ fixed seeds, so runs are comparable.
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,12 @@ from numpy.typing import NDArray
 
 from benchmarks.labelled import LabelledFrame, kitti_frames, sustech_frames
 from pointcloud.fitting import FitError
-from pointcloud.iou import iou_pairs
+from pointcloud.iou import bev_iou, iou_pairs
+from pointcloud.prelabel import detect
 from pointcloud.propagate import ego_motion, move_box, propagate_box
 from pointcloud.spatial import GridIndex
 from server.geometry import fit_in_frame
-from server.priors import size_prior
+from server.priors import class_priors, size_prior
 
 REPORTED = ("Car", "Pedestrian", "Truck", "Bus")
 """Classes reported separately; ``all`` covers every box."""
@@ -29,6 +31,10 @@ CENTRE_ERROR = 0.7
 """Metres: a hurried box's centre is off by up to this (uniform in a disc)."""
 YAW_ERROR = math.radians(15.0)
 """Radians: a hurried box's yaw is off by up to this (uniform)."""
+PRELABEL_RANGE = 40.0
+"""Metres: pre-labels and human boxes further from the sensor are not scored."""
+KITTI_VIEW = math.radians(40.0)
+"""Radians: KITTI labels only what the front camera sees (about +-40 degrees)."""
 
 
 def hurried_box(human: NDArray[np.float64], label: str, rng: np.random.Generator) -> list[float]:
@@ -76,6 +82,7 @@ def run_assist(data_dir: Path) -> dict[str, Any]:
         out["notes"].append(f"no labelled frames under {data_dir}: assist figures skipped")
         return out
     out.update(fit_figures(sustech + kitti))
+    out.update(prelabel_figures(sustech + kitti))
     if len(sustech) >= 2:
         out.update(propagation_figures(sustech))
     return out
@@ -114,4 +121,47 @@ def propagation_figures(frames: list[LabelledFrame]) -> dict[str, Any]:
         "propagation_iou_copy": float(np.mean(copies)) if copies else None,
         "propagation_boxes": len(ious),
         "propagation_iou_by_gap_s": {gap: float(np.mean(v)) for gap, v in by_gap.items()},
+    }
+
+
+def _labelled_view(frame: LabelledFrame, boxes: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Boxes within PRELABEL_RANGE of the sensor and, for KITTI (labelled in the camera's view
+    only), in front of it within KITTI_VIEW of straight ahead."""
+    centre = boxes[:, :2]
+    ok = np.hypot(centre[:, 0], centre[:, 1]) <= PRELABEL_RANGE
+    if frame.source == "kitti":
+        ok &= np.abs(np.arctan2(centre[:, 1], centre[:, 0])) <= KITTI_VIEW
+    return np.asarray(ok)
+
+
+def prelabel_figures(frames: list[LabelledFrame]) -> dict[str, Any]:
+    """Car recall and precision of the CPU pre-labels at BEV IoU >= 0.5 within PRELABEL_RANGE,
+    and seconds per frame on the largest frame (best of 3)."""
+    priors = class_priors()
+    found = missed = wrong = 0
+    for frame in frames:
+        dets = [d for d in detect(frame.points, priors) if d.label == "Car"]
+        ours = np.array([d.box for d in dets]).reshape(-1, 7)
+        ours = ours[_labelled_view(frame, ours)]
+        human = np.array(
+            [b for b, c in zip(frame.boxes, frame.classes, strict=True) if c == "Car"]
+        ).reshape(-1, 7)
+        human = human[_labelled_view(frame, human)]
+        iou = bev_iou(human, ours) if len(human) and len(ours) else np.zeros((len(human), len(ours)))
+        hit = iou.max(axis=1) >= 0.5 if len(ours) else np.zeros(len(human), dtype=np.bool_)
+        found += int(hit.sum())
+        missed += int((~hit).sum())
+        wrong += int((iou.max(axis=0) < 0.5).sum()) if len(human) else len(ours)
+    biggest = max(frames, key=lambda f: f.points.shape[0])
+    seconds = math.inf
+    for _ in range(3):
+        start = time.perf_counter()
+        detect(biggest.points, priors)
+        seconds = min(seconds, time.perf_counter() - start)
+    return {
+        "prelabel_car_recall_iou50": found / (found + missed) if found + missed else None,
+        "prelabel_car_precision_iou50": found / (found + wrong) if found + wrong else None,
+        "prelabel_car_boxes": found + missed,
+        "prelabel_s_per_frame": seconds,
+        "prelabel_frame_points": int(biggest.points.shape[0]),
     }
