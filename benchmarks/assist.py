@@ -147,7 +147,9 @@ def prelabel_figures(frames: list[LabelledFrame]) -> dict[str, Any]:
             [b for b, c in zip(frame.boxes, frame.classes, strict=True) if c == "Car"]
         ).reshape(-1, 7)
         human = human[_labelled_view(frame, human)]
-        iou = bev_iou(human, ours) if len(human) and len(ours) else np.zeros((len(human), len(ours)))
+        iou = (
+            bev_iou(human, ours) if len(human) and len(ours) else np.zeros((len(human), len(ours)))
+        )
         hit = iou.max(axis=1) >= 0.5 if len(ours) else np.zeros(len(human), dtype=np.bool_)
         found += int(hit.sum())
         missed += int((~hit).sum())

@@ -44,6 +44,8 @@ MIN_HEIGHT_SHARE = 0.4
 """A cluster lower than this share of the lowest typical height is no object (kerbs, bushes)."""
 MAX_GAP = 0.6
 """Metres: a cluster whose lowest point is further above the ground than this floats: no object."""
+BELOW_SEEN = 0.1
+"""Metres: an object's bottom is taken at most this far below its lowest point seen."""
 FIT_SAMPLE = 300
 """At most about this many of a cluster's points choose its heading."""
 MIN_SCORE = 0.1
@@ -88,9 +90,7 @@ def ground_mask(points: ArrayLike) -> NDArray[np.bool_]:
     return np.asarray((above <= GROUND_CLEARANCE) | (above > MAX_HEIGHT))
 
 
-def _classify(
-    size: NDArray[np.float64], priors: Mapping[str, Prior]
-) -> tuple[str, float] | None:
+def _classify(size: NDArray[np.float64], priors: Mapping[str, Prior]) -> tuple[str, float] | None:
     """The class whose typical size best explains the visible (l, w, h), and a score in [0, 1].
 
     A visible extent may be shorter than the typical one (part of the object
@@ -101,7 +101,11 @@ def _classify(
     best: tuple[str, float] | None = None
     length, width, height = (float(v) for v in size)
     for name, (pl, pw, ph) in priors.items():
-        if length > SIZE_SLACK * pl or width > SIZE_SLACK * max(pw, 0.5) or height > SIZE_SLACK * ph:
+        if (
+            length > SIZE_SLACK * pl
+            or width > SIZE_SLACK * max(pw, 0.5)
+            or height > SIZE_SLACK * ph
+        ):
             continue
         height_fit = math.exp(-(((height - ph) / (0.25 * ph)) ** 2))
         seen = min(1.0, max(length / pl, width / pw))
@@ -121,7 +125,8 @@ def detect(
        those with fewer than MIN_POINTS points or beyond ``max_range`` metres
        are skipped.
     3. Each is fitted (:func:`pointcloud.fitting.fit_box`, L-shape), classed
-       by size against ``priors`` (:func:`_classify`), grown to the class's
+       by its footprint and its height above the ground against ``priors``
+       (:func:`_classify`), grown to the class's
        typical size away from the sensor and stood on the ground.
     The confidence is the class score times min(1, points / 50).
     """
@@ -153,13 +158,16 @@ def detect(
             continue
         sample = members[:: max(1, members.shape[0] // FIT_SAMPLE)]
         box = fit_at_yaw(members, float(fit_box(sample, outlier_fraction=0.0)[6]))
-        found = _classify(box[3:6], priors)
+        bottom, lowest_seen = float(np.median(obj_floor[order[s:e]])), float(members[:, 2].min())
+        if lowest_seen - bottom > MAX_GAP:
+            continue  # not standing on the ground: a canopy, a sign, a roof edge
+        # On a slope the filtered floor lies low: the ground is at most BELOW_SEEN lower.
+        bottom = max(bottom, lowest_seen - BELOW_SEEN)
+        top = float(members[:, 2].max())
+        found = _classify(np.array([box[3], box[4], top - bottom]), priors)
         if found is None:
             continue
         label, score = found
-        bottom = float(np.median(obj_floor[order[s:e]]))
-        if float(members[:, 2].min()) - bottom > MAX_GAP:
-            continue  # not standing on the ground: a canopy, a sign, a roof edge
         grown = grow_to_prior(box, priors[label], bottom=bottom)
         confidence = score * min(1.0, (e - s) / 50.0)
         if confidence >= MIN_SCORE:
@@ -216,7 +224,9 @@ def link_tracks(
         assigned: dict[int, int] = {}
         if cost.size:
             rows, cols = linear_sum_assignment(cost)
-            assigned = {int(c): ids[int(r)] for r, c in zip(rows, cols, strict=True) if cost[r, c] < 1e6}
+            assigned = {
+                int(c): ids[int(r)] for r, c in zip(rows, cols, strict=True) if cost[r, c] < 1e6
+            }
         new_tracks = {}
         frame_out = []
         for b, d in enumerate(dets):

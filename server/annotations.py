@@ -37,6 +37,7 @@ from server.state import TABLES, Changes, SceneState, State, load_scene, persist
 from server.tasks import may_edit
 from server.taxonomy import ObjectClass, Taxonomy
 from server.validation import (
+    PRELABEL,
     CuboidData,
     Issue,
     TagData,
@@ -328,6 +329,7 @@ class Writer:
         if cls is not None and frame is not None and not _has_error(issues):
             issues += self._enough_points(b.st, c, cls)
         issues += check_attributes(c.attributes, cls.cuboid_attributes if cls else ())
+        issues += _accepted_by_submitter(b, obj_id, c)
         other = b.st.box_at.get((c.track_id, c.frame))
         if other is not None and other != obj_id:
             msg = f"track {c.track_id} already has a cuboid in frame {c.frame}"
@@ -396,6 +398,21 @@ def _subject_coverage(st: SceneState, t: TagData) -> list[Issue]:
     shown = ", ".join(map(str, missing[:10])) + (" …" if len(missing) > 10 else "")
     msg = f"the track has no cuboid in {len(missing)} frame(s) of the range: {shown}"
     return [Issue("tag_subject_missing", "track_id", msg, "warning")]
+
+
+def _accepted_by_submitter(b: _Batch, obj_id: str, c: CuboidData) -> list[Issue]:
+    """A pre-label is accepted in the submitter's own name: ``accepted_by`` may only change to
+    the user who sends the edit (importers, trusted, keep what they read)."""
+    new = c.attributes.get(PRELABEL)
+    if b.sub.trusted or not isinstance(new, dict):
+        return []
+    old = (b.st.objects["cuboid"].get(obj_id) or {}).get("attributes", {}).get(PRELABEL)
+    before = old.get("accepted_by") if isinstance(old, dict) else None
+    after = new.get("accepted_by")
+    if after is None or after == before or after == b.sub.user:
+        return []
+    msg = f"a pre-label is accepted in your own name ({b.sub.user!r}), not {after!r}"
+    return [Issue("accepted_by_not_you", f"attributes.{PRELABEL}.accepted_by", msg)]
 
 
 def _relabel_keeps_tags(
