@@ -14,6 +14,7 @@ from server.api.routes import (
     interchange,
     labels,
     pages,
+    prelabels,
     reviews,
     scenes,
     sockets,
@@ -27,7 +28,8 @@ from server.hub import Hub
 from server.taxonomy import DEFAULT_TAXONOMY
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, reviews, interchange, sockets)
+ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, prelabels, reviews, interchange,
+           sockets)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

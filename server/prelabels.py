@@ -64,6 +64,41 @@ def detect_frames(
     return link_tracks(found, dts)
 
 
+def prelabel_ops(
+    engine: Engine,
+    writer: Writer,
+    task_id: int,
+    *,
+    frames: Sequence[int] | None = None,
+    min_score: float = 0.0,
+) -> tuple[list[dict[str, Any]], int]:
+    """The create ops (tracks, then their pre-label cuboids) of the CPU pipeline's boxes for the
+    task's scene (or only ``frames``), and how many frames were run. Raises ApiError
+    ``task_not_found`` for an unknown task."""
+    with Session(engine) as session:
+        task = session.get(Task, task_id)
+        if task is None:
+            raise ApiError(404, "task_not_found", f"task {task_id} does not exist")
+        scene = session.get(Scene, task.scene_id)
+        assert scene is not None
+        query = select(Frame).where(Frame.scene_id == scene.id).order_by(Frame.index)  # type: ignore[arg-type]
+        rows = [f for f in session.exec(query).all() if frames is None or f.index in frames]
+    linked = detect_frames(writer, scene.storage, rows, min_score=min_score)
+    tracks: list[dict[str, Any]] = []
+    boxes: list[dict[str, Any]] = []
+    track_ids: dict[int, str] = {}
+    for frame, dets in zip(rows, linked, strict=True):
+        for d in dets:
+            if d.track not in track_ids:
+                track_ids[d.track] = uuid.uuid4().hex
+                data = {"label": d.label, "attributes": {}}
+                tracks.append(
+                    {"op": "create", "kind": "track", "id": track_ids[d.track], "data": data}
+                )
+            boxes.append(_box_op(track_ids[d.track], frame.index, d))
+    return tracks + boxes, len(rows)
+
+
 def prelabel_task(
     engine: Engine,
     writer: Writer,
@@ -75,35 +110,16 @@ def prelabel_task(
 ) -> PrelabelResult:
     """Run the CPU pipeline over the task's scene (or only ``frames``) and write pre-labels.
 
-    Ops go through ``writer`` as a trusted server batch in ``user``'s name;
-    a box the writer refuses (too few points for its class, ...) is dropped
-    and counted by error code. Raises ApiError ``task_not_found`` for an unknown task.
+    Ops (:func:`prelabel_ops`) go through ``writer`` as a trusted server
+    batch in ``user``'s name; a box the writer refuses (too few points for
+    its class, ...) is dropped and counted by error code.
     """
-    with Session(engine) as session:
-        task = session.get(Task, task_id)
-        if task is None:
-            raise ApiError(404, "task_not_found", f"task {task_id} does not exist")
-        scene = session.get(Scene, task.scene_id)
-        assert scene is not None
-        query = select(Frame).where(Frame.scene_id == scene.id).order_by(Frame.index)  # type: ignore[arg-type]
-        rows = [f for f in session.exec(query).all() if frames is None or f.index in frames]
-    linked = detect_frames(writer, scene.storage, rows, min_score=min_score)
-    ops: list[dict[str, Any]] = []
-    track_ids: dict[int, str] = {}
-    for frame, dets in zip(rows, linked, strict=True):
-        for d in dets:
-            if d.track not in track_ids:
-                track_ids[d.track] = uuid.uuid4().hex
-                data = {"label": d.label, "attributes": {}}
-                ops.append(
-                    {"op": "create", "kind": "track", "id": track_ids[d.track], "data": data}
-                )
-            ops.append(_box_op(track_ids[d.track], frame.index, d))
+    ops, count = prelabel_ops(engine, writer, task_id, frames=frames, min_score=min_score)
     report = Report()
     if ops:
         _apply(writer, task_id, user, ops, report)
     return PrelabelResult(
-        task_id, len(rows), report.counts.get("cuboids", 0), report.counts.get("tracks", 0),
+        task_id, count, report.counts.get("cuboids", 0), report.counts.get("tracks", 0),
         dict(report.dropped),
     )  # fmt: skip
 

@@ -46,6 +46,7 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("POST", "/api/tasks/{task_id}/reject"): P.approve_reject,
     ("GET", "/api/tasks/{task_id}/annotations"): P.view,
     ("POST", "/api/tasks/{task_id}/ops"): P.edit,
+    ("POST", "/api/tasks/{task_id}/prelabel"): P.edit,
     ("GET", "/api/review/error-types"): P.view,
     ("GET", "/api/tasks/{task_id}/issues"): P.view,
     ("GET", "/api/tasks/{task_id}/warnings"): P.view,

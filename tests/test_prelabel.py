@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -126,3 +127,15 @@ def test_prelabel_command_prints_a_summary_and_refuses_an_unknown_task(
     assert summary["task_id"] == task_id and summary["boxes"] >= 1
     assert main(["prelabel", "999", "--json"]) == 2
     assert json.loads(capsys.readouterr().err)["error"] == "task_not_found"
+
+
+def test_prelabel_route_writes_through_the_write_path(client: TestClient, task_id: int) -> None:
+    r = client.post(f"/api/tasks/{task_id}/prelabel", json={"frames": [0], "min_score": 0.2})
+    assert r.status_code == 200, r.text
+    assert r.json()["frames"] == 1 and r.json()["boxes"] >= 1
+    snap = client.get(f"/api/tasks/{task_id}/annotations").json()
+    boxes = snap["cuboids"] if isinstance(snap["cuboids"], list) else list(snap["cuboids"].values())
+    assert boxes and all(b["source"] == "pre-label" for b in boxes)
+    assert all(0.2 <= b["attributes"]["prelabel"]["confidence"] <= 1 for b in boxes)
+    r = client.post(f"/api/tasks/{task_id}/prelabel", json={"min_score": 2})
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_request")
