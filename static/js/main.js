@@ -10,6 +10,7 @@ import { Keyboard } from "./keys.js";
 import { Notices } from "./notices.js";
 import { boxName, renderPanel } from "./panel.js";
 import { installSequence } from "./sequence.js";
+import { installPrelabels, isPending } from "./prelabels.js";
 import { Outbox } from "./store.js";
 import { Markers } from "./markers.js";
 import { ReviewPanel } from "./review.js";
@@ -97,7 +98,7 @@ function drawBoxes() {
   const boxes = app.frameCuboids().map((c) => {
     const label = app.tracks.get(c.track_id)?.label ?? "Other";
     return { id: c.id, center: [c.center[0] - o[0], c.center[1] - o[1], c.center[2] - o[2]],
-      size: c.size, yaw: c.yaw, color: app.classInfo(label)?.color ?? "#bdbdbd" };
+      size: c.size, yaw: c.yaw, color: app.classInfo(label)?.color ?? "#bdbdbd", dim: isPending(c) };
   });
   viewer.setBoxes(boxes, app.selected, app.othersSelected);
   renderPanel(app);
@@ -178,7 +179,9 @@ async function start() {
   app.signals.selectionChanged.add(drawBoxes);
   app.signals.selectionChanged.add((/** @type {string|null} */ id) => sync.select(id));
   new AttributePanel(app, editor, $("attributes"));
-  /** @type {any} */ (window).pointlabel.sequence = installSequence({ app, editor, keys: bindKeys(), actions, tell: (m) => notices.toast(m) });
+  const keys = bindKeys();
+  installPrelabels({ app, editor, keys, tell: (m) => notices.toast(m), user: root.dataset.user ?? "", taskId });
+  /** @type {any} */ (window).pointlabel.sequence = installSequence({ app, editor, keys, actions, tell: (m) => notices.toast(m) });
   setView("top");
   sync.connect();
   review.load();
