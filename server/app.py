@@ -13,6 +13,7 @@ from server.api.routes import (
     frames,
     interchange,
     labels,
+    models,
     pages,
     prelabels,
     reviews,
@@ -28,7 +29,7 @@ from server.hub import Hub
 from server.taxonomy import DEFAULT_TAXONOMY
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, prelabels, reviews, interchange,
+ROUTERS = (auth, pages, scenes, frames, tiles, tasks, labels, prelabels, models, reviews, interchange,
            sockets)  # fmt: skip
 
 

@@ -47,6 +47,7 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("GET", "/api/tasks/{task_id}/annotations"): P.view,
     ("POST", "/api/tasks/{task_id}/ops"): P.edit,
     ("POST", "/api/tasks/{task_id}/prelabel"): P.edit,
+    ("POST", "/api/models/cpu/detect"): P.view,
     ("GET", "/api/review/error-types"): P.view,
     ("GET", "/api/tasks/{task_id}/issues"): P.view,
     ("GET", "/api/tasks/{task_id}/warnings"): P.view,

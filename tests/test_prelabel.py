@@ -139,3 +139,20 @@ def test_prelabel_route_writes_through_the_write_path(client: TestClient, task_i
     assert all(0.2 <= b["attributes"]["prelabel"]["confidence"] <= 1 for b in boxes)
     r = client.post(f"/api/tasks/{task_id}/prelabel", json={"min_score": 2})
     assert (r.status_code, r.json()["code"]) == (422, "invalid_request")
+
+
+def test_detect_contract_points_in_boxes_out(client: TestClient) -> None:
+    rng = np.random.default_rng(7)
+    pts = street(rng, [(12.0, 3.0, 0.2)]).astype("<f4")
+    headers = {"Content-Type": "application/octet-stream"}
+    r = client.post("/api/models/cpu/detect", content=pts.tobytes(), headers=headers)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == "pointlabel-cpu-1"
+    car = next(b for b in body["boxes"] if b["label"] == "Car")
+    assert car["center"][:2] == pytest.approx([12.0, 3.0], abs=0.4)
+    assert 0 < car["score"] <= 1 and len(car["size"]) == 3
+    r = client.post("/api/models/cpu/detect", content=b"\x00" * 13, headers=headers)
+    assert (r.status_code, r.json()["code"]) == (422, "invalid_points")
+    r = client.post("/api/models/cpu/detect", json={"points": []})
+    assert (r.status_code, r.json()["code"]) == (415, "unsupported_media_type")
