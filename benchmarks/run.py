@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.assist import run_assist
 from benchmarks.browser import run_browser
 from benchmarks.core import run_core
 from benchmarks.geometry import run_geometry
@@ -21,8 +22,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = (REPO_ROOT / ".." / "shared" / "data").resolve()
 """Real sensor files, never copied into the repository (see ../shared/data/README.md)."""
 
-SUITES = ("all", "core", "tiles", "geometry", "ingest", "quality", "ws", "browser")
-"""core = tiles + geometry + ingest (the point-cloud core's keys); all = core + quality + ws + browser."""
+SUITES = ("all", "core", "tiles", "geometry", "ingest", "quality", "ws", "browser", "assist")
+"""core = tiles + geometry + ingest (the point-cloud core's keys); all = core + quality + ws +
+browser; assist (fits, propagation, pre-labels on the real labels) runs on its own."""
 
 
 def run(suite: str = "all") -> dict[str, Any]:
@@ -36,8 +38,9 @@ def run(suite: str = "all") -> dict[str, Any]:
     result: dict[str, Any] = {"suite": suite, "environment": environment()}
     parts = {"tiles": lambda: run_core(DATA_DIR), "geometry": run_geometry,
              "ingest": run_ingest, "quality": run_quality, "ws": run_ws,
-             "browser": run_browser}  # fmt: skip
-    groups = {"all": list(parts), "core": ["tiles", "geometry", "ingest"]}
+             "browser": run_browser, "assist": lambda: run_assist(DATA_DIR)}  # fmt: skip
+    groups = {"all": ["tiles", "geometry", "ingest", "quality", "ws", "browser"],
+              "core": ["tiles", "geometry", "ingest"]}  # fmt: skip
     for name in groups.get(suite, [suite]):
         result.update(parts[name]())
     result["peak_rss_mb_process"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -31,6 +31,31 @@ def angle_diff(a: float, b: float) -> float:
     return abs(math.remainder(a - b, 2 * math.pi))
 
 
+def between(
+    server: Server, scene: int, a: dict[str, Any], b: dict[str, Any], f: int
+) -> tuple[list[float], float]:
+    """Centre and yaw of the box interpolated for frame ``f`` between keyframes ``a`` and ``b``:
+    linear in world coordinates (the scene's ego poses; docs/assist.md)."""
+    poses = [fr["pose"] or [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
+             for fr in server.api("GET", f"/api/scenes/{scene}")["frames"]]  # fmt: skip
+
+    def turn(p: list[list[float]]) -> float:
+        return math.atan2(p[1][0], p[0][0])
+
+    def to_world(c: dict[str, Any]) -> tuple[list[float], float]:
+        p = poses[c["frame"]]
+        world = [sum(p[i][j] * c["center"][j] for j in range(3)) + p[i][3] for i in range(3)]
+        return world, c["yaw"] + turn(p)
+
+    (wa, ya), (wb, yb) = to_world(a), to_world(b)
+    t = (f - a["frame"]) / (b["frame"] - a["frame"])
+    w = [wa[i] + (wb[i] - wa[i]) * t for i in range(3)]
+    yaw = ya + math.remainder(yb - ya, 2 * math.pi) * t
+    p = poses[f]
+    back = [sum(p[j][i] * (w[j] - p[j][3]) for j in range(3)) for i in range(3)]
+    return back, yaw - turn(p)
+
+
 def without_revisions(boxes: dict[int, dict[str, Any]]) -> dict[int, dict[str, Any]]:
     return {f: {k: v for k, v in c.items() if k != "revision"} for f, c in boxes.items()}
 
@@ -66,22 +91,22 @@ def test_keyframes_interpolate_the_frames_between_and_an_edited_one_becomes_a_ke
     assert abs(k4["center"][0] - (k0["center"][0] + 4)) < 1e-9
     assert abs(k4["yaw"] - math.radians(-165)) < 1e-9
     for f in (1, 2, 3):
-        c, t = boxes[f], f / 4
+        c = boxes[f]
         assert c["keyframe"] is False and c["source"] == "interpolated", f
-        for i in range(3):
-            assert (
-                abs(c["center"][i] - (k0["center"][i] + (k4["center"][i] - k0["center"][i]) * t))
-                < 1e-6
-            )
+        centre, yaw = between(server, scene, k0, k4, f)
+        assert all(abs(c["center"][i] - centre[i]) < 1e-6 for i in range(3)), f
         assert c["size"] == k0["size"]
-        # The short way round through pi (+7.5 degrees a frame), not back through 0.
-        assert angle_diff(c["yaw"], math.radians(165 + 30 * t)) < 1e-6, f
+        # The short way round through pi (about +7.5 degrees a frame), not back through 0.
+        assert angle_diff(c["yaw"], yaw) < 1e-6, f
+        assert angle_diff(c["yaw"], math.radians(165 + 30 * f / 4)) < math.radians(3), f
     expect(page.get_by_test_id("track-row")).to_contain_text("frames 1–5 · 2 keys")
 
     # Undo the move of keyframe 4: the frames between follow it back; redo again.
     page.keyboard.press("Control+z")
     expect_saved(page)
-    assert abs(track_cuboids(server, scene, track)[2]["center"][0] - k0["center"][0]) < 1e-6
+    back = track_cuboids(server, scene, track)
+    centre, _ = between(server, scene, back[0], back[4], 2)
+    assert abs(back[2]["center"][0] - centre[0]) < 1e-6
     page.keyboard.press("Control+Shift+z")
     expect_saved(page)
     assert without_revisions(track_cuboids(server, scene, track)) == without_revisions(boxes)
@@ -99,11 +124,12 @@ def test_keyframes_interpolate_the_frames_between_and_an_edited_one_becomes_a_ke
     edited = track_cuboids(server, scene, track)
     assert edited[2]["keyframe"] is True and edited[2]["source"] == "manual"
     assert edited[2]["id"] == boxes[2]["id"]
-    assert abs(edited[2]["center"][1] - (k0["center"][1] + 1)) < 1e-9
+    assert abs(edited[2]["center"][1] - (boxes[2]["center"][1] + 1)) < 1e-9
     for f in (1, 3):
         assert edited[f]["source"] == "interpolated"
-        assert abs(edited[f]["center"][1] - (k0["center"][1] + 0.5)) < 1e-9, f
-        assert abs(edited[f]["center"][0] - boxes[f]["center"][0]) < 1e-9, f
+        a, b = (k0, edited[2]) if f == 1 else (edited[2], k4)
+        centre, _ = between(server, scene, a, b, f)
+        assert all(abs(edited[f]["center"][i] - centre[i]) < 1e-6 for i in range(3)), f
     expect(page.get_by_test_id("track-row")).to_contain_text("3 keys")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sequence-interpolation.png"))

@@ -33,7 +33,9 @@ def test_a_010_m_car_and_a_45_m_pedestrian_show_their_warnings_on_the_object_and
     assert car is not None and car["size"][0] == 0.1
     place_click(page, *screen_xy(page, 28.0, 8.0))
     expect_saved(page)
-    page.keyboard.press("5")  # a 4.5 m long Pedestrian
+    classes = server.api("GET", f"/api/taxonomy?task_id={scene}")["classes"]
+    usable = [c["name"] for c in classes if not c["deprecated"]]
+    page.keyboard.press(str(usable.index("Pedestrian") + 1))  # a 4.5 m long Pedestrian
     expect_saved(page)
     pedestrian = selected_cuboid(page)
     assert pedestrian is not None and pedestrian["size"][0] == 4.5

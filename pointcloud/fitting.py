@@ -14,7 +14,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from pointcloud.boxes import InvalidGeometryError, as_points, normalize_yaw
 
-__all__ = ["FitError", "fit_box", "ground_height"]
+__all__ = ["FitError", "fit_box", "grow_to_prior", "ground_height"]
 
 MIN_SIZE = 0.01
 """Metres: the smallest length, width or height ``fit_box`` returns (a flat side seen edge-on)."""
@@ -30,6 +30,9 @@ BELOW_PENALTY = 3
 """RANSAC ground score: inliers minus this many per candidate cell that lies below the plane."""
 EDGE_BAND = 0.15
 """Metres: points this close to one side of the coarse rectangle refine that side's direction."""
+COMPLETE = 1.0
+"""A fitted side at least this share of the class's typical one counts as fully seen (1: grow to at
+least the typical size)."""
 
 
 class FitError(InvalidGeometryError):
@@ -227,6 +230,50 @@ def fit_box(
     centre[2] = (z_lo + z_hi) / 2.0
     size = np.maximum([length, width, z_hi - z_lo], MIN_SIZE)
     return np.array([*centre, *size, yaw], dtype=np.float64)
+
+
+def grow_to_prior(
+    box: ArrayLike,
+    prior: tuple[float, float, float],
+    *,
+    sensor: tuple[float, float] = (0.0, 0.0),
+    complete: float = COMPLETE,
+    bottom: float | None = None,
+    height_complete: float = COMPLETE,
+) -> NDArray[np.float64]:
+    """Grow a fit of a partly seen object to its class's typical size: a new (7,) box.
+
+    ``box`` is ``[cx, cy, cz, l, w, h, yaw]`` (metres, radians) fitted to the
+    visible points; ``prior`` the class's typical (length, width, height) in
+    metres; ``sensor`` the BEV position (metres, same frame) the object was
+    seen from. A length or width shorter than ``complete`` times the prior's
+    is taken as partly seen (one face, or a short L): the face nearer the
+    sensor stays where it is and the box grows to the prior's size away from
+    the sensor. A side that is long enough is kept as measured. A height short
+    of ``complete`` times the prior's grows upwards (the bottom stays: the
+    caller stands the box on the ground; a far object shows only its lowest
+    scan lines).
+
+    With ``bottom`` (metres, the ground height) the box first stands on it,
+    and only a height below ``height_complete`` times the prior's grows
+    upwards (a far object shows only a few scan lines).
+    """
+    out = np.array(box, dtype=np.float64).reshape(7)
+    yaw = float(out[6])
+    axes = (np.array([math.cos(yaw), math.sin(yaw)]), np.array([-math.sin(yaw), math.cos(yaw)]))
+    to_sensor = np.asarray(sensor, dtype=np.float64) - out[:2]
+    for i, axis in enumerate(axes):
+        extent, typical = float(out[3 + i]), float(prior[i])
+        if extent >= complete * typical:
+            continue
+        near = 1.0 if float(to_sensor @ axis) >= 0.0 else -1.0
+        out[:2] -= axis * near * (typical - extent) / 2.0
+        out[3 + i] = typical
+    lo, hi = (out[2] - out[5] / 2.0 if bottom is None else bottom), out[2] + out[5] / 2.0
+    if hi - lo < height_complete * prior[2]:
+        hi = lo + prior[2]
+    out[2], out[5] = (lo + hi) / 2.0, max(hi - lo, MIN_SIZE)
+    return out
 
 
 def _cell_minima(local: NDArray[np.float64], cell: float) -> NDArray[np.float64]:

@@ -47,7 +47,7 @@ from server.state import Changes, SceneState, State, load_scene, persist, user_i
 from server.tasks import may_edit
 from server.taxonomies import Taxonomies
 from server.taxonomy import ObjectClass, Taxonomy
-from server.validation import Issue, check_attributes, cuboid_geometry, parse
+from server.validation import PRELABEL, Issue, check_attributes, cuboid_geometry, parse
 
 Reply = Ack | Reject | Conflict
 AnyOp = CreateOp | UpdateOp | DeleteOp
@@ -355,6 +355,7 @@ class Writer:
             issues += self._enough_points(b.st, c, cls)
         new = obj_id not in b.st.objects["cuboid"]
         issues += check_attributes(c.attributes, cls.cuboid_attributes if cls else (), new=new)
+        issues += _accepted_by_submitter(b, obj_id, c)
         other = b.st.box_at.get((c.track_id, c.frame))
         if other is not None and other != obj_id:
             msg = f"track {c.track_id} already has a cuboid in frame {c.frame}"
@@ -395,3 +396,18 @@ def _editable(s: State) -> State:
 def _new_state(kind: str, obj_id: str, data: Payload, revision: int) -> State:
     """The stored state of a validated object."""
     return {"id": obj_id, **data.stored(), "revision": revision}
+
+
+def _accepted_by_submitter(b: _Batch, obj_id: str, c: CuboidData) -> list[Issue]:
+    """A pre-label is accepted in the submitter's own name: ``accepted_by`` may only change to
+    the user who sends the edit (importers, trusted, keep what they read)."""
+    new = c.attributes.get(PRELABEL)
+    if b.sub.trusted or not isinstance(new, dict):
+        return []
+    old = (b.st.objects["cuboid"].get(obj_id) or {}).get("attributes", {}).get(PRELABEL)
+    before = old.get("accepted_by") if isinstance(old, dict) else None
+    after = new.get("accepted_by")
+    if after is None or after == before or after == b.sub.user:
+        return []
+    msg = f"a pre-label is accepted in your own name ({b.sub.user!r}), not {after!r}"
+    return [Issue("accepted_by_not_you", f"attributes.{PRELABEL}.accepted_by", msg)]

@@ -14,8 +14,10 @@ from server.api.routes import (
     frames,
     interchange,
     labels,
+    models,
     ops,
     pages,
+    prelabels,
     reviews,
     scenes,
     sockets,
@@ -34,8 +36,8 @@ from server.taxonomies import Taxonomies
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTERS = (
-    auth, pages, scenes, taxonomy, frames, tiles, tasks, labels, reviews, interchange, sql,
-    sockets, ops,
+    auth, pages, scenes, taxonomy, frames, tiles, tasks, labels, prelabels, models, reviews,
+    interchange, sql, sockets, ops,
 )  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from pointcloud.errors import PointCloudError
 from server import cli_users
+from server.errors import ApiError
 from server.interchange.model import InterchangeError
 from server.names import InvalidNameError
 from server.progress import terminal_bar
@@ -77,18 +78,44 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p = sub.add_parser(
+        "prelabel",
+        help="pre-label a scene's task with the CPU pipeline (source pre-label, with confidence)",
+    )
+    p.add_argument(
+        "task_id", type=int, help="the task (task id == scene id for a scene's first task)"
+    )
+    p.add_argument(
+        "--frames", type=str, default=None, help="only these frames, e.g. 0,1,5 (0-based)"
+    )
+    p.add_argument(
+        "--min-score", type=float, default=0.3, help="drop pre-labels scoring lower (0..1)"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
     p = sub.add_parser("bench", help="run the benchmarks (ratios against peers, same run)")
     p.add_argument(
         "suite",
         nargs="?",
         default="all",
-        choices=["all", "core", "tiles", "geometry", "ingest", "quality", "ws", "browser"],
+        choices=[
+            "all",
+            "core",
+            "tiles",
+            "geometry",
+            "ingest",
+            "quality",
+            "ws",
+            "browser",
+            "assist",
+        ],
         help="tiles: LOD build vs open3d, wire bytes, quantisation error; geometry: IoU vs "
         "shapely, points in boxes; ingest: peak memory ingesting a generated 100M-point LAS; "
         "quality: agreement of two label sets of 10k frames x 100 boxes, IoU pairs/s; "
         "ws: live edits/s and ack latency, 32 clients, vs an echo endpoint; "
         "browser: first pixel (KITTI vs bcts) and frame switch in headless Chromium; "
-        "core = tiles + geometry + ingest; all = core + quality + ws + browser (default)",
+        "core = tiles + geometry + ingest; all = core + quality + ws + browser (default); "
+        "assist: auto-fit, propagation and pre-label quality on the real labels (docs/assist.md)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -108,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except FileNotFoundError as exc:
         _out(json.dumps({"error": "file_not_found", "message": str(exc)}), err=True)
+        return 2
+    except ApiError as exc:
+        _out(json.dumps({"error": exc.code, "message": exc.message}), err=True)
         return 2
 
 
@@ -247,6 +277,26 @@ def _demo(args: argparse.Namespace) -> int:
     return _serve(args, demo_credentials=credentials)
 
 
+def _prelabel(args: argparse.Namespace) -> int:
+    from server.annotations import Writer
+    from server.config import get_settings
+    from server.db import make_engine
+    from server.frames import FrameStore
+    from server.prelabels import prelabel_task
+    from server.taxonomies import Taxonomies
+
+    settings = get_settings()
+    engine = make_engine(settings.db_url)
+    writer = Writer(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
+    frames = None if args.frames is None else [int(v) for v in args.frames.split(",") if v.strip()]
+    result = prelabel_task(
+        engine, writer, args.task_id, settings.default_user, frames=frames, min_score=args.min_score
+    )
+    summary = result.to_json()
+    _out(json.dumps(summary) if args.json else json.dumps(summary, indent=2))
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from benchmarks.run import run
 
@@ -264,6 +314,7 @@ COMMANDS = {
     "export": _export,
     "synth": _synth,
     "bench": _bench,
+    "prelabel": _prelabel,
     "users": cli_users.run,
 }
 

@@ -20,6 +20,10 @@ from server.taxonomy import Attribute, ObjectClass, TagType, Taxonomy
 CENTER_MARGIN_M = 10.0
 __all__ = ["IMPORTED", "Issue", "normalize_yaw", "parse"]
 IMPORTED = "imported"
+PRELABEL = "prelabel"
+"""A cuboid attribute the server reserves for pre-labels (docs/assist.md): ``confidence`` in
+[0, 1], ``model`` (who made it) and ``accepted_by`` (the user who accepted it, stamped in
+their own name only)."""
 """The attribute that holds an import's raw values the taxonomy does not declare."""
 TRACK_NAME = "name"
 """A track's readable name, as the annotator typed it (docs/workspace.md)."""
@@ -52,6 +56,20 @@ def parse(model: type[Payload], data: dict[str, Any]) -> tuple[Payload | None, l
             for e in exc.errors(include_input=False, include_url=False)
         ]
         return None, issues
+
+
+def prelabel_value(value: Any) -> bool:
+    """A valid ``prelabel`` attribute: a dict of ``confidence`` (a number in [0, 1]),
+    ``model`` (text up to 100 characters) and ``accepted_by`` (a user name or None)."""
+    if not isinstance(value, dict) or not set(value) <= {"confidence", "model", "accepted_by"}:
+        return False
+    score = value.get("confidence", 0.0)
+    if isinstance(score, bool) or not isinstance(score, int | float) or not 0.0 <= score <= 1.0:
+        return False
+    model, who = value.get("model", ""), value.get("accepted_by")
+    return (isinstance(model, str) and len(model) <= 100) and (
+        who is None or (isinstance(who, str) and 0 < len(who) <= 100)
+    )
 
 
 def _raw_values(value: Any) -> bool:
@@ -103,7 +121,13 @@ def check_attributes(
     issues = []
     for name, value in values.items():
         attr = by_name.get(name)
-        if name == IMPORTED and attr is None:
+        if name == PRELABEL and attr is None:
+            if not prelabel_value(value):
+                msg = (
+                    f"{PRELABEL} must be {{confidence: 0..1, model: text, accepted_by: name|null}}"
+                )
+                issues.append(Issue("invalid_attribute_value", f"attributes.{name}", msg))
+        elif name == IMPORTED and attr is None:
             if not _raw_values(value):
                 issues.append(
                     Issue(

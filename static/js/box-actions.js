@@ -94,7 +94,7 @@ export class BoxActions {
     const asked = JSON.stringify([c.center, c.size, c.yaw]);
     let fitted;
     try {
-      fitted = await this.api.fit(c.frame, c);
+      fitted = await this.api.fit(c.frame, c, this.app.tracks.get(c.track_id)?.label);
     } catch (e) {
       this.tell(`Auto-fit failed: ${/** @type {Error} */ (e).message}`);
       return;

@@ -5,7 +5,10 @@
  *  gets a box with linearly interpolated centre, size, pitch and roll and the
  *  yaw turned the short way round (`source: "interpolated"`, `keyframe: false`).
  *  Interpolated boxes live only between keyframes: `trackChanges` gives the
- *  creates, updates and deletes that bring a track to that state. */
+ *  creates, updates and deletes that bring a track to that state. When the
+ *  scene has ego poses (4x4 frame-to-world, row-major) for the keyframes and
+ *  the frame, the interpolation runs in world coordinates: a parked car stays
+ *  put while the sensor drives past it. */
 
 import { wrapAngle } from "./box-actions.js";
 import { uuid } from "./store.js";
@@ -31,6 +34,35 @@ export function interpolateBox(a, b, t) {
     roll: lerp(a.roll ?? 0, b.roll ?? 0, t),
   };
 }
+
+/** @typedef {number[][]} Pose 4x4 frame-to-world, row-major */
+
+/** The box moved by the rigid `pose` (or by its inverse): centre transformed, yaw turned.
+ *  @template {{center: number[], yaw: number}} B @param {B} box @param {Pose} pose
+ *  @param {boolean} inverse @returns {B} */
+export function moveBox(box, pose, inverse) {
+  const turn = Math.atan2(pose[1][0], pose[0][0]);
+  const [x, y, z] = box.center;
+  const t = [pose[0][3], pose[1][3], pose[2][3]];
+  const center = inverse
+    ? [0, 1, 2].map((i) => pose[0][i] * (x - t[0]) + pose[1][i] * (y - t[1]) + pose[2][i] * (z - t[2]))
+    : [0, 1, 2].map((i) => pose[i][0] * x + pose[i][1] * y + pose[i][2] * z + t[i]);
+  return { ...box, center, yaw: wrapAngle(box.yaw + (inverse ? -turn : turn)) };
+}
+
+/** The box at fraction t from keyframe a to b, for frame f: in world coordinates when
+ *  `poses` has all three frames' poses, else in sensor coordinates.
+ *  @param {Cuboid} a @param {Cuboid} b @param {number} f @param {(Pose|null|undefined)[]} poses */
+export function interpolateFor(a, b, f, poses) {
+  const t = (f - a.frame) / (b.frame - a.frame);
+  const pa = poses[a.frame], pb = poses[b.frame], pf = poses[f];
+  if (!pa || !pb || !pf) return interpolateBox(a, b, t);
+  return moveBox(interpolateBox(moveBox(a, pa, false), moveBox(b, pb, false), t), pf, true);
+}
+
+/** The scene's ego poses by frame index (null where a frame has none). @param {App} app
+ *  @returns {(Pose|null)[]} */
+const scenePoses = (app) => (app.scene.frames ?? []).map((fr) => /** @type {any} */ (fr).pose ?? null);
 
 /** The track's boxes by frame. @param {App} app @param {string} trackId */
 export function trackBoxes(app, trackId) {
@@ -58,10 +90,11 @@ export function trackChanges(app, trackId) {
   const byFrame = new Map(boxes.map((c) => [c.frame, c]));
   /** @type {Change[]} */ const changes = [];
   const wanted = new Set();
+  const poses = scenePoses(app);
   for (let k = 0; k + 1 < keys.length; k++) {
     const a = keys[k], b = keys[k + 1];
     for (let f = a.frame + 1; f < b.frame; f++) {
-      const box = interpolateBox(a, b, (f - a.frame) / (b.frame - a.frame));
+      const box = interpolateFor(a, b, f, poses);
       const now = byFrame.get(f);
       if (now && !isInterpolated(now)) continue;  // a pre-label or imported box stays
       wanted.add(f);

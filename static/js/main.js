@@ -15,6 +15,7 @@ import { displayName } from "./names.js";
 import { boxName, renderPanel } from "./panel.js";
 import { initHistory } from "./history.js";
 import { installSequence } from "./sequence.js";
+import { installPrelabels, isPending } from "./prelabels.js";
 import { Outbox } from "./store.js";
 import { Markers } from "./markers.js";
 import { ReviewPanel } from "./review.js";
@@ -124,7 +125,7 @@ function drawBoxes() {
   const boxes = app.frameCuboids().filter((c) => !app.isHidden(c.track_id)).map((c) => {
     const label = app.tracks.get(c.track_id)?.label ?? "Other";
     return { id: c.id, center: [c.center[0] - o[0], c.center[1] - o[1], c.center[2] - o[2]],
-      size: c.size, yaw: c.yaw, color: app.classInfo(label)?.color ?? "#bdbdbd" };
+      size: c.size, yaw: c.yaw, color: app.classInfo(label)?.color ?? "#bdbdbd", dim: isPending(c) };
   });
   viewer.setBoxes(boxes, app.selected, app.othersSelected);
   renderPanel(app);
@@ -234,6 +235,7 @@ async function start() {
   Object.assign(/** @type {any} */ (window).pointlabel, { sequence, objects, keys });
   objects.refresh();
   warnings.load();
+  installPrelabels({ app, editor, keys, tell: (m) => notices.toast(m), user: root.dataset.user ?? "", taskId });
   setView("top");
   const views = new ViewState(app, viewer, taskId);
   const saved = views.restore();  // after a reload: the frame, view and cameras it had

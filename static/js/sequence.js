@@ -5,15 +5,20 @@
 import { Timeline } from "./timeline.js";
 import { Tracks } from "./tracks.js";
 
+/** Frames Shift+C tracks the selected box forward. */
+export const TRACK_FORWARD = 10;
+
 /** @param {{app: import("./app.js").App, editor: import("./commands.js").Editor,
  *   keys: import("./keys.js").Keyboard, actions: import("./box-actions.js").BoxActions,
  *   tell: (message: string) => void}} deps */
 export function installSequence({ app, editor, keys, actions, tell }) {
   const tracks = new Tracks(app, editor, tell);
+  tracks.api = actions.api;
   const timeline = new Timeline(app, editor, tell);
 
   keys.bind("space", () => timeline.togglePlay(), "play / pause (10 frames a second)")
-    .bind("c", () => tracks.copyToNext(), "copy the selected box to the next frame and go there")
+    .bind("c", () => tracks.copyToNext(), "copy the selected box to where its object is in the next frame, and go there")
+    .bind("shift+c", () => tracks.trackForward(TRACK_FORWARD), `track the selected box forward ${TRACK_FORWARD} frames`)
     .bind("b", () => tracks.keyframeHere(), "keyframe of the selected track in this frame")
     .bind("shift+b", () => tracks.interpolateSelected(), "re-interpolate the selected track")
     .bind("[", () => timeline.setEnd("first"), "first frame of the new tag (or of the selected tag) = this frame")

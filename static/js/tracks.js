@@ -34,6 +34,9 @@ export class Tracks {
     this.app = app;
     this.editor = editor;
     this.tell = tell;
+    /** @type {import("./api.js").GeometryApi|null} the server's tracking (set by installSequence) */
+    this.api = null;
+    /** @type {Promise<void>} */ this.queue = Promise.resolve();
     editor.wrap = (cmd) => this.withInterpolation(cmd);
   }
 
@@ -65,19 +68,57 @@ export class Tracks {
     });
   }
 
-  /** Copy the selected box to the next frame (a keyframe of the same track) and go there. */
-  copyToNext() {
+  /** Copy the selected box to the next frame (a keyframe of the same track), placed where the
+   *  server finds the object there, and go there. */
+  copyToNext() { return this.trackForward(1); }
+
+  /** Track the selected box forward up to `count` frames (stopping before a frame where its
+   *  track has a box): one keyframe per frame, placed where the server finds the object (a
+   *  plain copy when the server cannot say), in one undo step; then go to the last one.
+   *  Presses made while one is on its way run after it, on the box then selected.
+   *  @param {number} count */
+  trackForward(count) {
+    this.queue = this.queue.then(() => this.trackForwardNow(count))
+      .catch((e) => this.tell(`Tracking failed: ${/** @type {Error} */ (e).message}`));
+    return this.editor.prepare(this.queue);
+  }
+
+  /** @param {number} count */
+  async trackForwardNow(count) {
     const c = this.app.selected ? this.app.cuboids.get(this.app.selected) : null;
     if (!c) { this.tell("Select a box to copy it to the next frame"); return; }
-    const next = c.frame + 1;
-    if (next >= this.app.scene.frames.length) { this.tell("This is the last frame"); return; }
-    const there = trackBoxes(this.app, c.track_id).find((b) => b.frame === next);
-    if (there) {
-      this.tell(`${trackName(this.app, c.track_id)} already has a box in frame ${next + 1}; not copied`);
+    const boxes = trackBoxes(this.app, c.track_id);
+    const last = this.app.scene.frames.length - 1;
+    if (c.frame >= last) { this.tell("This is the last frame"); return; }
+    const taken = boxes.filter((b) => b.frame > c.frame).map((b) => b.frame);
+    const stop = Math.min(last, c.frame + count, ...taken.map((f) => f - 1));
+    if (stop <= c.frame) {
+      this.tell(`${trackName(this.app, c.track_id)} already has a box in frame ${c.frame + 2}; not copied`);
       return;
     }
-    this.addKeyframe(c, next, "copy box");
-    this.app.setFrame(next);
+    const earlier = boxes.filter((b) => b.keyframe && b.frame < c.frame).at(-1);
+    const previous = earlier ? { frame: earlier.frame, box: earlier } : null;
+    await this.placeForward(c, stop - c.frame, previous);
+  }
+
+  /** @param {Cuboid} c @param {number} count @param {{frame: number, box: Cuboid}|null} previous */
+  async placeForward(c, count, previous) {
+    const asked = JSON.stringify([c.center, c.size, c.yaw]);
+    /** @type {{frame: number, center: number[], size: number[], yaw: number}[]} */ let found;
+    try {
+      found = this.api ? await this.api.propagate(c.frame, c, count, previous) : [];
+    } catch (e) {
+      this.tell(`Tracking failed (${/** @type {Error} */ (e).message}): copied in place`);
+      found = [];
+    }
+    const now = this.app.cuboids.get(c.id);
+    if (!now || JSON.stringify([now.center, now.size, now.yaw]) !== asked) return;  // changed meanwhile
+    if (!found.length) found = [{ frame: c.frame + 1, center: c.center, size: c.size, yaw: c.yaw }];
+    const changes = found.map((f) => ({ before: null, after: {
+      ...structuredClone(c), id: uuid(), frame: f.frame, center: f.center, size: f.size, yaw: f.yaw,
+      source: "manual", keyframe: true, revision: 0 } }));
+    this.editor.execute(new CuboidSetCommand(this.app, changes, count > 1 ? "track forward" : "copy box"));
+    this.app.setFrame(found[found.length - 1].frame);
   }
 
   /** Give the selected track a keyframe in the current frame: its interpolated box

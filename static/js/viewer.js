@@ -248,7 +248,7 @@ export class Viewer {
   }
 
   /** Replace the drawn boxes. @param {{id: string, center: number[], size: number[], yaw: number,
-   *  color: string}[]} boxes centres in local coordinates @param {string|null} selected
+   *  color: string, dim?: boolean}[]} boxes centres in local coordinates @param {string|null} selected
    *  @param {Set<string>} othersSelected boxes someone else has selected */
   setBoxes(boxes, selected, othersSelected = new Set()) {
     for (const g of this.boxes.children) g.traverse((o) => /** @type {any} */ (o).geometry?.dispose());
@@ -375,15 +375,17 @@ const STREAM_REDRAW_MS = 250;
 const UNIT_EDGES = new THREE.EdgesGeometry(new THREE.BoxGeometry(1, 1, 1));
 
 /** A cuboid: translucent body, edges, and a heading arrow along +x of the box.
- *  `mark` overrides the class colour (selected by me / by someone else). */
+ *  `mark` overrides the class colour (selected by me / by someone else); `b.dim`
+ *  (a pre-label not yet accepted) draws it faint. */
 function boxObject(/** @type {any} */ b, /** @type {string|null} */ mark) {
   const group = new THREE.Group();
   group.userData.id = b.id;
   const selected = mark !== null;
   const color = new THREE.Color(mark ?? b.color);
   const body = new THREE.Mesh(new THREE.BoxGeometry(1, 1, 1),
-    new THREE.MeshBasicMaterial({ color, transparent: true, opacity: selected ? 0.25 : 0.12, depthWrite: false }));
-  const edges = new THREE.LineSegments(UNIT_EDGES.clone(), new THREE.LineBasicMaterial({ color }));
+    new THREE.MeshBasicMaterial({ color, transparent: true, opacity: (selected ? 0.25 : 0.12) * (b.dim ? 0.4 : 1), depthWrite: false }));
+  const edges = new THREE.LineSegments(UNIT_EDGES.clone(),
+    new THREE.LineBasicMaterial({ color, transparent: !!b.dim, opacity: b.dim && !selected ? 0.45 : 1 }));
   body.scale.set(b.size[0], b.size[1], b.size[2]);
   edges.scale.copy(body.scale);
   const arrow = new THREE.BufferGeometry().setFromPoints([

@@ -19,6 +19,10 @@ from server.geometry import fit_in_frame, ground_at
 from server.ingest import frame_file
 from server.models import Frame, Scene
 from server.policy import Permission
+from server.propagation import propagate
+
+MAX_PROPAGATE = 50
+"""The most frames one propagate call tracks a box forward."""
 
 router = APIRouter(
     prefix="/api/scenes/{scene_id}/frames/{index}",
@@ -34,6 +38,11 @@ class FitRequest(BaseModel):
     size: tuple[float, float, float]
     yaw: float = 0.0
     margin: float = Field(default=0.5, ge=0.0, le=5.0)
+    label: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The box's class: a partly seen object grows to its typical size",
+    )
 
     @model_validator(mode="after")
     def _finite(self) -> FitRequest:
@@ -49,7 +58,37 @@ async def fit(scene: SceneDep, index: FrameIndex, body: FitRequest, hub: HubDep)
     """Auto-fit: the box that fits the object around the given one (absolute coordinates)."""
     grid, offset = _frame_grid(hub, scene, index)
     box = [*body.center, *body.size, body.yaw]
-    return await run_in_threadpool(fit_in_frame, grid, offset, box, margin=body.margin)
+    return await run_in_threadpool(
+        fit_in_frame, grid, offset, box, margin=body.margin, label=body.label
+    )
+
+
+class PropagateRequest(FitRequest):
+    """A box to track forward ``frames`` frames; ``previous`` (its track's box in an earlier
+    frame, absolute) gives the starting velocity."""
+
+    frames: int = Field(default=1, ge=1, le=MAX_PROPAGATE)
+    previous_frame: int | None = Field(default=None, ge=0)
+    previous: FitRequest | None = None
+
+
+@router.post("/propagate")
+async def propagate_box(
+    scene: SceneDep, index: FrameIndex, body: PropagateRequest, hub: HubDep
+) -> Any:
+    """Where the box is in the next ``frames`` frames: ``{"boxes": [{frame, center, size, yaw,
+    motion}]}`` (``motion``: ``poses`` or ``icp``, how the ego motion was found)."""
+    _frame_grid(hub, scene, index)  # 404 for a frame the scene lacks
+    box = [*body.center, *body.size, body.yaw]
+    previous = None
+    if body.previous is not None and body.previous_frame is not None:
+        p = body.previous
+        previous = (body.previous_frame, [*p.center, *p.size, p.yaw])
+    boxes = await run_in_threadpool(
+        propagate, hub.engine, hub.writer.frames, scene_id=int(scene.id or 0),
+        storage=scene.storage, index=index, box=box, count=body.frames, previous=previous,
+    )  # fmt: skip
+    return {"boxes": boxes}
 
 
 @router.get("/ground")
