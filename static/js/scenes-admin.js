@@ -67,6 +67,9 @@ export class ScenesAdmin {
     this.uploads = h("ul", { class: "uploads", "data-testid": "uploads" });
     this.table = h("tbody");
     /** @type {number|undefined} the latest list request */ this.asked = undefined;
+    /** @type {number|null} the scene whose name is being edited: the list is not redrawn under it */
+    this.renaming = null;
+    /** @type {any[]} the latest list, drawn once no rename is open */ this.scenes = [];
     root.replaceChildren(
       h("p", {}, h("label", {}, "Upload point clouds (one scene per file) ", input), " ", this.search),
       this.uploads,
@@ -81,7 +84,12 @@ export class ScenesAdmin {
     const asked = (this.asked = (this.asked ?? 0) + 1);
     const scenes = await fetch(`/api/scenes${q ? `?q=${encodeURIComponent(q)}` : ""}`).then((r) => r.json());
     if (asked !== this.asked) return;  // a later search answers instead
-    this.table.replaceChildren(...scenes.map((/** @type {any} */ s) => this.row(s)));
+    this.scenes = scenes;
+    if (this.renaming === null) this.render();  // an upload finishing must not drop a rename in progress
+  }
+
+  render() {
+    this.table.replaceChildren(...this.scenes.map((/** @type {any} */ s) => this.row(s)));
   }
 
   /** @param {any} s */
@@ -91,11 +99,13 @@ export class ScenesAdmin {
     rename.onclick = () => {
       const field = /** @type {HTMLInputElement} */ (h("input", { value: s.name, "aria-label": "New scene name", "data-testid": "scene-rename-input" }));
       name.replaceWith(field);
+      this.renaming = s.id;
       field.focus();
       field.onkeydown = async (e) => {
-        if (e.key === "Escape") { this.load(); return; }
+        if (e.key === "Escape") { this.renaming = null; this.load(); return; }
         if (e.key !== "Enter") return;
         try { await send("PATCH", `/api/scenes/${s.id}`, { name: field.value }); } catch (err) { alert(String(/** @type {Error} */ (err).message)); }
+        this.renaming = null;
         this.load();
       };
     };
