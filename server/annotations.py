@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
 
 from server.frames import FrameStore
 from server.kinds import REGISTRY
@@ -71,6 +72,13 @@ class Submission:
     pin_version: int | None = None
     """Move the task to this published taxonomy version first, in the same transaction,
     and validate the ops under it (taxonomy migrations; trusted only)."""
+    recheck: Callable[[Session], str | None] | None = None
+    """Re-reads the submitter's session or token inside the group's transaction: their
+    current role (it replaces ``role``), or None when it no longer holds (the batch is
+    refused with ``not_authenticated``). The websocket passes it, so that a socket's
+    credentials are checked before every batch without a database round trip of its own."""
+    recheck_key: Hashable = None
+    """Submissions of one group with the same key share one recheck (the principal)."""
 
 
 class _Refused(Exception):
@@ -136,7 +144,8 @@ class Writer:
             try:
                 with self.engine.begin() as conn:
                     self._refresh(conn, {sub.task_id for sub in subs})
-                    results = [self._apply_batch(conn, sub, changes) for sub in subs]
+                    roles = self._recheck(conn, subs)
+                    results = [self._apply_batch(conn, sub, changes, roles) for sub in subs]
                     persist(conn, changes)
             except BaseException:
                 for task_id in changes.scenes:
@@ -170,10 +179,29 @@ class Writer:
             if st.taxonomy_version_id is None:  # a task from before versions: pinned now
                 st.taxonomy_version_id = self.taxonomies.for_task(conn, task_id)[0]
 
+    @staticmethod
+    def _recheck(conn: Connection, subs: list[Submission]) -> dict[Hashable, str | None]:
+        """The current role of each distinct ``recheck_key`` of the group (None: its
+        credentials no longer hold), read in the group's transaction."""
+        roles: dict[Hashable, str | None] = {}
+        pending = [sub for sub in subs if sub.recheck is not None]
+        if pending:
+            with Session(bind=conn) as db:
+                for sub in pending:
+                    if sub.recheck_key not in roles and sub.recheck is not None:
+                        roles[sub.recheck_key] = sub.recheck(db)
+        return roles
+
     def _apply_batch(
-        self, conn: Connection, sub: Submission, changes: Changes
+        self, conn: Connection, sub: Submission, changes: Changes, roles: dict[Hashable, str | None]
     ) -> tuple[Reply, Event | None]:
         msg = sub.msg
+        role = sub.role
+        if sub.recheck is not None:
+            role = roles[sub.recheck_key]
+            if role is None:
+                problem = Problem(code="not_authenticated", message="log in again")
+                return Reject(seq=msg.seq, errors=[problem]), None
         digest = batch_digest(msg)
         replay = self._replayed(conn, sub, digest)
         if replay is not None:
@@ -188,7 +216,7 @@ class Writer:
         taxonomy = self.taxonomies.version(conn, st.taxonomy_version_id)
         user = self._user_id(conn, sub.user)
         batch = _Batch(conn, st, sub, changes, user, digest, taxonomy)
-        if not sub.trusted and not allows(sub.role or "", Permission.edit):
+        if not sub.trusted and not allows(role or "", Permission.edit):
             problem = Problem(code="forbidden", message="your role may not edit labels")
             return Reject(seq=msg.seq, errors=[problem]), None
         if not sub.trusted and not may_edit(st.task_state, st.assignee_id, batch.user_id):

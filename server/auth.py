@@ -279,15 +279,21 @@ def refresh_principal(engine: Engine, principal: Principal, settings: Settings) 
     its API token revoked, or its user disabled; the current role otherwise.
     Blocking. For re-checking open websockets after a role change or a revocation."""
     with Session(engine) as db:
-        if principal.session_id is not None:
-            user = reload_session(db, principal.session_id, settings)
-        elif principal.token_id is not None:
-            user = reload_api_token(db, principal.token_id)
-        else:
-            user = None
-        if user is None:
-            return None
-        return replace(principal, name=user.name, role=user.role)
+        return recheck_principal(db, principal, settings)
+
+
+def recheck_principal(db: Session, principal: Principal, settings: Settings) -> Principal | None:
+    """As :func:`refresh_principal`, read through ``db`` (the websocket's batches are
+    re-checked this way inside the writer's transaction: server/annotations.py)."""
+    if principal.session_id is not None:
+        user = reload_session(db, principal.session_id, settings)
+    elif principal.token_id is not None:
+        user = reload_api_token(db, principal.token_id)
+    else:
+        user = None
+    if user is None:
+        return None
+    return replace(principal, name=user.name, role=user.role)
 
 
 async def admit_websocket(ws: WebSocket) -> Principal | None:

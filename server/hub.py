@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from fastapi import WebSocket
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.annotations import Reply, Submission, Writer
@@ -149,10 +151,13 @@ class Hub:
         origin: Connection | None = None,
         *,
         role: str | None = None,
+        recheck: Callable[[Session], str | None] | None = None,
+        recheck_key: Hashable = None,
     ) -> Reply:
         """Apply a batch to a task's label set through the one write path; the reply
-        comes after the commit."""
-        return await self._enqueue(Submission(task_id, user, msg, role=role), origin)
+        comes after the commit. ``recheck``: see :class:`~server.annotations.Submission`."""
+        sub = Submission(task_id, user, msg, role=role, recheck=recheck, recheck_key=recheck_key)
+        return await self._enqueue(sub, origin)
 
     async def submit_trusted(self, sub: Submission) -> Reply:
         """Apply a batch the server made (a taxonomy migration) through the one write

@@ -12,7 +12,13 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import MAX_ID
-from server.auth import WS_CLOSE_NOT_AUTHENTICATED, Principal, admit_websocket, refresh_principal
+from server.auth import (
+    WS_CLOSE_NOT_AUTHENTICATED,
+    Principal,
+    admit_websocket,
+    recheck_principal,
+    refresh_principal,
+)
 from server.config import Settings
 from server.hub import Connection, Hub
 from server.logs import open_context
@@ -66,12 +72,6 @@ async def serve_task_socket(ws: WebSocket, task_path: str) -> None:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
-            fresh = await run_in_threadpool(refresh_principal, hub.engine, principal, settings)
-            if fresh is None:
-                await conn.send_text(_error("not_authenticated", "log in again").model_dump_json())
-                await ws.close(code=WS_CLOSE_NOT_AUTHENTICATED)
-                break
-            principal = conn.principal = fresh
             try:
                 reply = await _handle(hub, conn, message.get("text"), settings)
             except Exception:  # a bug must not end the session: report it, keep serving
@@ -86,6 +86,9 @@ async def serve_task_socket(ws: WebSocket, task_path: str) -> None:
                 hub.metrics.error(reply.code, "websocket")
             if reply is not None:
                 await conn.send_text(reply.model_dump_json())
+            if reply is LOGGED_OUT:
+                await ws.close(code=WS_CLOSE_NOT_AUTHENTICATED)
+                break
     except WebSocketDisconnect:
         pass
     finally:
@@ -96,18 +99,38 @@ def _error(code: str, message: str) -> ErrorMessage:
     return ErrorMessage(code=code, message=message)
 
 
+LOGGED_OUT = _error("not_authenticated", "log in again")
+"""The reply after which the socket is closed with 4401."""
+
+
 async def _handle(
     hub: Hub, conn: Connection, text: str | None, settings: Settings
 ) -> BaseModel | None:
-    """The reply to one message, or None when it was sent already."""
+    """The reply to one message, or None when it was sent already.
+
+    The user's credentials are checked before the message is acted on: for a
+    batch of ops inside the writer's transaction (one read per user and group,
+    no database round trip of its own), for anything else here.
+    """
+    msg: BaseModel
     if text is None:
-        return _error("invalid_message", "messages are JSON text frames")
-    if len(text) > settings.max_message_bytes:
-        return _error("message_too_large", f"limit is {settings.max_message_bytes} bytes")
-    try:
-        msg = client_message.validate_json(text)
-    except ValidationError as exc:
-        return _error(*message_error(exc))
+        msg = _error("invalid_message", "messages are JSON text frames")
+    elif len(text) > settings.max_message_bytes:
+        msg = _error("message_too_large", f"limit is {settings.max_message_bytes} bytes")
+    else:
+        try:
+            msg = client_message.validate_json(text)
+        except ValidationError as exc:
+            msg = _error(*message_error(exc))
+    if isinstance(msg, Ops) and len(msg.ops) <= settings.max_ops_per_message:
+        return await _ops(hub, conn, msg, settings)
+    assert conn.principal is not None
+    fresh = await run_in_threadpool(refresh_principal, hub.engine, conn.principal, settings)
+    if fresh is None:
+        return LOGGED_OUT
+    conn.principal = fresh
+    if isinstance(msg, ErrorMessage):
+        return msg
     if isinstance(msg, Hello):
         await _hello(hub, conn, msg)
         return None
@@ -140,8 +163,18 @@ async def _ops(hub: Hub, conn: Connection, msg: Ops, settings: Settings) -> Base
     if len(msg.ops) > settings.max_ops_per_message:
         problem = Problem(code="too_many_ops", message=f"limit is {settings.max_ops_per_message}")
         return Reject(seq=msg.seq, errors=[problem])
-    role = conn.principal.role if conn.principal else None
-    reply = await hub.submit(conn.task_id, conn.user, msg, origin=conn, role=role)
+    principal = conn.principal
+    assert principal is not None
+
+    def recheck(db: Session) -> str | None:
+        fresh = recheck_principal(db, principal, settings)
+        return None if fresh is None else fresh.role
+
+    reply = await hub.submit(
+        conn.task_id, conn.user, msg, origin=conn, recheck=recheck, recheck_key=principal
+    )
+    if isinstance(reply, Reject) and [p.code for p in reply.errors] == ["not_authenticated"]:
+        return LOGGED_OUT
     return reply
 
 
