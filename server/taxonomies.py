@@ -81,6 +81,15 @@ class Taxonomies:
             return version_id, self.version(conn, version_id)
         return row.taxonomy_version_id, self.version(conn, row.taxonomy_version_id)
 
+    def document(self, conn: Connection, *, task_id: int | None, project_id: int) -> dict[str, Any]:
+        """The taxonomy as ``/api/taxonomy`` and the workspace page serve it, with its
+        ``version_id``: the task's version, or (``task_id`` None) the project's current one."""
+        if task_id is None:
+            version_id, tax = self.current(conn, project_id)
+        else:
+            version_id, tax = self.for_task(conn, task_id)
+        return {"version_id": version_id, **tax.to_json()}
+
     def current_of(self, project_id: int) -> tuple[int, Taxonomy]:
         """:meth:`current` in its own transaction (importers, the CLI)."""
         with self.engine.begin() as conn:

@@ -57,11 +57,16 @@ def error_response(
     **extra: str,
 ) -> JSONResponse:
     """The one JSON error shape ``{code, message}``; counted by code in /metrics."""
+    _count(request, code)
+    body = {"code": code, "message": safe_message(message), **extra}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _count(request: Request | None, code: str) -> None:
+    """Count an error reply by ``code`` in the app's /metrics (when it has them)."""
     metrics = getattr(request.app.state, "metrics", None) if request is not None else None
     if metrics is not None:
         metrics.error(code)
-    body = {"code": code, "message": safe_message(message), **extra}
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def wants_page(request: Request) -> bool:
@@ -80,7 +85,7 @@ def error_page(
     """The error as JSON, or as an HTML page when a browser asked for a page."""
     if not wants_page(request):
         return error_response(status, code, message, headers, request=request)
-    error_response(status, code, message, request=request)  # counted like any error
+    _count(request, code)
     context = {"status": status, "code": code, "message": safe_message(message),
                "title": TITLES.get(status, "Something went wrong"), "user": None, "csrf": ""}  # fmt: skip
     return TEMPLATES.TemplateResponse(

@@ -23,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
 from server.api.deps import SessionDep, SettingsDep, get_task
-from server.api.routes.scenes import scene_json, taxonomy
+from server.api.routes.scenes import scene_json
 from server.auth import PUBLIC, OptionalUser, Principal, login_redirect
 from server.config import Settings
 from server.errors import ApiError
@@ -80,7 +80,9 @@ def workspace(
     mode = "edit" if may_edit(task.state, task.assignee_id, user.id or 0) else "view"
     if task.state == IN_REVIEW and task.reviewer_id == user.id:
         mode = "review"
-    tax = taxonomy(session, user, request.app.state.hub, task.id)  # the task's version
+    taxonomies = request.app.state.hub.taxonomies
+    tax = taxonomies.document(session.connection(), task_id=task.id, project_id=task.project_id)
+    session.commit()  # a task from before versions was pinned just now
     context = {"scene": scene, "task": task, "user": user, "mode": mode,
                "csrf": principal.csrf_token or "", **first_frame(session, settings, scene, tax)}  # fmt: skip
     return templates.TemplateResponse(request, "workspace.html", context)

@@ -133,12 +133,9 @@ def taxonomy(
 ) -> dict[str, Any]:
     """The taxonomy a task is validated under (``task_id``), else the Default project's
     current version; ``version_id`` names the stored version."""
+    if task_id is not None:
+        get_task(task_id, session, user)  # 404 unless the user may see it
     conn = session.connection()
-    if task_id is None:
-        version_id, tax = hub.taxonomies.current(conn, DEFAULT_PROJECT_ID)
-    else:
-        task = get_task(task_id, session, user)  # 404 unless the user may see it
-        assert task.id is not None
-        version_id, tax = hub.taxonomies.for_task(conn, task.id)
+    document = hub.taxonomies.document(conn, task_id=task_id, project_id=DEFAULT_PROJECT_ID)
     session.commit()  # a task from before versions was pinned just now
-    return {"version_id": version_id, **tax.to_json()}
+    return document
