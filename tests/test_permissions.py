@@ -38,6 +38,7 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("GET", "/api/scenes/{scene_id}/frames/{index}/ground"): P.view,
     ("GET", "/api/scenes/{scene_id}/frames/{index}/hierarchy"): P.view,
     ("GET", "/api/scenes/{scene_id}/tiles/{digest}"): P.view,
+    ("GET", "/api/scenes/{scene_id}/frames/{index}/cameras/{name}"): P.view,
     ("GET", "/api/tasks"): P.view, ("POST", "/api/tasks"): P.assign,
     ("POST", "/api/tasks/next"): P.edit, ("POST", "/api/tasks/review/next"): P.review,
     ("GET", "/api/tasks/{task_id}"): P.view, ("GET", "/api/tasks/{task_id}/history"): P.view,

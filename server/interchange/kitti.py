@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from pointcloud.boxes import box_corners
 from pointcloud.io.sequence import format_of_name, list_frames
+from server.interchange.cameras import kitti_shots
 from server.interchange.classes import export_type, to_class
 from server.interchange.exporter import SceneData
 from server.interchange.importer import Parsed
@@ -86,20 +87,26 @@ def read(folder: ImportFolder, taxonomy: Taxonomy) -> Parsed:
     files = list_frames(folder.root)
     labels = AnnotationSet(frames=[FrameMeta(key_of(f)) for f in files])
     keys = {f.key for f in labels.frames}
+    calibs: dict[str, dict[str, list[float]]] = {}
     for file in folder.files("label_2", "*.txt"):
         if file.stem not in keys:
             report.drop("label_without_point_cloud", len(folder.read_text(file).splitlines()))
+    for meta in labels.frames:
+        calib_file = f"calib/{meta.key}.txt"
+        if folder.is_file(calib_file):
+            calibs[meta.key] = read_calib(folder.read_text(calib_file), calib_file)
     for i, meta in enumerate(labels.frames):
         label_file = f"label_2/{meta.key}.txt"
         if not folder.is_file(label_file):
             continue
         calib_file = f"calib/{meta.key}.txt"
-        calib = read_calib(folder.read_text(calib_file), calib_file)
+        calib = calibs.get(meta.key) or read_calib(folder.read_text(calib_file), calib_file)
         to_lidar = np.asarray(np.linalg.inv(velo_to_rect(calib)), dtype=np.float64)
         for n, line in enumerate(folder.read_text(label_file).splitlines()):
             if line.strip():
                 _line(line, i, f"{meta.key}-{n}", to_lidar, labels, taxonomy, report)
-    return Parsed(folder.root, labels, report)
+    cameras = kitti_shots(folder, [f.key for f in labels.frames], calibs)
+    return Parsed(folder.root, labels, report, cameras=cameras)
 
 
 def _line(

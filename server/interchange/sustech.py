@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pointcloud.io.sequence import list_frames
+from server.interchange.cameras import sustech_shots
 from server.interchange.classes import export_type, to_class
 from server.interchange.exporter import SceneData
 from server.interchange.importer import Parsed
@@ -35,7 +36,7 @@ LOST = ["behaviour tags", "ego poses and timestamps (written to poses.json besid
 
 
 def read(folder: ImportFolder, taxonomy: Taxonomy) -> Parsed:
-    """Read a SUSTechPOINTS scene folder (``lidar/``, ``label/``; ``calib/``, ``camera/`` unused)."""
+    """Read a SUSTechPOINTS scene folder (``lidar/``, ``label/``, ``calib/``, ``camera/``)."""
     report = Report()
     frames = [FrameMeta(frame_key(f)) for f in list_frames(folder.root)]
     labels = AnnotationSet(frames=frames)
@@ -51,10 +52,8 @@ def read(folder: ImportFolder, taxonomy: Taxonomy) -> Parsed:
             if box is not None:
                 labels.boxes.append(box)
     labels.tracks = list(tracks.values())
-    for sub in ("calib", "camera"):
-        if folder.is_dir(sub):
-            report.notes.append(f"{sub}/ is not imported (PointLabel has no cameras yet)")
-    return Parsed(folder.root, labels, report)
+    cameras = sustech_shots(folder, [f.key for f in frames])
+    return Parsed(folder.root, labels, report, cameras=cameras)
 
 
 def _load(folder: ImportFolder, file: Path) -> list[Any]:
