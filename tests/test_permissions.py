@@ -110,7 +110,8 @@ def world(settings: Settings, engine: Engine, task_id: int) -> Iterator[dict[str
 
 def _url(path: str, task_id: int) -> str:
     values = {"scene_id": 1, "task_id": task_id, "index": 0, "digest": "0" * 32,
-              "fmt": "csv", "issue_id": 1, "action": "resolve", "version_id": 1, "object_id": "x"}  # fmt: skip
+              "fmt": "csv", "issue_id": 1, "action": "resolve", "version_id": 1, "object_id": "x",
+              "name": "front"}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 

@@ -1,0 +1,161 @@
+"""Camera images: imported with their calibration from KITTI, SUSTechPOINTS and the
+generic layout, served resized and cached, refused when unreadable, removed with
+their scene."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, func, select
+
+from pointcloud.cameras import kitti_camera
+from pointcloud.io.pcd import write_pcd
+from server.app import create_app
+from server.config import Settings
+from server.interchange import import_scene
+from server.interchange.kitti import read_calib
+from server.interchange.paths import MalformedImportError
+from server.models import FrameCamera, Scene
+from tests.conftest import logged_in
+
+K = [[400.0, 0, 160], [0, 400, 120], [0, 0, 1]]
+TO_CAM = [[0, -1, 0, 0], [0, 0, -1, 0], [1, 0, 0, 0], [0, 0, 0, 1]]
+
+
+def generic_folder(root: Path, *, image: bytes | None = None) -> Path:
+    """A two-frame SUSTechPOINTS-layout folder without cameras of its own, plus the
+    generic ``cameras/left/`` layout: a calib and a 320x240 PNG for frame ``a``."""
+    rng = np.random.default_rng(5)
+    (root / "lidar").mkdir(parents=True)
+    (root / "label").mkdir()
+    for key in ("a", "b"):
+        write_pcd(root / "lidar" / f"{key}.pcd", rng.uniform(-5, 5, (500, 3)).astype(np.float32))
+        (root / "label" / f"{key}.json").write_text("[]")
+    cam = root / "cameras" / "left"
+    cam.mkdir(parents=True)
+    calib = {"intrinsic": K, "lidar_to_camera": TO_CAM, "distortion": [0.1, 0, 0, 0, 0]}
+    (cam / "calib.json").write_text(json.dumps(calib))
+    if image is None:
+        buf = io.BytesIO()
+        Image.new("RGB", (320, 240), (200, 30, 30)).save(buf, "PNG")
+        image = buf.getvalue()
+    (cam / "a.png").write_bytes(image)
+    return root
+
+
+def scene_frames(client: TestClient, scene_id: int) -> list[dict]:
+    r = client.get(f"/api/scenes/{scene_id}")
+    assert r.status_code == 200, r.text
+    return r.json()["frames"]
+
+
+def test_kitti_import_keeps_image_2_with_the_devkit_calibration(
+    settings: Settings, engine: Engine, tester: str, shared_data: Path
+) -> None:
+    result = import_scene(engine, settings, "kitti", shared_data / "kitti")
+    assert result.report.counts["camera_images"] == 2
+    with TestClient(create_app(settings)) as client:
+        logged_in(client, engine, settings)
+        frames = scene_frames(client, result.scene_id)
+        cam = frames[0]["cameras"][0]
+        size = Image.open(shared_data / "kitti/image_2/000000.png").size
+        assert cam["name"] == "image_2" and (cam["width"], cam["height"]) == size
+        calib = read_calib((shared_data / "kitti/calib/000000.txt").read_text(), "c")
+        expected = kitti_camera(calib)
+        assert np.allclose(cam["intrinsic"], expected.intrinsic)
+        assert np.allclose(cam["lidar_to_camera"], expected.lidar_to_camera)
+        full = client.get(cam["url"])
+        assert full.status_code == 200 and full.headers["content-type"] == "image/png"
+        assert full.content == (shared_data / "kitti/image_2/000000.png").read_bytes()
+
+
+def test_images_are_served_resized_with_an_immutable_cache_and_an_etag(
+    settings: Settings, engine: Engine, tester: str, tmp_path: Path
+) -> None:
+    result = import_scene(engine, settings, "sustech", generic_folder(tmp_path / "g"))
+    with TestClient(create_app(settings)) as client:
+        logged_in(client, engine, settings)
+        url = scene_frames(client, result.scene_id)[0]["cameras"][0]["url"]
+        r = client.get(url, params={"w": 150})
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        assert "immutable" in r.headers["cache-control"]
+        assert Image.open(io.BytesIO(r.content)).size == (160, 120)  # rounded up to 160
+        again = client.get(url, params={"w": 150}, headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304 and not again.content
+        wide = client.get(url, params={"w": 5000})  # never wider than the image: the original
+        assert wide.headers["content-type"] == "image/png"
+        assert Image.open(io.BytesIO(wide.content)).size == (320, 240)
+        assert wide.headers["etag"] != r.headers["etag"]
+        missing = client.get(url.replace("/left", "/right"))
+        assert missing.status_code == 404 and missing.json()["code"] == "camera_not_found"
+        assert client.get(url, params={"w": 0}).status_code == 422
+
+
+def test_the_generic_layout_imports_calibration_and_only_frames_with_an_image(
+    settings: Settings, engine: Engine, tester: str, tmp_path: Path
+) -> None:
+    result = import_scene(engine, settings, "sustech", generic_folder(tmp_path / "g"))
+    with TestClient(create_app(settings)) as client:
+        logged_in(client, engine, settings)
+        frames = scene_frames(client, result.scene_id)
+    assert [len(f["cameras"]) for f in frames] == [1, 0]
+    cam = frames[0]["cameras"][0]
+    assert cam["name"] == "left" and cam["intrinsic"] == K and cam["lidar_to_camera"] == TO_CAM
+    assert cam["distortion"] == [0.1, 0, 0, 0, 0]
+
+
+def test_sustech_import_keeps_the_front_camera_of_the_frames_that_have_one(
+    settings: Settings, engine: Engine, tester: str, shared_data: Path
+) -> None:
+    result = import_scene(engine, settings, "sustech", shared_data / "sustech")
+    with TestClient(create_app(settings)) as client:
+        logged_in(client, engine, settings)
+        frames = scene_frames(client, result.scene_id)
+    assert [[c["name"] for c in f["cameras"]] for f in frames] == [[], ["front"], ["front"], ["front"]]
+    calib = json.loads((shared_data / "sustech/calib/front.json").read_text())
+    assert np.allclose(np.ravel(frames[1]["cameras"][0]["lidar_to_camera"]), calib["extrinsic"])
+    assert not any("camera" in note for note in result.report.notes)
+
+
+def test_an_unreadable_image_refuses_the_import_and_stores_nothing(
+    settings: Settings, engine: Engine, tester: str, tmp_path: Path
+) -> None:
+    folder = generic_folder(tmp_path / "bad", image=b"not a png at all")
+    with pytest.raises(MalformedImportError) as err:
+        import_scene(engine, settings, "sustech", folder)
+    assert "cameras/left/a.png" in str(err.value) and str(tmp_path) not in str(err.value)
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Scene)).one() == 0
+        assert session.exec(select(func.count()).select_from(FrameCamera)).one() == 0
+
+
+def test_a_calibration_that_is_not_a_matrix_is_refused(
+    settings: Settings, engine: Engine, tester: str, tmp_path: Path
+) -> None:
+    folder = generic_folder(tmp_path / "bad")
+    (folder / "cameras/left/calib.json").write_text(json.dumps({"intrinsic": [1, 2], "lidar_to_camera": TO_CAM}))
+    with pytest.raises(MalformedImportError, match="intrinsic: needs 9 finite numbers"):
+        import_scene(engine, settings, "sustech", folder)
+
+
+def test_deleting_a_scene_removes_its_images(
+    settings: Settings, engine: Engine, tester: str, tmp_path: Path
+) -> None:
+    result = import_scene(engine, settings, "sustech", generic_folder(tmp_path / "g"))
+    images = settings.data_dir / "images"
+    with TestClient(create_app(settings)) as client:
+        logged_in(client, engine, settings)
+        url = scene_frames(client, result.scene_id)[0]["cameras"][0]["url"]
+        assert client.get(url, params={"w": 320}).status_code == 200
+        assert any(p.is_file() for p in images.rglob("*"))
+        assert client.delete(f"/api/scenes/{result.scene_id}").status_code == 200
+    assert not any(p.is_file() for p in images.rglob("*"))
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(FrameCamera)).one() == 0
