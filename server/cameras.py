@@ -136,9 +136,15 @@ def store_shots(engine: Engine, settings: Settings, scene_id: int, shots: list[C
         digest = _store_file(settings, shot.file, shot.media_type)
         rows.append(
             FrameCamera(
-                scene_id=scene_id, frame_index=shot.frame, name=shot.name, image=digest,
-                media_type=shot.media_type, width=shot.width, height=shot.height,
-                intrinsic=shot.intrinsic, lidar_to_camera=shot.lidar_to_camera,
+                scene_id=scene_id,
+                frame_index=shot.frame,
+                name=shot.name,
+                image=digest,
+                media_type=shot.media_type,
+                width=shot.width,
+                height=shot.height,
+                intrinsic=shot.intrinsic,
+                lidar_to_camera=shot.lidar_to_camera,
                 distortion=shot.distortion,
             )  # fmt: skip
         )
@@ -159,8 +165,11 @@ def scene_cameras(session: Session, scene_id: int) -> dict[int, list[dict[str, A
     for r in rows:
         out.setdefault(r.frame_index, []).append(
             {
-                "name": r.name, "width": r.width, "height": r.height,
-                "intrinsic": r.intrinsic, "lidar_to_camera": r.lidar_to_camera,
+                "name": r.name,
+                "width": r.width,
+                "height": r.height,
+                "intrinsic": r.intrinsic,
+                "lidar_to_camera": r.lidar_to_camera,
                 "distortion": r.distortion,
                 "url": f"/api/scenes/{scene_id}/frames/{r.frame_index}/cameras/{r.name}",
             }  # fmt: skip

@@ -118,7 +118,12 @@ def test_sustech_import_keeps_the_front_camera_of_the_frames_that_have_one(
     with TestClient(create_app(settings)) as client:
         logged_in(client, engine, settings)
         frames = scene_frames(client, result.scene_id)
-    assert [[c["name"] for c in f["cameras"]] for f in frames] == [[], ["front"], ["front"], ["front"]]
+    assert [[c["name"] for c in f["cameras"]] for f in frames] == [
+        [],
+        ["front"],
+        ["front"],
+        ["front"],
+    ]
     calib = json.loads((shared_data / "sustech/calib/front.json").read_text())
     assert np.allclose(np.ravel(frames[1]["cameras"][0]["lidar_to_camera"]), calib["extrinsic"])
     assert not any("camera" in note for note in result.report.notes)
@@ -140,7 +145,9 @@ def test_a_calibration_that_is_not_a_matrix_is_refused(
     settings: Settings, engine: Engine, tester: str, tmp_path: Path
 ) -> None:
     folder = generic_folder(tmp_path / "bad")
-    (folder / "cameras/left/calib.json").write_text(json.dumps({"intrinsic": [1, 2], "lidar_to_camera": TO_CAM}))
+    (folder / "cameras/left/calib.json").write_text(
+        json.dumps({"intrinsic": [1, 2], "lidar_to_camera": TO_CAM})
+    )
     with pytest.raises(MalformedImportError, match="intrinsic: needs 9 finite numbers"):
         import_scene(engine, settings, "sustech", folder)
 

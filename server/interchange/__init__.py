@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from pointcloud.errors import PointCloudError
+from pointcloud.io.sequence import list_frames
 from server.annotations import Writer
 from server.config import Settings
 from server.interchange import (
@@ -27,7 +28,6 @@ from server.interchange import (
     supervisely,
     sustech,
 )
-from pointcloud.io.sequence import list_frames
 from server.interchange.cameras import generic_shots
 from server.interchange.exporter import SceneData, load
 from server.interchange.importer import ImportResult, Parsed, import_parsed

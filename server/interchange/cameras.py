@@ -77,7 +77,11 @@ def kitti_shots(
         cam = kitti_camera(calibs[key])
         shots.append(
             CameraShot(
-                key, "image_2", image, cam.intrinsic.tolist(), cam.lidar_to_camera.tolist(),
+                key,
+                "image_2",
+                image,
+                cam.intrinsic.tolist(),
+                cam.lidar_to_camera.tolist(),
                 label=folder.rel(image),
             )  # fmt: skip
         )
@@ -103,7 +107,9 @@ def sustech_shots(folder: ImportFolder, keys: list[str]) -> list[CameraShot]:
             image = _image(folder, f"camera/{name}", key)
             if image is not None:
                 shots.append(
-                    CameraShot(key, name, image, intrinsic, extrinsic, distortion, folder.rel(image))
+                    CameraShot(
+                        key, name, image, intrinsic, extrinsic, distortion, folder.rel(image)
+                    )
                 )
     return _checked(folder, shots)
 
@@ -131,6 +137,8 @@ def generic_shots(folder: ImportFolder, keys: list[str]) -> list[CameraShot]:
             image = _image(folder, f"cameras/{name}", key)
             if image is not None:
                 shots.append(
-                    CameraShot(key, name, image, intrinsic, extrinsic, distortion, folder.rel(image))
+                    CameraShot(
+                        key, name, image, intrinsic, extrinsic, distortion, folder.rel(image)
+                    )
                 )
     return _checked(folder, shots)

@@ -39,7 +39,9 @@ async def camera_image(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    w: Annotated[int | None, Query(ge=16, le=8192, description="Largest width wanted, pixels")] = None,
+    w: Annotated[
+        int | None, Query(ge=16, le=8192, description="Largest width wanted, pixels")
+    ] = None,
 ) -> Response:
     """The frame's image from camera ``name``, at most ``w`` pixels wide (rounded up to
     160, 320, 640, 960, 1280 or 1920; never wider than the image): a JPEG copy when

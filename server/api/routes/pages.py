@@ -25,8 +25,8 @@ from sqlmodel import Session, col, select
 from server.api.deps import SessionDep, SettingsDep, get_task
 from server.api.routes.scenes import scene_json, taxonomy
 from server.auth import PUBLIC, OptionalUser, Principal, login_redirect
-from server.config import Settings
 from server.cameras import scene_cameras
+from server.config import Settings
 from server.errors import ApiError
 from server.home import home_context
 from server.ingest import frame_file
