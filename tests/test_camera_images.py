@@ -19,7 +19,7 @@ from pointcloud.cameras import kitti_camera
 from pointcloud.io.pcd import write_pcd
 from server.app import create_app
 from server.config import Settings
-from server.interchange import import_scene
+from server.interchange import export_scene, import_scene
 from server.interchange.kitti import read_calib
 from server.interchange.paths import MalformedImportError
 from server.models import FrameCamera, Scene
@@ -166,3 +166,44 @@ def test_deleting_a_scene_removes_its_images(
     assert not any(p.is_file() for p in images.rglob("*"))
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(FrameCamera)).one() == 0
+
+
+def cameras_of(engine: Engine, scene_id: int) -> list[FrameCamera]:
+    with Session(engine) as session:
+        rows = session.exec(select(FrameCamera).where(FrameCamera.scene_id == scene_id)).all()
+    return sorted(rows, key=lambda r: (r.frame_index, r.name))
+
+
+@pytest.mark.parametrize("fmt", ["kitti", "sustech"])
+def test_export_writes_the_cameras_back_and_they_import_again(
+    settings: Settings, engine: Engine, tester: str, shared_data: Path, tmp_path: Path, fmt: str
+) -> None:
+    first = import_scene(engine, settings, fmt, shared_data / fmt)
+    assert first.task_id is not None
+    summary = export_scene(engine, settings, first.task_id, fmt, tmp_path / "out")
+    assert summary["counts"]["camera_images"] == len(cameras_of(engine, first.scene_id))
+    again = import_scene(engine, settings, fmt, tmp_path / "out")
+    before, after = cameras_of(engine, first.scene_id), cameras_of(engine, again.scene_id)
+    assert [(c.frame_index, c.name, c.image) for c in before] == [
+        (c.frame_index, c.name, c.image) for c in after
+    ]  # the same image bytes
+    for a, b in zip(before, after, strict=True):
+        assert np.allclose(a.intrinsic, b.intrinsic) and np.allclose(
+            a.lidar_to_camera, b.lidar_to_camera
+        )
+
+
+def test_a_kitti_export_of_a_generic_camera_writes_its_calibration(
+    settings: Settings, engine: Engine, tester: str, tmp_path: Path
+) -> None:
+    """A scene without a KITTI calib of its own: calib/ says the stored camera, so the
+    re-imported image_2 projects as the original camera did."""
+    first = import_scene(engine, settings, "sustech", generic_folder(tmp_path / "g"))
+    assert first.task_id is not None
+    summary = export_scene(engine, settings, first.task_id, "kitti", tmp_path / "out")
+    assert summary["counts"]["nominal_calibration"] == 1  # frame b has no camera
+    assert summary["counts"]["camera_distortion_dropped"] == 1
+    assert (tmp_path / "out/image_2/a.png").is_file()
+    [cam] = cameras_of(engine, import_scene(engine, settings, "kitti", tmp_path / "out").scene_id)
+    assert cam.name == "image_2" and np.allclose(cam.intrinsic, K)
+    assert np.allclose(cam.lidar_to_camera, TO_CAM)

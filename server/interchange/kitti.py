@@ -26,6 +26,7 @@ from server.interchange.model import AnnotationSet, Box, FrameMeta, InterchangeE
 from server.interchange.model import frame_key as key_of
 from server.interchange.paths import ImportFolder
 from server.interchange.poses import write_poses
+from server.models import FrameCamera
 from server.taxonomy import Taxonomy
 from server.validation import normalize_yaw
 
@@ -137,9 +138,10 @@ def _line(
 
 
 def write(data: SceneData, out: Path, *, points: bool) -> Report:
-    """Write ``label_2/``, ``calib/`` (the scene's own when it came from KITTI, else a
-    nominal one) and optionally ``velodyne/`` (copied ``.bin`` or written from the
-    stored points with reflectance 0)."""
+    """Write ``label_2/``, ``calib/`` (the scene's own when it came from KITTI, else one
+    from the frame's stored camera, else a nominal one) and optionally ``velodyne/``
+    (copied ``.bin`` or written from the stored points with reflectance 0) and
+    ``image_2/`` (the frame's stored camera image)."""
     report = Report(lost=list(LOST))
     labels = data.labels
     tracks = {t.id: t for t in labels.tracks}
@@ -147,9 +149,15 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     for folder in ("label_2", "calib"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(labels.frames):
-        calib_text, calib = _calib_for(f.source, report)
+        cam = data.camera(i, "image_2") or data.camera(i)
+        calib_text, calib = _calib_for(f.source, report, cam)
         (out / "calib" / f"{f.key}.txt").write_text(calib_text)
-        size = _image_size(f.source)
+        size = (cam.width, cam.height) if cam else _image_size(f.source)
+        if points and cam is not None:
+            data.copy_image(cam, out / "image_2" / f"{f.key}.png")
+            report.counts["camera_images"] += 1
+            if cam.distortion:
+                report.counts["camera_distortion_dropped"] += 1
         lines = [
             label_line(b, tracks[b.track_id], calib, size, report)
             for b in labels.boxes
@@ -166,17 +174,25 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     return report
 
 
-def _calib_for(source: Path | None, report: Report) -> tuple[str, dict[str, list[float]]]:
+def _calib_for(
+    source: Path | None, report: Report, cam: FrameCamera | None = None
+) -> tuple[str, dict[str, list[float]]]:
+    """The source's calib file; else one from the stored camera (``P2 = K [I | 0]``,
+    ``R0_rect = I``, ``Tr_velo_to_cam`` its extrinsic); else the nominal one."""
     if source is not None:
         file = source.parent.parent / "calib" / f"{key_of(source)}.txt"
         if file.is_file():
             text = file.read_text()
             return text, read_calib(text, f"calib/{file.name}")
-    report.counts["nominal_calibration"] += 1
-    text = "".join(
-        f"{k}: {' '.join(f'{v:.12e}' for v in vals)}\n" for k, vals in NOMINAL_CALIB.items()
-    )
-    return text, {k: [float(v) for v in vals] for k, vals in NOMINAL_CALIB.items()}
+    calib = {k: [float(v) for v in vals] for k, vals in NOMINAL_CALIB.items()}
+    if cam is None:
+        report.counts["nominal_calibration"] += 1
+    else:
+        p = np.c_[np.asarray(cam.intrinsic, dtype=np.float64), np.zeros(3)].ravel().tolist()
+        calib.update(P0=p, P1=p, P2=p, P3=p, R0_rect=np.eye(3).ravel().tolist())
+        calib["Tr_velo_to_cam"] = np.asarray(cam.lidar_to_camera)[:3, :4].ravel().tolist()
+    text = "".join(f"{k}: {' '.join(f'{v:.12e}' for v in vals)}\n" for k, vals in calib.items())
+    return text, calib
 
 
 def _image_size(source: Path | None) -> tuple[int, int]:

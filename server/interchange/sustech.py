@@ -98,7 +98,8 @@ def _box(
 
 
 def write(data: SceneData, out: Path, *, points: bool) -> Report:
-    """Write ``label/<frame>.json`` (every frame, empty arrays included) and optionally ``lidar/``."""
+    """Write ``label/<frame>.json`` (every frame, empty arrays included), ``calib/<camera>.json``
+    for each stored camera, and optionally ``lidar/`` and ``camera/<camera>/<frame>.jpg``."""
     report = Report(lost=list(LOST))
     labels = data.labels
     tracks = {t.id: t for t in labels.tracks}
@@ -129,7 +130,28 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     report.counts.update(boxes=len(labels.boxes), frames=len(labels.frames))
     if labels.tags:
         report.dropped["tags"] = len(labels.tags)
+    _write_cameras(data, out, report, images=points)
     if points:
         data.copy_points(out / "lidar", report)
         write_poses(labels, out, "lidar")
     return report
+
+
+def _write_cameras(data: SceneData, out: Path, report: Report, *, images: bool) -> None:
+    """SUSTechPOINTS holds one calibration per camera for the scene: the first frame's."""
+    calibs: dict[str, Any] = {}
+    for i, f in enumerate(data.labels.frames):
+        for cam in data.cameras.get(i, []):
+            calib = {
+                "extrinsic": [v for row in cam.lidar_to_camera for v in row],
+                "intrinsic": [v for row in cam.intrinsic for v in row],
+                **({"distortion": cam.distortion} if cam.distortion else {}),
+            }
+            if calibs.setdefault(cam.name, calib) != calib:
+                report.counts["camera_calibration_changes_dropped"] += 1
+            if images:
+                data.copy_image(cam, out / "camera" / cam.name / f"{f.key}.jpg")
+                report.counts["camera_images"] += 1
+    for name, calib in calibs.items():
+        (out / "calib").mkdir(parents=True, exist_ok=True)
+        (out / "calib" / f"{name}.json").write_text(json.dumps(calib, indent=1))
