@@ -9,11 +9,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
 from e2e.conftest import ARTIFACTS, SHARED, Server
 from e2e.workspace_page import open_scene, selected_cuboid
+from pointcloud.cameras import Camera, box_wireframe
 
 FRAME = "000000"
 
@@ -122,3 +124,56 @@ def test_the_selected_box_projects_onto_its_kitti_2d_box_and_image_clicks_select
     page.wait_for_timeout(100)
     drawn = page.evaluate(HIGHLIGHT_BOX, ["image_2", width])
     assert overlap(drawn["box"], truth["Pedestrian"]) >= 0.5, (drawn, truth["Pedestrian"])
+
+
+WIREFRAMES = """async ([cam, boxes]) => {
+  const m = await import('/static/js/cameras.js');
+  return boxes.map((b) => m.wireframe(cam, b));
+}"""
+
+
+def test_the_panel_projects_as_the_server_does_and_draws_lidar_points_by_depth(
+    page: Page, server: Server, kitti_task: int
+) -> None:
+    open_scene(page, server, kitti_task)
+    canvas = page.locator('[data-testid=camera-image][data-camera="image_2"]')
+    expect(canvas).to_have_attribute("data-ready", "1", timeout=10_000)
+    cam = page.evaluate("() => window.pointlabel.app.scene.frames[0].cameras[0]")
+    camera = Camera("image_2", np.array(cam["intrinsic"]), np.array(cam["lidar_to_camera"]),
+                    (cam["width"], cam["height"]))  # fmt: skip
+    boxes = [
+        {
+            "center": [8.0, 1.5, -0.8],
+            "size": [4.2, 1.8, 1.5],
+            "yaw": 0.4,
+            "pitch": 0.05,
+            "roll": 0.0,
+        },
+        {
+            "center": [0.5, 0.0, -0.8],
+            "size": [6.0, 2.0, 1.5],
+            "yaw": 0.0,
+        },  # across the camera plane
+        {"center": [-10.0, 0.0, -0.8], "size": [4.0, 2.0, 1.5], "yaw": 0.0},  # behind it
+    ]
+    drawn = page.evaluate(WIREFRAMES, [cam, boxes])
+    for box, segments in zip(boxes, drawn, strict=True):
+        b = [*box["center"], *box["size"], box["yaw"], box.get("pitch", 0.0), box.get("roll", 0.0)]
+        expected = box_wireframe(b, camera)
+        assert np.allclose(np.array(segments).reshape(-1, 2, 2), expected, atol=1e-6)
+    assert len(drawn[1]) < 12 and drawn[2] == []
+
+    page.evaluate(SNAPSHOT, "image_2")
+    page.get_by_test_id("camera-points").check()
+    page.wait_for_function("(n) => window.pointlabel.cameras.draws > n", arg=0)
+    page.wait_for_timeout(100)
+    changed = page.evaluate(
+        """() => { const c = document.querySelector('[data-testid=camera-image]');
+          const now = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+          let n = 0; for (let i = 0; i < now.length; i += 4)
+            if (Math.abs(now[i] - window.__cameraBefore[i]) > 40) n++;
+          return n; }"""
+    )
+    assert changed > 2000  # the lidar points now cover the lower part of the image
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "camera-points.png"))

@@ -18,7 +18,8 @@ from sqlmodel import Session, func, select
 from pointcloud.cameras import kitti_camera
 from pointcloud.io.pcd import write_pcd
 from server.app import create_app
-from server.config import Settings
+from server.cli import main
+from server.config import Settings, get_settings
 from server.interchange import export_scene, import_scene
 from server.interchange.kitti import read_calib
 from server.interchange.paths import MalformedImportError
@@ -207,3 +208,20 @@ def test_a_kitti_export_of_a_generic_camera_writes_its_calibration(
     [cam] = cameras_of(engine, import_scene(engine, settings, "kitti", tmp_path / "out").scene_id)
     assert cam.name == "image_2" and np.allclose(cam.intrinsic, K)
     assert np.allclose(cam.lidar_to_camera, TO_CAM)
+
+
+def test_cli_ingest_reads_the_generic_camera_layout(
+    settings: Settings, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    folder = generic_folder(tmp_path / "g")
+    monkeypatch.setenv("POINTLABEL_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    try:
+        assert main(["ingest", str(folder / "lidar"), "--json"]) == 0
+    finally:
+        get_settings.cache_clear()
+    result = json.loads(capsys.readouterr().out)
+    assert result["camera_images"] == 1
+    [cam] = cameras_of(engine, result["scene_id"])
+    assert (cam.frame_index, cam.name, cam.width) == (0, "left", 320)

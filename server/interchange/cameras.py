@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from pointcloud.cameras import kitti_camera
+from pointcloud.io.sequence import FRAME_FOLDERS, list_frames
 from server.cameras import CameraImageError, CameraShot, check_shot, distortion_of, matrix
+from server.interchange.model import frame_key
 from server.interchange.paths import ImportFolder, MalformedImportError
 
 CAMERA_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -142,3 +144,25 @@ def generic_shots(folder: ImportFolder, keys: list[str]) -> list[CameraShot]:
                     )
                 )
     return _checked(folder, shots)
+
+
+def folder_shots(path: Path) -> list[CameraShot]:
+    """The generic layout's shots of a folder of frames ``pointlabel ingest`` is given
+    (``cameras/`` beside the point clouds or beside their ``lidar/`` folder), each with
+    its frame index set; none for a single file."""
+    if not path.is_dir():
+        return []
+    files = list_frames(path)
+    keys = [frame_key(f) for f in files]
+    beside = path.name in FRAME_FOLDERS and not (path / "cameras").is_dir()
+    root = path.parent if beside else path
+    folder = ImportFolder(root)
+    try:
+        shots = generic_shots(folder, keys)
+    except MalformedImportError as exc:
+        exc.args = (folder.scrub(str(exc)),)
+        raise
+    index = {k: i for i, k in enumerate(keys)}
+    for shot in shots:
+        shot.frame = index[shot.key]
+    return shots

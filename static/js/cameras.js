@@ -26,7 +26,7 @@ const EDGES = [[0, 1], [1, 2], [2, 3], [3, 0], [4, 5], [5, 6], [6, 7], [7, 4], [
 /** Corner signs (length, width, height) in the order of pointcloud/boxes.py box_corners. */
 const SIGNS = [[1, -1, -1], [1, 1, -1], [-1, 1, -1], [-1, -1, -1], [1, -1, 1], [1, 1, 1], [-1, 1, 1], [-1, -1, 1]];
 /** Largest CSS width and height of one image (px); pick tolerance (px); most lidar points drawn. */
-const MAX_CSS_W = 620, MAX_CSS_H = 240, PICK_PX = 6, MAX_POINTS = 80000, FAR_M = 60;
+const MAX_CSS_W = 620, MAX_CSS_H = 240, PICK_PX = 6, MAX_POINTS = 80000, FAR_M = 40;
 
 /** The 8 corners of a box (absolute, metres): Rz(yaw) Ry(pitch) Rx(roll), like box_corners.
  *  @param {{center: number[], size: number[], yaw: number, pitch?: number, roll?: number}} b */
@@ -183,11 +183,11 @@ export class CameraPanel {
   }
 
   /** The loaded lidar points of the frame, coloured by depth. @param {CanvasRenderingContext2D} ctx
-   *  @param {CameraInfo} info @param {number} s canvas pixels per image pixel */
+   *  @param {CameraInfo} info @param {number} s canvas pixels per image pixel (points: 1.5 CSS px) */
   drawPoints(ctx, info, s) {
     const o = this.app.offset, arrays = this.viewer.loadedPositions;
     const total = arrays.reduce((n, a) => n + a.length / 3, 0);
-    const stride = Math.max(1, Math.ceil(total / MAX_POINTS)), size = Math.max(1, 1.5 * s * (info.width / 620));
+    const stride = Math.max(1, Math.ceil(total / MAX_POINTS)), size = 1.5 * (window.devicePixelRatio || 1);
     for (const pos of arrays) {
       for (let i = 0; i < pos.length; i += 3 * stride) {
         const c = toCamera(info, [pos[i] + o[0], pos[i + 1] + o[1], pos[i + 2] + o[2]]);
