@@ -132,7 +132,7 @@ WIREFRAMES = """async ([cam, boxes]) => {
 }"""
 
 
-def test_the_panel_projects_as_the_server_does_and_draws_lidar_points_by_depth(
+def test_the_panel_projects_as_the_server_does_and_colours_lidar_points(
     page: Page, server: Server, kitti_task: int
 ) -> None:
     open_scene(page, server, kitti_task)
@@ -175,5 +175,12 @@ def test_the_panel_projects_as_the_server_does_and_draws_lidar_points_by_depth(
           return n; }"""
     )
     assert changed > 2000  # the lidar points now cover the lower part of the image
+
+    # Colour the 3D points by the camera's pixels: the points in the image's view take them.
+    page.get_by_label("Colour by").select_option("camera")
+    page.wait_for_function("() => window.pointlabel.cameraColors.seen > 2000")
+    page.get_by_test_id("camera-points").uncheck()
+    page.keyboard.press("p")
+    page.wait_for_timeout(300)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "camera-points.png"))
