@@ -93,7 +93,7 @@ def check_shot(shot: CameraShot) -> CameraShot:
     try:
         with Image.open(shot.file) as img:
             fmt, (w, h) = img.format or "", img.size
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
         raise CameraImageError(f"{shot.label or shot.file.name}: not a readable image") from exc
     if fmt not in MEDIA_TYPES:
         raise CameraImageError(f"{shot.label or shot.file.name}: only JPEG and PNG images")
