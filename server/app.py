@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from server.api import errors
 from server.api.routes import (
     auth,
+    cameras,
     frames,
     interchange,
     labels,
@@ -36,7 +37,7 @@ from server.taxonomies import Taxonomies
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTERS = (
-    auth, pages, scenes, taxonomy, frames, tiles, tasks, labels, prelabels, models, reviews,
+    auth, pages, scenes, taxonomy, frames, cameras, tiles, tasks, labels, prelabels, models, reviews,
     interchange, sql, sockets, ops,
 )  # fmt: skip
 

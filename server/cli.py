@@ -171,19 +171,25 @@ def _serve(args: argparse.Namespace, demo_credentials: list[Any] | None = None) 
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from server.cameras import store_shots
     from server.config import get_settings
     from server.db import make_engine
     from server.ingest import ingest
+    from server.interchange.cameras import folder_shots
 
     settings = get_settings()
+    engine = make_engine(settings.db_url)
+    shots = folder_shots(args.path)  # read (and refused) before anything is stored
     result = ingest(
-        make_engine(settings.db_url),
+        engine,
         settings,
         args.path,
         name=args.name,
         skip_existing=args.skip_existing,
         progress=terminal_bar(),
     )
+    if shots and not result.existing:
+        result.camera_images = store_shots(engine, settings, result.scene_id, shots)
     if args.json:
         _out(json.dumps(result.to_json()))
     else:

@@ -50,6 +50,8 @@ class IngestResult:
     existing: bool = False
     task_id: int | None = None
     """The open task ingest gives every new scene (its first label set)."""
+    camera_images: int = 0
+    """Camera images stored with the frames (the generic ``cameras/`` layout)."""
 
     def to_json(self) -> dict[str, Any]:
         return vars(self)

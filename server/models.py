@@ -132,6 +132,33 @@ class Frame(SQLModel, table=True):
     max_z: float
 
 
+class FrameCamera(SQLModel, table=True):
+    """One camera image of a frame with its calibration (docs/assist.md, Cameras).
+
+    The image file is content-addressed under ``data_dir/images`` by its SHA-256.
+    Matrices are row-major; the extrinsic maps the frame's own (lidar) coordinates,
+    metres, to the camera frame (x right, y down, z forward).
+    """
+
+    __table_args__ = (UniqueConstraint("scene_id", "frame_index", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scene_id: int = Field(foreign_key="scene.id", index=True)
+    frame_index: int = Field(description="0-based index of the frame in the scene")
+    name: str = Field(description="The camera's name: image_2, front, ...")
+    image: str = Field(description="SHA-256 hex of the stored image file")
+    media_type: str = Field(description="image/jpeg or image/png")
+    width: int = Field(description="Image width, pixels")
+    height: int = Field(description="Image height, pixels")
+    intrinsic: list[list[float]] = Field(sa_column=Column(JSON), description="3x3 K, pixels")
+    lidar_to_camera: list[list[float]] = Field(
+        sa_column=Column(JSON), description="4x4 lidar-to-camera, row-major"
+    )
+    distortion: list[float] | None = Field(
+        default=None, sa_column=Column(JSON), description="Brown-Conrady k1 k2 p1 p2 k3"
+    )
+
+
 class Task(SQLModel, table=True):
     """One scene for one annotator: owns a label set (its tracks, cuboids and tags).
 

@@ -42,7 +42,7 @@ class Permission(StrEnum):
 
 
 DESCRIPTIONS: dict[Permission, str] = {
-    Permission.view: "open scenes and tasks they may see: pages, tiles, hierarchies, annotations",
+    Permission.view: "open scenes and tasks they may see: pages, tiles, hierarchies, camera images, annotations",
     Permission.edit: "change labels (cuboids, tracks, tags) in a task assigned to them and in progress",
     Permission.submit: "submit their task for review",
     Permission.review: "open a submitted task for review, pin issues and reply to them",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.engine import Engine
 
+from server.cameras import remove_unused
 from server.config import Settings
 from server.ingest import tile_path
 from server.models import (
@@ -26,6 +27,7 @@ from server.models import (
     Cuboid,
     Edit,
     Frame,
+    FrameCamera,
     ReviewComment,
     ReviewIssue,
     Scene,
@@ -41,6 +43,7 @@ T: dict[str, Any] = {
         Cuboid,
         Edit,
         Frame,
+        FrameCamera,
         ReviewComment,
         ReviewIssue,
         Scene,
@@ -157,6 +160,9 @@ def delete_scene(
     shared: set[str] = set()
     for storage, frames in others:
         shared |= set(_hierarchy_tiles(settings.frames_dir / storage, frames)) & set(mine)
+    fc = T["FrameCamera"]
+    with engine.connect() as conn:
+        images = {r[0] for r in conn.execute(select(fc.c.image).where(fc.c.scene_id == scene.id))}
     with writer.locked():
         with engine.begin() as conn:
             task_ids = [
@@ -171,10 +177,12 @@ def delete_scene(
             )
             for name in ("ReviewIssue", "TaskTransition"):
                 conn.execute(delete(T[name]).where(T[name].c.task_id.in_(task_ids)))
-            for name in ("Edit", "BehaviourTag", "Cuboid", "Track", "Task", "Frame"):
+            for name in ("Edit", "BehaviourTag", "Cuboid", "Track", "Task", "Frame", "FrameCamera"):
                 conn.execute(delete(T[name]).where(T[name].c.scene_id == scene.id))
             conn.execute(delete(sc).where(sc.c.id == scene.id))
+            used = {r[0] for r in conn.execute(select(fc.c.image).where(fc.c.image.in_(images)))}
         writer.forget(task_ids)
+    remove_unused(settings, used, images)
     removed = 0
     for digest in set(mine) - shared:
         try:

@@ -38,6 +38,7 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("GET", "/api/scenes/{scene_id}/frames/{index}/ground"): P.view,
     ("GET", "/api/scenes/{scene_id}/frames/{index}/hierarchy"): P.view,
     ("GET", "/api/scenes/{scene_id}/tiles/{digest}"): P.view,
+    ("GET", "/api/scenes/{scene_id}/frames/{index}/cameras/{name}"): P.view,
     ("GET", "/api/tasks"): P.view, ("POST", "/api/tasks"): P.assign,
     ("POST", "/api/tasks/next"): P.edit, ("POST", "/api/tasks/review/next"): P.review,
     ("GET", "/api/tasks/{task_id}"): P.view, ("GET", "/api/tasks/{task_id}/history"): P.view,
@@ -109,7 +110,8 @@ def world(settings: Settings, engine: Engine, task_id: int) -> Iterator[dict[str
 
 def _url(path: str, task_id: int) -> str:
     values = {"scene_id": 1, "task_id": task_id, "index": 0, "digest": "0" * 32,
-              "fmt": "csv", "issue_id": 1, "action": "resolve", "version_id": 1, "object_id": "x"}  # fmt: skip
+              "fmt": "csv", "issue_id": 1, "action": "resolve", "version_id": 1, "object_id": "x",
+              "name": "front"}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 

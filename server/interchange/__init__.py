@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from pointcloud.errors import PointCloudError
+from pointcloud.io.sequence import list_frames
 from server.annotations import Writer
 from server.config import Settings
 from server.interchange import (
@@ -27,9 +28,10 @@ from server.interchange import (
     supervisely,
     sustech,
 )
+from server.interchange.cameras import generic_shots
 from server.interchange.exporter import SceneData, load
 from server.interchange.importer import ImportResult, Parsed, import_parsed
-from server.interchange.model import InterchangeError, Report
+from server.interchange.model import InterchangeError, Report, frame_key
 from server.interchange.paths import (
     ImportFolder,
     MalformedImportError,
@@ -122,6 +124,9 @@ def import_scene(
             raise MalformedImportError(
                 f"not a readable {fmt} folder: {type(exc).__name__}{key}"
             ) from exc
+        if not parsed.cameras:
+            keys = [frame_key(f) for f in (parsed.files or list_frames(parsed.points))]
+            parsed.cameras = generic_shots(folder, keys)
         return import_parsed(
             engine, settings, parsed, name=name, user=user, writer=writer,
             progress=progress,

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pointcloud.io.sequence import format_of_name, natural_key
+from server.cameras import SUFFIXES, image_path
 from server.config import Settings
 from server.interchange.importer import external_id
 from server.interchange.model import (
@@ -23,7 +24,7 @@ from server.interchange.model import (
     Track,
 )
 from server.interchange.model import frame_key as key_of
-from server.models import Frame, Scene
+from server.models import Frame, FrameCamera, Scene
 from server.progress import Progress, no_progress
 from server.state import load_scene
 
@@ -42,6 +43,20 @@ class SceneData:
     settings: Settings
     offsets: list[tuple[float, float, float]]
     progress: Progress = no_progress
+    cameras: dict[int, list[FrameCamera]] = field(default_factory=dict)
+    """Frame index -> its camera images (server/cameras.py)."""
+
+    def camera(self, index: int, name: str | None = None) -> FrameCamera | None:
+        """The frame's camera ``name`` (None: its first camera), if it has one."""
+        rows = self.cameras.get(index, [])
+        return next((r for r in rows if name is None or r.name == name), None)
+
+    def copy_image(self, row: FrameCamera, target: Path) -> None:
+        """Copy a stored camera image to ``target`` (``target``'s suffix is replaced by
+        the image's own, .jpg or .png)."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = image_path(self.settings, row.image, row.media_type)
+        shutil.copyfile(source, target.with_suffix(SUFFIXES[row.media_type]))
 
     def local_points(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """A frame's stored points: (N, 3) float32 local coordinates and the float64 offset."""
@@ -108,6 +123,13 @@ def load(engine: Engine, settings: Settings, task_id: int) -> SceneData:
         rows = session.exec(
             select(Frame).where(Frame.scene_id == scene_id).order_by(Frame.index)  # type: ignore[arg-type]
         ).all()
+        cams: dict[int, list[FrameCamera]] = {}
+        for cam in session.exec(
+            select(FrameCamera)
+            .where(FrameCamera.scene_id == scene_id)
+            .order_by(col(FrameCamera.name))
+        ):
+            cams.setdefault(cam.frame_index, []).append(cam)
     if scene is None:
         raise InterchangeError(f"scene {scene_id} does not exist")
     frames = [
@@ -150,4 +172,4 @@ def load(engine: Engine, settings: Settings, task_id: int) -> SceneData:
     tags.sort(key=lambda g: (g.first_frame, g.tag, g.track_id or ""))
     offsets = [(r.offset_x, r.offset_y, r.offset_z) for r in rows]
     labels = AnnotationSet(frames, tracks, boxes, tags)
-    return SceneData(scene_id, scene.name, scene.storage, labels, settings, offsets)
+    return SceneData(scene_id, scene.name, scene.storage, labels, settings, offsets, cameras=cams)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlmodel import Session, select
 
 from pointcloud.io.sequence import list_frames
 from server.annotations import Writer
+from server.cameras import CameraShot, store_shots
 from server.config import Settings
 from server.frames import FrameStore
 from server.ingest import ingest
@@ -49,6 +50,8 @@ class Parsed:
     labels: AnnotationSet
     report: Report
     files: list[Path] | None = None
+    cameras: list[CameraShot] = field(default_factory=list)
+    """Camera images of the frames (server/interchange/cameras.py), checked."""
 
 
 @dataclass
@@ -105,6 +108,11 @@ def import_parsed(
     scene_id, task_id = result.scene_id, result.task_id
     assert task_id is not None
     _store_poses(engine, scene_id, parsed.labels, index_of)
+    shots = [s for s in parsed.cameras if s.key in index_of]
+    for shot in shots:
+        shot.frame = index_of[shot.key]
+    if shots:
+        report.counts["camera_images"] = store_shots(engine, settings, scene_id, shots)
     ops = _ops(scene_id, parsed.labels, index_of, report)
     writer = writer or Writer(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
     _apply(writer, task_id, user or settings.default_user, ops, report, progress)

@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from pointcloud.boxes import box_corners
 from pointcloud.io.sequence import format_of_name, list_frames
+from server.interchange.cameras import kitti_shots
 from server.interchange.classes import export_type, to_class
 from server.interchange.exporter import SceneData
 from server.interchange.importer import Parsed
@@ -25,6 +26,7 @@ from server.interchange.model import AnnotationSet, Box, FrameMeta, InterchangeE
 from server.interchange.model import frame_key as key_of
 from server.interchange.paths import ImportFolder
 from server.interchange.poses import write_poses
+from server.models import FrameCamera
 from server.taxonomy import Taxonomy
 from server.validation import normalize_yaw
 
@@ -86,20 +88,26 @@ def read(folder: ImportFolder, taxonomy: Taxonomy) -> Parsed:
     files = list_frames(folder.root)
     labels = AnnotationSet(frames=[FrameMeta(key_of(f)) for f in files])
     keys = {f.key for f in labels.frames}
+    calibs: dict[str, dict[str, list[float]]] = {}
     for file in folder.files("label_2", "*.txt"):
         if file.stem not in keys:
             report.drop("label_without_point_cloud", len(folder.read_text(file).splitlines()))
+    for meta in labels.frames:
+        calib_file = f"calib/{meta.key}.txt"
+        if folder.is_file(calib_file):
+            calibs[meta.key] = read_calib(folder.read_text(calib_file), calib_file)
     for i, meta in enumerate(labels.frames):
         label_file = f"label_2/{meta.key}.txt"
         if not folder.is_file(label_file):
             continue
         calib_file = f"calib/{meta.key}.txt"
-        calib = read_calib(folder.read_text(calib_file), calib_file)
+        calib = calibs.get(meta.key) or read_calib(folder.read_text(calib_file), calib_file)
         to_lidar = np.asarray(np.linalg.inv(velo_to_rect(calib)), dtype=np.float64)
         for n, line in enumerate(folder.read_text(label_file).splitlines()):
             if line.strip():
                 _line(line, i, f"{meta.key}-{n}", to_lidar, labels, taxonomy, report)
-    return Parsed(folder.root, labels, report)
+    cameras = kitti_shots(folder, [f.key for f in labels.frames], calibs)
+    return Parsed(folder.root, labels, report, cameras=cameras)
 
 
 def _line(
@@ -130,9 +138,10 @@ def _line(
 
 
 def write(data: SceneData, out: Path, *, points: bool) -> Report:
-    """Write ``label_2/``, ``calib/`` (the scene's own when it came from KITTI, else a
-    nominal one) and optionally ``velodyne/`` (copied ``.bin`` or written from the
-    stored points with reflectance 0)."""
+    """Write ``label_2/``, ``calib/`` (the scene's own when it came from KITTI, else one
+    from the frame's stored camera, else a nominal one) and optionally ``velodyne/``
+    (copied ``.bin`` or written from the stored points with reflectance 0) and
+    ``image_2/`` (the frame's stored camera image)."""
     report = Report(lost=list(LOST))
     labels = data.labels
     tracks = {t.id: t for t in labels.tracks}
@@ -140,9 +149,15 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     for folder in ("label_2", "calib"):
         (out / folder).mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(labels.frames):
-        calib_text, calib = _calib_for(f.source, report)
+        cam = data.camera(i, "image_2") or data.camera(i)
+        calib_text, calib = _calib_for(f.source, report, cam)
         (out / "calib" / f"{f.key}.txt").write_text(calib_text)
-        size = _image_size(f.source)
+        size = (cam.width, cam.height) if cam else _image_size(f.source)
+        if points and cam is not None:
+            data.copy_image(cam, out / "image_2" / f"{f.key}.png")
+            report.counts["camera_images"] += 1
+            if cam.distortion:
+                report.counts["camera_distortion_dropped"] += 1
         lines = [
             label_line(b, tracks[b.track_id], calib, size, report)
             for b in labels.boxes
@@ -159,17 +174,25 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     return report
 
 
-def _calib_for(source: Path | None, report: Report) -> tuple[str, dict[str, list[float]]]:
+def _calib_for(
+    source: Path | None, report: Report, cam: FrameCamera | None = None
+) -> tuple[str, dict[str, list[float]]]:
+    """The source's calib file; else one from the stored camera (``P2 = K [I | 0]``,
+    ``R0_rect = I``, ``Tr_velo_to_cam`` its extrinsic); else the nominal one."""
     if source is not None:
         file = source.parent.parent / "calib" / f"{key_of(source)}.txt"
         if file.is_file():
             text = file.read_text()
             return text, read_calib(text, f"calib/{file.name}")
-    report.counts["nominal_calibration"] += 1
-    text = "".join(
-        f"{k}: {' '.join(f'{v:.12e}' for v in vals)}\n" for k, vals in NOMINAL_CALIB.items()
-    )
-    return text, {k: [float(v) for v in vals] for k, vals in NOMINAL_CALIB.items()}
+    calib = {k: [float(v) for v in vals] for k, vals in NOMINAL_CALIB.items()}
+    if cam is None:
+        report.counts["nominal_calibration"] += 1
+    else:
+        p = np.c_[np.asarray(cam.intrinsic, dtype=np.float64), np.zeros(3)].ravel().tolist()
+        calib.update(P0=p, P1=p, P2=p, P3=p, R0_rect=np.eye(3).ravel().tolist())
+        calib["Tr_velo_to_cam"] = np.asarray(cam.lidar_to_camera)[:3, :4].ravel().tolist()
+    text = "".join(f"{k}: {' '.join(f'{v:.12e}' for v in vals)}\n" for k, vals in calib.items())
+    return text, calib
 
 
 def _image_size(source: Path | None) -> tuple[int, int]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pointcloud.io.sequence import list_frames
+from server.interchange.cameras import sustech_shots
 from server.interchange.classes import export_type, to_class
 from server.interchange.exporter import SceneData
 from server.interchange.importer import Parsed
@@ -35,7 +36,7 @@ LOST = ["behaviour tags", "ego poses and timestamps (written to poses.json besid
 
 
 def read(folder: ImportFolder, taxonomy: Taxonomy) -> Parsed:
-    """Read a SUSTechPOINTS scene folder (``lidar/``, ``label/``; ``calib/``, ``camera/`` unused)."""
+    """Read a SUSTechPOINTS scene folder (``lidar/``, ``label/``, ``calib/``, ``camera/``)."""
     report = Report()
     frames = [FrameMeta(frame_key(f)) for f in list_frames(folder.root)]
     labels = AnnotationSet(frames=frames)
@@ -51,10 +52,8 @@ def read(folder: ImportFolder, taxonomy: Taxonomy) -> Parsed:
             if box is not None:
                 labels.boxes.append(box)
     labels.tracks = list(tracks.values())
-    for sub in ("calib", "camera"):
-        if folder.is_dir(sub):
-            report.notes.append(f"{sub}/ is not imported (PointLabel has no cameras yet)")
-    return Parsed(folder.root, labels, report)
+    cameras = sustech_shots(folder, [f.key for f in frames])
+    return Parsed(folder.root, labels, report, cameras=cameras)
 
 
 def _load(folder: ImportFolder, file: Path) -> list[Any]:
@@ -99,7 +98,8 @@ def _box(
 
 
 def write(data: SceneData, out: Path, *, points: bool) -> Report:
-    """Write ``label/<frame>.json`` (every frame, empty arrays included) and optionally ``lidar/``."""
+    """Write ``label/<frame>.json`` (every frame, empty arrays included), ``calib/<camera>.json``
+    for each stored camera, and optionally ``lidar/`` and ``camera/<camera>/<frame>.jpg``."""
     report = Report(lost=list(LOST))
     labels = data.labels
     tracks = {t.id: t for t in labels.tracks}
@@ -130,7 +130,28 @@ def write(data: SceneData, out: Path, *, points: bool) -> Report:
     report.counts.update(boxes=len(labels.boxes), frames=len(labels.frames))
     if labels.tags:
         report.dropped["tags"] = len(labels.tags)
+    _write_cameras(data, out, report, images=points)
     if points:
         data.copy_points(out / "lidar", report)
         write_poses(labels, out, "lidar")
     return report
+
+
+def _write_cameras(data: SceneData, out: Path, report: Report, *, images: bool) -> None:
+    """SUSTechPOINTS holds one calibration per camera for the scene: the first frame's."""
+    calibs: dict[str, Any] = {}
+    for i, f in enumerate(data.labels.frames):
+        for cam in data.cameras.get(i, []):
+            calib = {
+                "extrinsic": [v for row in cam.lidar_to_camera for v in row],
+                "intrinsic": [v for row in cam.intrinsic for v in row],
+                **({"distortion": cam.distortion} if cam.distortion else {}),
+            }
+            if calibs.setdefault(cam.name, calib) != calib:
+                report.counts["camera_calibration_changes_dropped"] += 1
+            if images:
+                data.copy_image(cam, out / "camera" / cam.name / f"{f.key}.jpg")
+                report.counts["camera_images"] += 1
+    for name, calib in calibs.items():
+        (out / "calib").mkdir(parents=True, exist_ok=True)
+        (out / "calib" / f"{name}.json").write_text(json.dumps(calib, indent=1))

@@ -5,6 +5,8 @@
 import { GeometryApi } from "./api.js";
 import { AttributePanel } from "./attributes.js";
 import { BoxActions } from "./box-actions.js";
+import { CameraColors } from "./camera-colors.js";
+import { CameraPanel } from "./cameras.js";
 import { Editor } from "./commands.js";
 import { HelpOverlay } from "./help.js";
 import { Keyboard } from "./keys.js";
@@ -38,6 +40,8 @@ const notices = new Notices($("toast"), $("conflict"));
 const actions = new BoxActions(app, editor, viewer, api, (m) => notices.toast(m));
 new BoxTool(app, viewer, editor, api);
 const subviews = new SubViews(app, viewer, editor, $("subviews"));
+const cameras = new CameraPanel(app, viewer, $("camera-panel"));
+const cameraColors = new CameraColors(app, viewer, cameras, /** @type {HTMLSelectElement} */ ($("color-mode")));
 const mode = root.dataset.mode ?? "view";
 if (mode !== "edit") editor.readOnly = `this task is ${root.dataset.taskState?.replace("_", " ")}: ${mode === "review" ? "review" : "view"} only`;
 editor.onReadOnly = (why) => notices.toast(why);
@@ -45,7 +49,7 @@ const review = new ReviewPanel({ app, markers: new Markers(viewer), taskId, mode
   user: root.dataset.user ?? "", el: $("review"), tell: (m) => notices.toast(m) });
 const warnings = new Warnings({ app, viewer, taskId, badge: $("warning-badge"), selection: $("selection-warnings"),
   overlay: $("box-warnings") });
-/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor, actions, stream, subviews, review, warnings };
+/** @type {any} */ (window).pointlabel = { app, viewer, sync, editor, actions, stream, subviews, cameras, cameraColors, review, warnings };
 
 /** Apply protocol ops to the local state: event ops carry `state`, our own
  *  unacknowledged ops carry `data`. @param {any[]} ops */

@@ -181,7 +181,7 @@ export class Viewer {
     return [...this.nodes.values()].map((p) => /** @type {Float32Array} */ (p.geometry.getAttribute("position").array));
   }
 
-  /** @param {"height"|"intensity"|"rgb"|"classification"} mode */
+  /** @param {"height"|"intensity"|"rgb"|"classification"|"camera"} mode */
   setColorMode(mode) { this.pointMaterial.uniforms.mode.value = COLOR_MODES.indexOf(mode); this.dirty = true; this.pointsVersion++; }
 
   /** Heights mapped to the two ends of the height ramp. @param {number[]} range */
@@ -323,17 +323,18 @@ export class Viewer {
   }
 }
 
-/** @type {("height"|"intensity"|"rgb"|"classification")[]} */
-const COLOR_MODES = ["height", "intensity", "rgb", "classification"];
+/** @type {("height"|"intensity"|"rgb"|"classification"|"camera")[]} */
+const COLOR_MODES = ["height", "intensity", "rgb", "classification", "camera"];
 
 /** Points coloured in the vertex shader: 0 height ramp (blue low, red high),
- *  1 intensity (grey), 2 RGB, 3 class (ASPRS-like palette). */
+ *  1 intensity (grey), 2 RGB, 3 class (ASPRS-like palette), 4 the camera
+ *  images' pixels (the `camrgb` attribute, set by camera-colors.js). */
 function pointMaterial() {
   return new THREE.ShaderMaterial({
     uniforms: { size: { value: 2 }, mode: { value: 0 }, zRange: { value: new THREE.Vector2(-2, 3) } },
     vertexShader: `
       uniform float size; uniform int mode; uniform vec2 zRange;
-      attribute float intensity; attribute vec3 rgb; attribute float classification;
+      attribute float intensity; attribute vec3 rgb; attribute float classification; attribute vec3 camrgb;
       varying vec3 vColor;
       vec3 heightRamp(float t) {
         t = clamp(t, 0.0, 0.9999) * 4.0;
@@ -360,6 +361,7 @@ function pointMaterial() {
         if (mode == 1) vColor = vec3((40.0 + intensity * 214.0) / 255.0);
         else if (mode == 2) vColor = rgb;
         else if (mode == 3) vColor = classColor(classification);
+        else if (mode == 4) vColor = camrgb;
         else vColor = heightRamp((position.z - zRange.x) / max(zRange.y - zRange.x, 1e-6));
       }`,
     fragmentShader: `

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from server.api.deps import SessionDep, SettingsDep, get_task
 from server.api.routes.scenes import scene_json
 from server.auth import PUBLIC, OptionalUser, Principal, login_redirect
+from server.cameras import scene_cameras
 from server.config import Settings
 from server.errors import ApiError
 from server.home import home_context
@@ -102,7 +103,7 @@ def first_frame(
     if scene.frame_count and path.is_file():
         hierarchy = json.loads(path.read_bytes())
     boot = {
-        "scene": scene_json(scene, list(frames)),
+        "scene": scene_json(scene, list(frames), scene_cameras(session, scene.id or 0)),
         "taxonomy": tax,
         "hierarchy": hierarchy,
     }

@@ -20,6 +20,7 @@ from server.api.deps import (
     needs,
 )
 from server.auth import CsrfDep
+from server.cameras import scene_cameras
 from server.errors import ApiError
 from server.models import Frame, Scene, Task
 from server.names import InvalidNameError, clean_scene_name
@@ -32,7 +33,14 @@ from server.visibility import visible_tasks
 router = APIRouter(prefix="/api", tags=["scenes"], dependencies=[CsrfDep])
 
 
-def scene_json(scene: Scene, frames: list[Frame] | None = None) -> dict[str, Any]:
+def scene_json(
+    scene: Scene,
+    frames: list[Frame] | None = None,
+    cameras: dict[int, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """A scene as clients read it; with ``frames``, each frame's metadata and its
+    camera images (``cameras``: :func:`server.cameras.scene_cameras`)."""
+    cameras = cameras or {}
     out: dict[str, Any] = scene.model_dump(exclude={"storage", "source"})
     out["source"] = Path(scene.source).name
     out["created_at"] = scene.created_at.isoformat()
@@ -47,6 +55,7 @@ def scene_json(scene: Scene, frames: list[Frame] | None = None) -> dict[str, Any
                 "min": [f.min_x, f.min_y, f.min_z],
                 "max": [f.max_x, f.max_y, f.max_z],
                 "source_file": Path(f.source_file).name,
+                "cameras": cameras.get(f.index, []),
             }
             for f in frames
         ]
@@ -101,7 +110,8 @@ def get_scene(scene: SceneDep, session: SessionDep) -> dict[str, Any]:
     frames = session.exec(
         select(Frame).where(Frame.scene_id == scene.id).order_by(Frame.index)  # type: ignore[arg-type]
     ).all()
-    return scene_json(scene, list(frames))
+    assert scene.id is not None
+    return scene_json(scene, list(frames), scene_cameras(session, scene.id))
 
 
 @router.post("/scenes", status_code=201, dependencies=[needs(Permission.upload)])
