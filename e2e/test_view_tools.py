@@ -74,8 +74,14 @@ def test_view_and_edit_tools_on_one_page(
     # The timeline spaces frames by their timestamps: 0, 1.5 and 2.0 s.
     ticks = page.get_by_test_id("tl-tick")
     expect(ticks).to_have_count(3)
-    lefts = [float((t.get_attribute("style") or "").split("left:")[1].split("%")[0]) for t in ticks.all()]
-    assert lefts[0] == pytest.approx(0) and lefts[1] == pytest.approx(60) and lefts[2] == pytest.approx(80)
+    lefts = [
+        float((t.get_attribute("style") or "").split("left:")[1].split("%")[0]) for t in ticks.all()
+    ]
+    assert (
+        lefts[0] == pytest.approx(0)
+        and lefts[1] == pytest.approx(60)
+        and lefts[2] == pytest.approx(80)
+    )
     expect(page.locator(".tl-ruler")).to_have_attribute("data-timed", "true")
 
     # A box on a well-seen car: its points light up in the highlight colour.
@@ -192,14 +198,15 @@ def test_ground_is_found_under_objects_and_moving_frames_draw_fewer_points(
     assert under_roof == pytest.approx(-1.7, abs=0.1)  # the ground beside the car, not its roof
     assert open_ground == pytest.approx(-1.6, abs=0.1)
 
-    # A point costing 1 ms: while the camera moves only the coarsest tiles are drawn;
+    # A moving budget of 20,000 points: while the camera moves only the coarsest tiles are drawn;
     # once it stops, every tile again.
     shown = """() => { const v = window.pointlabel.viewer; let n = 0;
       for (const p of v.nodes.values()) if (p.visible) n += p.userData.count; return n; }"""
     total = page.evaluate(shown)
     assert total > 20_000
     page.evaluate("""() => { const { viewer, tools } = window.pointlabel;
-      tools.budget.msPerPoint = 50 / 20000; viewer.moved(); }""")
+      tools.budget.learn = () => {}; tools.budget.movingBudget = 20000;
+      viewer.moved(); }""")
     page.wait_for_function(f"() => ({shown})() < {total}")
     page.wait_for_function(f"() => ({shown})() === {total}")
     assert page.evaluate("() => window.pointlabel.tools.budget.moving") is False

@@ -1,23 +1,35 @@
 // @ts-check
 /** The point budget follows the measured frame time (docs/workspace.md, "Frame
  *  time"). While the camera moves, each drawn frame waits for its pixels and is
- *  timed (viewer.rendered); from that the cost of a point is learnt (ms per
- *  drawn point, a moving average) and only the coarsest drawn tiles, in the
- *  stream's priority order (parents first, largest on screen first), that fit
- *  TARGET_MS are shown. STILL_MS after the last move every drawn tile is shown
- *  again (the full budget). Tiles are hidden, not removed: nothing is fetched,
+ *  timed (viewer.rendered), and only the coarsest drawn tiles, in the stream's
+ *  priority order (parents first, largest on screen first), that fit the
+ *  moving budget are shown; each timed frame adjusts that budget toward
+ *  TARGET_MS (nextBudget). STILL_MS after the last move every drawn tile is
+ *  shown again (the full budget). Tiles are hidden, not removed: nothing is fetched,
  *  decoded or uploaded again when the camera stops. */
 
 import { tileKey } from "./tiles.js";
 
-/** The frame time aimed at while the camera moves (ms). */
-export const TARGET_MS = 50;
+/** The frame time aimed at while the camera moves (ms): a frame is at most
+ *  50 ms, and the draw leaves room for the rest of it (scripts, compositing). */
+export const TARGET_MS = 40;
 /** The camera counts as stopped this long after its last move (ms). */
 export const STILL_MS = 250;
-/** Frames drawing fewer points than this teach nothing about the cost of a point. */
-const MIN_SAMPLE_POINTS = 20_000;
-/** Weight of the newest frame in the moving average of the cost of a point. */
-const ALPHA = 0.3;
+/** A moving frame draws at least this many points (the coarsest tiles). */
+export const MIN_POINTS = 20_000;
+/** After a frame well under the target, the moving budget grows by this factor. */
+const GROW = 1.2;
+
+/** The next moving budget after a frame that drew `shown` points in `ms`: over
+ *  the target, cut in proportion (as if the whole cost were per point, so never
+ *  too little cut); well under it (below 70 %), grow by GROW, up to `all`
+ *  (every drawn point); else keep.
+ *  @param {number} budget @param {number} shown @param {number} ms @param {number} all */
+export function nextBudget(budget, shown, ms, all) {
+  if (ms > TARGET_MS) return Math.max(MIN_POINTS, Math.floor(Math.min(budget, shown) * (TARGET_MS / ms) * 0.9));
+  if (ms < 0.7 * TARGET_MS && budget < all) return Math.min(all, Math.floor(budget * GROW));
+  return budget;
+}
 
 export class FrameBudget {
   /** @param {import("./viewer.js").Viewer} viewer @param {import("./stream.js").PointStream} stream */
@@ -25,8 +37,10 @@ export class FrameBudget {
     this.viewer = viewer;
     this.stream = stream;
     this.moving = false;
-    /** ms per drawn point, learnt from timed frames (0: not known yet) */
-    this.msPerPoint = 0;
+    /** The most points a moving frame may draw, learnt from timed frames (Infinity: not yet). */
+    this.movingBudget = Infinity;
+    /** The last timed frame: points drawn and ms. */
+    this.last = { points: 0, ms: 0 };
     /** Points shown in the last frame drawn while moving. */
     this.shown = 0;
     /** @type {ReturnType<typeof setTimeout>|undefined} */ this.timer = undefined;
@@ -35,18 +49,15 @@ export class FrameBudget {
     viewer.beforeRender.add(() => { if (this.moving) this.limit(); });
   }
 
-  /** The most points a moving frame may draw. */
-  get movingBudget() { return this.msPerPoint > 0 ? Math.floor(TARGET_MS / this.msPerPoint) : Infinity; }
-
   moved() {
-    if (!this.moving) { this.moving = true; this.viewer.rendered.add(this.onRendered); }
+    this.moving = true;
+    this.viewer.rendered.add(this.onRendered);
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.stopped(), STILL_MS);
   }
 
   stopped() {
     this.moving = false;
-    this.viewer.rendered.delete(this.onRendered);
     for (const p of this.viewer.nodes.values()) p.visible = true;
     this.viewer.pointsChanged();
   }
@@ -70,8 +81,11 @@ export class FrameBudget {
 
   /** @param {number} ms the time of the frame just drawn */
   learn(ms) {
-    if (this.shown < MIN_SAMPLE_POINTS) return;
-    const sample = ms / this.shown;
-    this.msPerPoint = this.msPerPoint ? (1 - ALPHA) * this.msPerPoint + ALPHA * sample : sample;
+    if (!this.moving) { this.viewer.rendered.delete(this.onRendered); return; }
+    if (!this.shown) return;
+    this.last = { points: this.shown, ms };
+    let all = 0;
+    for (const p of this.viewer.nodes.values()) all += p.userData.count;
+    this.movingBudget = nextBudget(this.movingBudget, this.shown, ms, all);
   }
 }
