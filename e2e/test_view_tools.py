@@ -125,6 +125,18 @@ def test_view_and_edit_tools_on_one_page(
     sizes = {c["frame"]: c["size"] for c in server_cuboids(server, scene)}
     assert sizes[0] == box["size"] and sizes[2][0] == box["size"][0] + 0.5
 
+    # A refusal explains itself in words, with the object's name and no code.
+    page.evaluate(
+        """(id) => { const { app, sync } = window.pointlabel; const c = app.cuboids.get(id);
+             sync.submit([{ op: "update", kind: "cuboid", id, base_revision: c.revision,
+                            data: { size: [0, 1, 1] } }]); }""",
+        box["id"],
+    )
+    toast = page.get_by_test_id("toast")
+    expect(toast).to_contain_text("Not saved: Car 1 box:")
+    assert "invalid" not in (toast.text_content() or "")
+    assert {c["frame"]: c["size"] for c in server_cuboids(server, scene)}[0] == box["size"]
+
     # The measuring tool: two clicks 12 m apart on open ground; no box is touched or made.
     page.keyboard.press("Escape")
     page.keyboard.press("h")
