@@ -113,6 +113,8 @@ def run_browser(*, loads: int = 5, switches: int = 8, remote_loads: int = 3) -> 
                 )
                 if "bcts" in scenes:
                     result.update(_orbit(browser, f"{base}/tasks/{scenes['bcts']}"))
+                else:
+                    result["orbit_frame_ms_bcts"] = None
                 browser.close()
         finally:
             proc.kill()
