@@ -47,7 +47,7 @@ export function installViewTools({ app, viewer, stream, editor, keys, taskId, se
     const z = app.scene ? app.offset[2] : 0, lo = bound(low), hi = bound(high);
     viewer.setClip(lo === null ? null : lo - z, hi === null ? null : hi - z);
   };
-  low.onchange = high.onchange = clip;
+  low.onchange = high.onchange = (e) => { clip(); /** @type {HTMLElement} */ (e.target).blur(); };  // keys are shortcuts again
   app.signals.frameChanged.add(clip);
 
   // The points in the selected box, drawn in the highlight colour.

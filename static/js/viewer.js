@@ -211,7 +211,7 @@ export class Viewer {
   setGround(g) {
     const u = this.pointMaterial.uniforms;
     const tex = new THREE.DataTexture(g.z, g.nx, g.ny, THREE.RedFormat, THREE.FloatType);
-    tex.minFilter = tex.magFilter = THREE.LinearFilter;
+    tex.minFilter = tex.magFilter = THREE.NearestFilter;  // float textures filter linearly only with an extension
     tex.needsUpdate = true;
     u.ground.value.dispose();
     u.ground.value = tex;
