@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e.conftest import Server
+from e2e.conftest import ARTIFACTS, Server
 from e2e.test_editing import first_car
 from e2e.test_workspace import BACKGROUND, drawn_pixels
 from e2e.workspace_page import (
@@ -174,6 +174,9 @@ def test_view_and_edit_tools_on_one_page(
     page.wait_for_function(
         "() => window.pointlabel.viewer.pointMaterial.uniforms.ground.value.image.width > 1"
     )
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "view-tools.png"))  # rings, ground colours (ignored folder)
 
     # Saved views: save, zoom, go back.
     zoom = "() => window.pointlabel.viewer.top.zoom"
