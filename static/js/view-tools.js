@@ -51,11 +51,16 @@ export function installViewTools({ app, viewer, stream, editor, keys, taskId, se
   app.signals.frameChanged.add(clip);
 
   // The points in the selected box, drawn in the highlight colour.
+  let highlighted = "null";
   const highlight = () => {
     const c = app.selected ? app.cuboids.get(app.selected) : null;
     const o = app.scene ? app.offset : [0, 0, 0];
-    viewer.setHighlight(c && c.frame === app.frame && !app.isHidden(c.track_id)
-      ? { center: [c.center[0] - o[0], c.center[1] - o[1], c.center[2] - o[2]], size: c.size, yaw: c.yaw } : null);
+    const box = c && c.frame === app.frame && !app.isHidden(c.track_id)
+      ? { center: [c.center[0] - o[0], c.center[1] - o[1], c.center[2] - o[2]], size: c.size, yaw: c.yaw } : null;
+    const key = JSON.stringify(box);
+    if (key === highlighted) return;  // other views redraw only when the highlight changed
+    highlighted = key;
+    viewer.setHighlight(box);
   };
   for (const s of [app.signals.selectionChanged, app.signals.cuboidChanged, app.signals.annotationsReset, app.signals.frameChanged]) s.add(highlight);
 
