@@ -176,7 +176,9 @@ def test_view_and_edit_tools_on_one_page(
     )
 
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "view-tools.png"))  # rings, ground colours (ignored folder)
+    page.screenshot(
+        path=str(ARTIFACTS / "view-tools.png")
+    )  # rings, ground colours (ignored folder)
 
     # Saved views: save, zoom, go back.
     zoom = "() => window.pointlabel.viewer.top.zoom"
