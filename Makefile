@@ -12,13 +12,14 @@ export POINTLABEL_DATA_DIR ?= $(CURDIR)/pointlabel-data
 # Debian packages: Chromium for the e2e tests, shared libraries for `import open3d`.
 DEB_PKGS := chromium libusb-1.0-0 libgl1 libegl1 libx11-6 libgomp1
 
-.PHONY: help install demo serve test test-unit test-e2e bench lint clean
+.PHONY: help install demo serve test test-unit test-e2e bench lint clean images
 
 help:
 	@echo "make demo   install, generate + ingest the demo sequence, serve on http://$(HOST):$(PORT)"
 	@echo "make test   install, lint, unit/API/websocket tests, e2e tests in headless Chromium"
 	@echo "make bench  pointlabel bench --json"
 	@echo "make lint   ruff, mypy, tsc on static/js"
+	@echo "make images refresh the README screenshot (docs/images/workspace.png) on purpose"
 
 install: $(VENV)/.installed node_modules/.installed .deb-check
 
@@ -66,6 +67,11 @@ test-e2e: install
 	$(BIN)/pytest e2e
 
 test: lint test-unit test-e2e
+
+# On purpose only: rewrites the README's screenshot (docs/images/workspace.png) from
+# the e2e test that makes it; a plain `pytest e2e` never writes docs/images/.
+images: install
+	$(BIN)/pytest e2e/test_workspace.py -k kitti --update-images
 
 bench: install
 	$(BIN)/pointlabel bench --json

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, Page, expect
 
 from server.launch import free_port, start_server
 
@@ -157,6 +158,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         srv.ingest_task(SHARED / "sustech/lidar", "sustech")
     yield srv
     srv.stop()
+
+
+DOC_IMAGES = REPO / "docs" / "images"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-images",
+        action="store_true",
+        help="also write the README's and docs' screenshots (docs/images/*.png), on purpose",
+    )
+
+
+@pytest.fixture
+def doc_image(request: pytest.FixtureRequest) -> Callable[[Page | Locator, str], None]:
+    """Save a screenshot of a page or an element as `name`: into the ignored
+    test-results/ always, and over docs/images/`name` only with --update-images
+    (`make images`), so a normal run never rewrites a tracked file."""
+    update = bool(request.config.getoption("--update-images"))
+
+    def save(target: Page | Locator, name: str) -> None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        target.screenshot(path=str(ARTIFACTS / name))
+        if update:
+            shutil.copyfile(ARTIFACTS / name, DOC_IMAGES / name)
+
+    return save
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -4,6 +4,7 @@ delete that are each one undo step."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -38,7 +39,7 @@ def seed_tracks(server: Server, task_id: int) -> list[dict[str, Any]]:
         ops.append({"op": "create", "kind": "cuboid", "id": box,
                     "data": {"track_id": track, "frame": 0, "center": [x, y, lo[2] + size[2] / 2],
                              "size": size, "yaw": 0.0}})  # fmt: skip
-        made.append({"track": track, "box": box, "label": label, "number": i + 1})
+        made.append({"track": track, "box": box, "label": label, "number": i + 1, "xy": (x, y)})
         if len(ops) == 200:
             server.api(
                 "POST",
@@ -82,6 +83,14 @@ def test_object_list_filters_hides_locks_and_bulk_edits_300_tracks_in_one_undo_s
     expect(page.get_by_test_id("object-count")).to_have_text(f"{PEDESTRIANS} shown")
     expect(page.get_by_test_id("object-name").first).to_have_text("Pedestrian 201")
     page.get_by_test_id("object-class-filter").select_option("")
+    # Sort by distance from the frame's origin: the nearest track first.
+    o = page.evaluate("() => window.pointlabel.app.offset")
+    near = min(made, key=lambda m: (math.hypot(m["xy"][0] - o[0], m["xy"][1] - o[1]), m["number"]))
+    page.get_by_test_id("object-sort").select_option("distance")
+    expect(page.get_by_test_id("object-name").first).to_have_text(
+        f"{near['label']} {near['number']}"
+    )
+    page.get_by_test_id("object-sort").select_option("number")
 
     # Hide a class: its boxes are not drawn; show it again.
     drawn = "() => window.pointlabel.viewer.boxes.children.length"

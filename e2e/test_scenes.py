@@ -3,6 +3,7 @@ it; rename; delete (asking first) removes the tiles no other scene uses."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import laspy
@@ -53,6 +54,19 @@ def test_a_laz_uploaded_from_the_browser_shows_progress_opens_and_can_be_deleted
     page.get_by_test_id("upload-input").set_input_files(str(laz))
     expect(page.get_by_test_id("upload").nth(1)).to_have_attribute("data-state", "failed")
     expect(page.get_by_test_id("upload").nth(1)).to_contain_text(f"already scene {scene_id}")
+
+    # A folder sends its point clouds (here the same file again: asked, declined) and
+    # leaves other files out.
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    shutil.copyfile(laz, folder / "again.laz")
+    (folder / "notes.txt").write_text("not a point cloud")
+    page.once("dialog", lambda d: d.dismiss())
+    page.get_by_test_id("upload-folder-input").set_input_files(str(folder))
+    again = page.get_by_test_id("upload").filter(has_text="again.laz")
+    expect(again).to_have_attribute("data-state", "failed")
+    expect(again).to_contain_text(f"already scene {scene_id}")
+    expect(page.get_by_test_id("upload").filter(has_text="notes.txt")).to_have_count(0)
 
     # Rename, then search for the new name.
     row.get_by_test_id("scene-rename").click()

@@ -95,12 +95,16 @@ def test_colour_modes_switch_without_errors_and_rgb_only_where_present(
     expect(colour).to_have_value("rgb")
     assert not page.locator("#color-mode option[value=rgb]").evaluate("(o) => o.hidden")
     samples = {}
-    for mode in ("height", "intensity", "rgb"):
+    for mode in ("height", "intensity", "rgb", "ground"):
         colour.select_option(mode)
+        if mode == "ground":  # height above the ground found under the drawn points
+            page.wait_for_function(
+                "() => window.pointlabel.viewer.pointMaterial.uniforms.ground.value.image.width > 1"
+            )
         page.wait_for_timeout(200)
         assert drawn_pixels(page) > 2_000, mode
         samples[mode] = page.locator("#viewport canvas").screenshot()
-    assert len(set(samples.values())) == 3  # each mode draws differently
+    assert len(set(samples.values())) == 4  # each mode draws differently
     page.get_by_label("Point size").fill("4")
     page.wait_for_timeout(200)
     assert not errors

@@ -3,10 +3,12 @@ a reload and a server restart."""
 
 from __future__ import annotations
 
-import pytest
-from playwright.sync_api import Page, expect
+from collections.abc import Callable
 
-from e2e.conftest import ARTIFACTS, SHARED, Server
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from e2e.conftest import SHARED, Server
 from e2e.workspace_page import annotations, open_scene, place_click, press_quickly, screen_xy
 
 BACKGROUND = (0x10, 0x13, 0x17)
@@ -99,7 +101,13 @@ def test_undo_removes_the_box_from_the_server(page: Page, server: Server, scene:
 
 
 @pytest.mark.parametrize("scene_id,name", [(2, "kitti"), (3, "autzen"), (4, "sustech")])
-def test_real_scans_draw_their_points(page: Page, server: Server, scene_id: int, name: str) -> None:
+def test_real_scans_draw_their_points(
+    page: Page,
+    server: Server,
+    scene_id: int,
+    name: str,
+    doc_image: Callable[[Page | Locator, str], None],
+) -> None:
     if not SHARED.is_dir():
         pytest.skip("../shared/data not present")
     open_scene(page, server, scene_id)
@@ -115,5 +123,4 @@ def test_real_scans_draw_their_points(page: Page, server: Server, scene_id: int,
         expect(page.get_by_test_id("warning-badge")).to_be_visible()
         page.keyboard.press("Escape")  # no box views: the object list is in sight
         page.get_by_test_id("objects").scroll_into_view_if_needed()
-        ARTIFACTS.mkdir(exist_ok=True)  # ignored; the README image is refreshed on purpose
-        page.screenshot(path=str(ARTIFACTS / "workspace.png"))
+        doc_image(page, "workspace.png")  # the README's: `make images` refreshes it

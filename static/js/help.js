@@ -2,12 +2,13 @@
 /** The `?` overlay: every key, generated from the one key map (keys.js), and
  *  every mouse gesture. `?` or the header's `?` button opens it; `?` or Esc closes. */
 
-/** Mouse gestures: the pointer's part of the key map (tools.js, view-controls.js,
+/** Mouse gestures: the pointer's part of the key map (tools.js, measure.js, view-controls.js,
  *  subviews.js, timeline.js, object-list.js). */
 export const GESTURES = [
   ["drag (top view, empty ground)", "draw a box from its back to its front"],
   ["Shift+click (top view)", "place a default-size box of the chosen class"],
   ["click", "select a box (a plain click never creates one)"],
+  ["click while measuring (H)", "pick a point; two give their distance"],
   ["drag a box", "move it (not when it is locked)"],
   ["wheel", "zoom toward the pointer"],
   ["right drag / middle drag", "pan / zoom (top view); 3D view: left drag orbits"],

@@ -51,7 +51,10 @@ export class Keyboard {
     const t = e.target;
     if (typesText(t)) return;
     if (t instanceof HTMLButtonElement && (e.key === "Enter" || e.key === " ")) return;
-    const action = this.bindings.get(Keyboard.combo(e));
+    const combo = Keyboard.combo(e);
+    // Ctrl+C with text selected on the page copies that text, as a browser does.
+    if (combo === "ctrl+c" && String(window.getSelection() ?? "")) return;
+    const action = this.bindings.get(combo);
     if (!action) return;
     e.preventDefault();  // a focused dropdown or slider does not also take the key
     action(e);

@@ -26,6 +26,7 @@ import { Sync } from "./sync.js";
 import { BoxTool } from "./tools.js";
 import { ViewControls } from "./view-controls.js";
 import { ViewState } from "./view-state.js";
+import { installViewTools } from "./view-tools.js";
 import { Warnings } from "./warnings.js";
 
 const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -236,7 +237,8 @@ async function start() {
   editor.guard = (cmd) => objects.guard(cmd);
   warnings.changed.add(() => objects.schedule());
   app.signals.viewChanged.add(drawBoxes);
-  Object.assign(/** @type {any} */ (window).pointlabel, { sequence, objects, keys });
+  const tools = installViewTools({ app, viewer, stream, editor, keys, taskId, setView, tell: (m) => notices.toast(m) });
+  Object.assign(/** @type {any} */ (window).pointlabel, { sequence, objects, keys, tools });
   objects.refresh();
   warnings.load();
   installPrelabels({ app, editor, keys, tell: (m) => notices.toast(m), user: root.dataset.user ?? "", taskId });

@@ -54,6 +54,9 @@ function uploadFile(file, allowDuplicate, progress) {
   });
 }
 
+/** The file names an upload takes (the ingest's formats). */
+const CLOUD = /\.(las|laz|pcd|ply|bin|npy)$/i;
+
 export class ScenesAdmin {
   /** @param {HTMLElement} root */
   constructor(root) {
@@ -61,6 +64,14 @@ export class ScenesAdmin {
     const input = /** @type {HTMLInputElement} */ (h("input", { type: "file", multiple: "", "data-testid": "upload-input",
       "aria-label": "Point-cloud files to upload", accept: ".las,.laz,.pcd,.ply,.bin,.npy" }));
     input.onchange = () => { const files = [...(input.files ?? [])]; input.value = ""; this.uploadAll(files); };
+    // A folder: every point-cloud file in it (and below), one scene each; other files are left out.
+    const folder = /** @type {HTMLInputElement} */ (h("input", { type: "file", webkitdirectory: "", multiple: "",
+      "data-testid": "upload-folder-input", "aria-label": "A folder of point-cloud files to upload" }));
+    folder.onchange = () => {
+      const files = [...(folder.files ?? [])].filter((f) => CLOUD.test(f.name));
+      folder.value = "";
+      this.uploadAll(files);
+    };
     this.search = /** @type {HTMLInputElement} */ (h("input", { type: "search", placeholder: "search scenes",
       "aria-label": "Search scenes", "data-testid": "scene-search" }));
     this.search.oninput = () => this.load();
@@ -71,7 +82,8 @@ export class ScenesAdmin {
     this.renaming = null;
     /** @type {any[]} the latest list, drawn once no rename is open */ this.scenes = [];
     root.replaceChildren(
-      h("p", {}, h("label", {}, "Upload point clouds (one scene per file) ", input), " ", this.search),
+      h("p", {}, h("label", {}, "Upload point clouds (one scene per file) ", input), " ",
+        h("label", {}, "or a folder of them ", folder), " ", this.search),
       this.uploads,
       h("table", { class: "scenes", "aria-label": "Scene files", "data-testid": "scene-admin-table" },
         h("thead", {}, h("tr", {}, ...["#", "Name", "Frames", "Points", "Size", "Labels", "Last edit", ""].map((t) => h("th", {}, t)))),

@@ -9,6 +9,7 @@
  *  Del deletes it. Each change is one undoable TagCommand. */
 
 import { TagCommand } from "./commands.js";
+import { frameAt, frameLayout } from "./frame-times.js";
 import { uuid } from "./store.js";
 import { trackName } from "./tracks.js";
 
@@ -228,8 +229,7 @@ export class Timeline {
   /** The frame under a pointer over a lane's bar area (its box on the page: the
    *  lanes are redrawn during a drag). @param {PointerEvent} e @param {DOMRect} r */
   frameAt(e, r) {
-    const f = Math.floor((e.clientX - r.left) / r.width * this.frameCount);
-    return Math.max(0, Math.min(this.frameCount - 1, f));
+    return frameAt(frameLayout(this.app.scene.frames), (e.clientX - r.left) / r.width);
   }
 
   /** @param {PointerEvent} e */
@@ -313,24 +313,33 @@ export class Timeline {
   render() {
     const app = this.app;
     const n = this.frameCount;
-    const pct = (/** @type {number} */ f) => `${(f / n) * 100}%`;
+    const layout = frameLayout(app.scene.frames);  // by timestamps when the frames have them
+    const pct = (/** @type {number} */ x) => `${x * 100}%`;
     /** @param {HTMLElement} e @param {number} first @param {number} last */
-    const place = (e, first, last) => { e.style.left = pct(first); e.style.width = pct(last - first + 1); return e; };
+    const place = (e, first, last) => {
+      e.style.left = pct(layout.starts[first]);
+      e.style.width = pct(layout.starts[last] + layout.width - layout.starts[first]);
+      return e;
+    };
     this.playBtn.textContent = this.playing ? "❚❚" : "▶";
     this.playBtn.setAttribute("aria-pressed", String(this.playing));
     const cursor = () => place(el("div", "tl-cursor"), app.frame, app.frame);
 
     // The ruler: a label every few frames, about 48 px apart.
     const width = Math.max(100, this.lanesEl.clientWidth - 150);
-    const every = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].find((s) => (width / n) * s >= 48) ?? 1000;
+    const every = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].find((s) => width * layout.width * s >= 48) ?? 1000;
     const ruler = el("div", "tl-row tl-ruler");
     const rulerName = el("div", "tl-name muted");
     rulerName.textContent = "frames";
     const rulerTrack = el("div", "tl-track");
-    rulerTrack.title = "Click or drag to go to a frame";
+    rulerTrack.title = "Click or drag to go to a frame" + (layout.timed ? " (frames spaced by their timestamps)" : "");
+    ruler.dataset.timed = String(layout.timed);
+    const t0 = app.scene.frames[0]?.timestamp ?? 0;
     for (let f = 0; f < n; f += every) {
       const tick = place(el("span", "tl-tick"), f, f);
       tick.textContent = String(f + 1);
+      tick.dataset.testid = "tl-tick";
+      if (layout.timed) tick.title = `frame ${f + 1}: ${(app.scene.frames[f].timestamp - t0).toFixed(2)} s`;
       rulerTrack.append(tick);
     }
     rulerTrack.append(cursor());

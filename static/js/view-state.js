@@ -26,12 +26,7 @@ export class ViewState {
 
   save() {
     if (!this.ready || !this.app.scene) return;
-    const v = this.viewer;
-    const state = {
-      frame: this.app.frame, mode: v.mode,
-      top: { p: v.top.position.toArray(), t: v.topControls.target.toArray(), zoom: v.top.zoom },
-      persp: { p: v.persp.position.toArray(), t: v.perspControls.target.toArray() },
-    };
+    const state = { frame: this.app.frame, ...cameraOf(this.viewer) };
     try { sessionStorage.setItem(this.key, JSON.stringify(state)); } catch { /* storage full or off */ }
   }
 
@@ -40,19 +35,36 @@ export class ViewState {
   restore() {
     /** @type {any} */ let s;
     try { s = JSON.parse(sessionStorage.getItem(this.key) ?? "null"); } catch { return null; }
-    const nums = (/** @type {any} */ a) => Array.isArray(a) && a.length === 3 && a.every(Number.isFinite);
-    if (!s || !nums(s.top?.p) || !nums(s.top?.t) || !nums(s.persp?.p) || !nums(s.persp?.t)) return null;
-    const v = this.viewer;
-    v.top.position.fromArray(s.top.p);
-    v.topControls.target.fromArray(s.top.t);
-    if (Number.isFinite(s.top.zoom) && s.top.zoom > 0) v.top.zoom = s.top.zoom;
-    v.top.updateProjectionMatrix();
-    v.persp.position.fromArray(s.persp.p);
-    v.perspControls.target.fromArray(s.persp.t);
-    v.topControls.update();
-    v.perspControls.update();
+    if (!applyCamera(this.viewer, s)) return null;
     const frames = this.app.scene.frames.length;
     const frame = Number.isInteger(s.frame) ? Math.max(0, Math.min(frames - 1, s.frame)) : 0;
     return { frame, mode: s.mode === "persp" ? "persp" : "top" };
   }
+}
+
+/** The view (top or 3D) and both cameras, as plain numbers.
+ *  @param {import("./viewer.js").Viewer} v */
+export function cameraOf(v) {
+  return {
+    mode: /** @type {"top"|"persp"} */ (v.mode),
+    top: { p: v.top.position.toArray(), t: v.topControls.target.toArray(), zoom: v.top.zoom },
+    persp: { p: v.persp.position.toArray(), t: v.perspControls.target.toArray() },
+  };
+}
+
+/** Put both cameras where `s` (from cameraOf) says; false, changing nothing, when
+ *  `s` is not such a record. @param {import("./viewer.js").Viewer} v @param {any} s */
+export function applyCamera(v, s) {
+  const nums = (/** @type {any} */ a) => Array.isArray(a) && a.length === 3 && a.every(Number.isFinite);
+  if (!s || !nums(s.top?.p) || !nums(s.top?.t) || !nums(s.persp?.p) || !nums(s.persp?.t)) return false;
+  v.top.position.fromArray(s.top.p);
+  v.topControls.target.fromArray(s.top.t);
+  if (Number.isFinite(s.top.zoom) && s.top.zoom > 0) v.top.zoom = s.top.zoom;
+  v.top.updateProjectionMatrix();
+  v.persp.position.fromArray(s.persp.p);
+  v.perspControls.target.fromArray(s.persp.t);
+  v.topControls.update();
+  v.perspControls.update();
+  v.moved();
+  return true;
 }

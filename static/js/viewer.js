@@ -7,6 +7,7 @@
 
 import * as THREE from "three";
 import { OrbitControls } from "three/addons/controls/OrbitControls.js";
+import { COLOR_MODES, pointMaterial } from "./point-material.js";
 
 export class Viewer {
   /** @param {HTMLElement} container */
@@ -40,6 +41,9 @@ export class Viewer {
     /** @type {Set<() => void>} called at every animation frame before the main view
      *  is drawn; a hook that draws with this renderer (renderPoints) marks it dirty */
     this.beforeRender = new Set();
+    /** @type {Set<(ms: number) => void>} while not empty, each drawn frame waits for the GPU
+     *  and these hear how long it took (ms, from the start of the draw to its pixels) */
+    this.rendered = new Set();
 
     this.persp = new THREE.PerspectiveCamera(60, 1, 0.1, 100000);
     this.persp.up.set(0, 0, 1);
@@ -181,18 +185,49 @@ export class Viewer {
     return [...this.nodes.values()].map((p) => /** @type {Float32Array} */ (p.geometry.getAttribute("position").array));
   }
 
-  /** @param {"height"|"intensity"|"rgb"|"classification"|"camera"} mode */
-  setColorMode(mode) { this.pointMaterial.uniforms.mode.value = COLOR_MODES.indexOf(mode); this.dirty = true; this.pointsVersion++; }
+  /** @param {import("./point-material.js").ColorMode} mode */
+  setColorMode(mode) { this.pointMaterial.uniforms.mode.value = COLOR_MODES.indexOf(mode); this.pointsChanged(); }
+
+  /** Something about how points look changed: redraw, and other views too. */
+  pointsChanged() { this.dirty = true; this.pointsVersion++; }
+
+  /** Draw only points whose local z is within [lo, hi] (m; null: no bound). @param {number|null} lo @param {number|null} hi */
+  setClip(lo, hi) { this.pointMaterial.uniforms.clip.value.set(lo ?? -1e9, hi ?? 1e9); this.pointsChanged(); }
+
+  /** Draw the points inside a box (local centre, size, yaw) in the highlight colour; null: none.
+   *  @param {{center: number[], size: number[], yaw: number}|null} box */
+  setHighlight(box) {
+    const u = this.pointMaterial.uniforms;
+    u.boxOn.value = !!box;
+    if (box) {
+      const m = new THREE.Matrix4().compose(new THREE.Vector3(...box.center),
+        new THREE.Quaternion().setFromAxisAngle(new THREE.Vector3(0, 0, 1), box.yaw), new THREE.Vector3(...box.size));
+      u.boxInv.value.copy(m.invert());
+    }
+    this.pointsChanged();
+  }
+
+  /** The ground height grid for "ground" colouring (ground.js). @param {import("./ground.js").GroundGrid} g */
+  setGround(g) {
+    const u = this.pointMaterial.uniforms;
+    const tex = new THREE.DataTexture(g.z, g.nx, g.ny, THREE.RedFormat, THREE.FloatType);
+    tex.minFilter = tex.magFilter = THREE.NearestFilter;  // float textures filter linearly only with an extension
+    tex.needsUpdate = true;
+    u.ground.value.dispose();
+    u.ground.value = tex;
+    u.groundLo.value.set(g.lo[0], g.lo[1]);
+    u.groundSpan.value.set(g.nx * g.cell, g.ny * g.cell);
+    this.pointsChanged();
+  }
 
   /** Heights mapped to the two ends of the height ramp. @param {number[]} range */
-  setHeightRange(range) { this.pointMaterial.uniforms.zRange.value.set(range[0], range[1]); this.dirty = true; this.pointsVersion++; }
+  setHeightRange(range) { this.pointMaterial.uniforms.zRange.value.set(range[0], range[1]); this.pointsChanged(); }
 
   /** @param {number} px point size in CSS pixels */
   setPointSize(px) {
     this.pointSize = px;
     this.pointMaterial.uniforms.size.value = px * this.renderer.getPixelRatio();
-    this.dirty = true;
-    this.pointsVersion++;
+    this.pointsChanged();
   }
 
   /** The drawn point under the pointer nearest the camera (local coordinates), or null.
@@ -313,61 +348,16 @@ export class Viewer {
     this.dirty = this.pointsDirty = false;
     this.lastRender = now;
     this.renderer.render(this.scene, this.camera);
-    if (this.afterRender.length) {
+    if (this.afterRender.length || this.rendered.size) {
       // Reading one pixel waits until the GPU has drawn the frame, so marks taken
-      // here (perf.js) measure pixels, not queued commands.
+      // here (perf.js) and frame times (frame-budget.js) measure pixels, not queued commands.
       const gl = this.renderer.getContext();
       gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));
+      const ms = performance.now() - now;
       for (const fn of this.afterRender.splice(0)) fn();
+      for (const fn of this.rendered) fn(ms);
     }
   }
-}
-
-/** @type {("height"|"intensity"|"rgb"|"classification"|"camera")[]} */
-const COLOR_MODES = ["height", "intensity", "rgb", "classification", "camera"];
-
-/** Points coloured in the vertex shader: 0 height ramp (blue low, red high),
- *  1 intensity (grey), 2 RGB, 3 class (ASPRS-like palette), 4 the camera
- *  images' pixels (the `camrgb` attribute, set by camera-colors.js). */
-function pointMaterial() {
-  return new THREE.ShaderMaterial({
-    uniforms: { size: { value: 2 }, mode: { value: 0 }, zRange: { value: new THREE.Vector2(-2, 3) } },
-    vertexShader: `
-      uniform float size; uniform int mode; uniform vec2 zRange;
-      attribute float intensity; attribute vec3 rgb; attribute float classification; attribute vec3 camrgb;
-      varying vec3 vColor;
-      vec3 heightRamp(float t) {
-        t = clamp(t, 0.0, 0.9999) * 4.0;
-        vec3 c0 = vec3(40.0, 60.0, 200.0), c1 = vec3(40.0, 190.0, 230.0), c2 = vec3(80.0, 210.0, 90.0),
-             c3 = vec3(240.0, 220.0, 60.0), c4 = vec3(230.0, 60.0, 50.0);
-        vec3 c = t < 1.0 ? mix(c0, c1, t) : t < 2.0 ? mix(c1, c2, t - 1.0) : t < 3.0 ? mix(c2, c3, t - 2.0) : mix(c3, c4, t - 3.0);
-        return c / 255.0;
-      }
-      vec3 classColor(float k) {
-        int c = int(k + 0.5);
-        if (c == 2) return vec3(0.65, 0.45, 0.25);  // ground
-        if (c == 3) return vec3(0.55, 0.80, 0.35);  // low vegetation
-        if (c == 4) return vec3(0.30, 0.70, 0.25);
-        if (c == 5) return vec3(0.10, 0.50, 0.15);  // high vegetation
-        if (c == 6) return vec3(0.90, 0.35, 0.30);  // building
-        if (c == 7) return vec3(0.90, 0.20, 0.90);  // noise
-        if (c == 9) return vec3(0.20, 0.50, 0.95);  // water
-        if (c == 17) return vec3(0.95, 0.85, 0.30); // bridge
-        return vec3(0.6);
-      }
-      void main() {
-        gl_Position = projectionMatrix * modelViewMatrix * vec4(position, 1.0);
-        gl_PointSize = size;
-        if (mode == 1) vColor = vec3((40.0 + intensity * 214.0) / 255.0);
-        else if (mode == 2) vColor = rgb;
-        else if (mode == 3) vColor = classColor(classification);
-        else if (mode == 4) vColor = camrgb;
-        else vColor = heightRamp((position.z - zRange.x) / max(zRange.y - zRange.x, 1e-6));
-      }`,
-    fragmentShader: `
-      varying vec3 vColor;
-      void main() { gl_FragColor = vec4(vColor, 1.0); }`,
-  });
 }
 
 /** While tiles stream in, redraw at most this often (each redraw draws every
