@@ -18,6 +18,7 @@ from server.api.routes import (
     ops,
     pages,
     prelabels,
+    quality,
     reviews,
     scenes,
     sockets,
@@ -37,7 +38,7 @@ from server.taxonomies import Taxonomies
 ROOT = Path(__file__).resolve().parent.parent
 ROUTERS = (
     auth, pages, scenes, taxonomy, frames, tiles, tasks, labels, prelabels, models, reviews,
-    interchange, sql, sockets, ops,
+    interchange, sql, quality, sockets, ops,
 )  # fmt: skip
 
 

@@ -1,0 +1,69 @@
+"""The quality dashboard: control charts of the review defect rate (``GET
+/api/quality/charts``), the review issues behind a sample (``GET
+/api/quality/tasks/{task_id}/defects``) and the ``/quality`` page (docs/quality.md)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from server.api.deps import MAX_ID, SessionDep, needs
+from server.api.routes.pages import templates
+from server.auth import PUBLIC, OptionalUser, login_redirect
+from server.errors import ApiError
+from server.models import Task, User
+from server.policy import Permission
+from server.quality import charts, defect_rows
+
+router = APIRouter(tags=["quality"])
+
+
+@router.get("/api/quality/charts", dependencies=[needs(Permission.see_quality)])
+async def quality_charts(
+    request: Request,
+    by: Literal["annotator", "class", "project", "taxonomy"] = "annotator",
+    project_id: int | None = Query(None, ge=1, le=MAX_ID),
+    baseline: int = Query(10, ge=1, le=1000, description="Samples per series for the centre"),
+    window_days: float = Query(
+        3.0, gt=0, le=365, description="Days: signals this close are one shift"
+    ),
+) -> dict[str, Any]:
+    """p-charts of the defect rate per task, one per annotator, class, project or taxonomy
+    version, with the Western Electric signals (labelled individual or system for
+    annotators)."""
+
+    def build() -> dict[str, Any]:
+        with Session(request.app.state.engine) as session:
+            return charts(session, by=by, project_id=project_id, baseline=baseline,
+                          window_days=window_days)  # fmt: skip
+
+    return await run_in_threadpool(build)
+
+
+@router.get("/api/quality/tasks/{task_id}/defects", dependencies=[needs(Permission.see_quality)])
+def task_defects(
+    task_id: int,
+    session: SessionDep,
+    label: str | None = Query(None, alias="class", min_length=1, max_length=64),
+) -> list[dict[str, Any]]:
+    """The review issues behind the task's sample (of one class, with ``class``), each with
+    a link that opens the workspace on its object."""
+    if not 1 <= task_id <= MAX_ID or session.get(Task, task_id) is None:
+        raise ApiError(404, "task_not_found", f"task {task_id} does not exist")
+    return defect_rows(session, task_id, label=label)
+
+
+@router.get("/quality", response_class=HTMLResponse, include_in_schema=False, dependencies=[PUBLIC])
+def quality_page(request: Request, session: SessionDep, principal: OptionalUser) -> Response:
+    """The dashboard (anonymous: the login page; without ``see_quality``: 403)."""
+    user = None if principal is None else session.get(User, principal.user_id)
+    if user is None or principal is None:
+        return login_redirect(request)
+    if not principal.can(Permission.see_quality):
+        raise ApiError(403, "forbidden", "the quality dashboard is for leads and reviewers")
+    context = {"user": user, "csrf": principal.csrf_token or ""}
+    return templates.TemplateResponse(request, "quality.html", context)

@@ -1,0 +1,209 @@
+"""A review history for the demo, so that the quality dashboard means something on first
+open (``pointlabel demo``, ``pointlabel demo-history``; docs/quality.md).
+
+Six annotators each label the demo sequence once a working day for 24 days (144 tasks,
+each with one box per ground-truth track at its middle frame); the reviewer decides each
+at 17:00. Review issues are drawn with a fixed seed:
+
+- every annotator: 4 % of the objects get a fit or heading issue;
+- ``dara`` drifts from day 8: her boxes grow loose, up to 30 % of the objects by day 12;
+- from day 16 every task is on taxonomy version 2 (published then, renaming the Car
+  occlusion value ``partial`` to ``moderate``), and every annotator gets the Car occlusion
+  wrong on 15 % of the cars (``wrong_attribute``): a system shift.
+
+Labels go through the one write path (``Writer.apply``, trusted); task transitions and
+issues are stored with their historical times. Seeding twice does nothing the second time.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from server.annotations import Writer
+from server.config import Settings
+from server.frames import FrameStore
+from server.models import ReviewIssue, Scene, Task, TaskTransition, TaxonomyVersion, User
+from server.protocol import Ops
+from server.tasks import APPROVED, ASSIGNED, IN_PROGRESS, IN_REVIEW, OPEN, REJECTED, SUBMITTED
+from server.taxonomies import Taxonomies
+from server.taxonomy_drafts import add_change, open_draft, publish
+
+ANNOTATORS = ("alice", "bruno", "chen", "dara", "emil", "fatima")
+DRIFTER = "dara"
+DAYS, DRIFT_FROM, DRIFT_FULL, CHANGE_DAY = 24, 8, 12, 16
+BASE_RATE, DRIFT_RATE, SYSTEM_RATE = 0.04, 0.30, 0.15
+START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
+CHANGELOG = "Car occlusion: 'partial' is now 'moderate'"
+MARK = "demo history"
+"""The note of the history's task transitions: seeding again finds it and stops."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One task of the history: who, which working day, and the issues (track, error type)."""
+
+    annotator: str
+    day: int
+    issues: tuple[tuple[str, str], ...]
+
+
+def workday(day: int) -> datetime:
+    """Working day ``day`` (0-based, Monday to Friday) at 09:00 UTC."""
+    weeks, rest = divmod(day, 5)
+    return START + timedelta(days=7 * weeks + rest, hours=9)
+
+
+def plan(tracks: list[tuple[str, str]], *, seed: int = 12) -> list[Planned]:
+    """The history's tasks from the ground truth's ``(track id, class)`` pairs."""
+    rng = np.random.default_rng(seed)
+    cars = np.array([label == "Car" for _, label in tracks])
+    out = []
+    for day in range(DAYS):
+        for name in ANNOTATORS:
+            fit = np.full(len(tracks), BASE_RATE)
+            if name == DRIFTER and day >= DRIFT_FROM:
+                ramp = min(1.0, (day - DRIFT_FROM + 1) / (DRIFT_FULL - DRIFT_FROM + 1))
+                fit += ramp * (DRIFT_RATE - BASE_RATE)
+            fit_hit = rng.random(len(tracks)) < fit
+            kinds = rng.choice(["loose_fit", "wrong_heading", "tight_fit"], size=len(tracks))
+            if name == DRIFTER and day >= DRIFT_FROM:
+                kinds[:] = "loose_fit"
+            attr_hit = cars & (rng.random(len(tracks)) < (SYSTEM_RATE if day >= CHANGE_DAY else 0))
+            issues = [(tracks[i][0], "wrong_attribute" if attr_hit[i] else str(kinds[i]))
+                      for i in np.flatnonzero(fit_hit | attr_hit)]  # fmt: skip
+            out.append(Planned(name, day, tuple(issues)))
+    return out
+
+
+def read_ground_truth(folder: Path) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    """``(track id, class)`` pairs and one middle-frame box per track from the sequence's
+    ``ground_truth.json`` (docs/demo-data.md)."""
+    gt = json.loads((folder / "ground_truth.json").read_text())
+    tracks, boxes = [], []
+    for t in gt["tracks"]:
+        if not t["cuboids"]:
+            continue
+        c = t["cuboids"][len(t["cuboids"]) // 2]
+        tracks.append((t["track_id"], t["class"]))
+        boxes.append({"track_id": t["track_id"], "frame": c["frame"], "center": c["center"],
+                      "size": c["size"], "yaw": c["yaw"]})  # fmt: skip
+    return tracks, boxes
+
+
+def seed_history(
+    engine: Engine, settings: Settings, scene_id: int, folder: Path, *, seed: int = 12
+) -> int:
+    """Seed the history on ``scene_id`` (ingested from ``folder``); the number of tasks
+    made (0: already seeded)."""
+    with Session(engine) as session:
+        if session.exec(select(TaskTransition.id).where(TaskTransition.note == MARK)).first():
+            return 0
+        scene = session.get(Scene, scene_id)
+        assert scene is not None
+        users = {name: _user(session, name, "annotator") for name in ANNOTATORS}
+        reviewer = _user(session, "reviewer", "reviewer")
+        lead = _user(session, "lead", "lead")
+        before_id, after_id = _version_2(session, scene.project_id, lead)
+        session.commit()
+        ids = {n: int(u.id or 0) for n, u in users.items()}
+        project_id = scene.project_id
+        reviewer_id = int(reviewer.id or 0)
+    tracks, boxes = read_ground_truth(folder)
+    writer = Writer(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
+    made = 0
+    for p in plan(tracks, seed=seed):
+        version = after_id if p.day >= CHANGE_DAY else before_id
+        task_id = _task(engine, scene_id, project_id, version, ids[p.annotator], reviewer_id, p)
+        _labels(writer, task_id, p.annotator, tracks, boxes)
+        made += 1
+    return made
+
+
+def _user(session: Session, name: str, role: str) -> User:
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is None:
+        user = User(name=name, role=role)
+        session.add(user)
+        session.flush()
+    return user
+
+
+def _version_2(session: Session, project_id: int, lead: User) -> tuple[int, int]:
+    """Publish the taxonomy change the system shift follows (once: a seeding stopped half
+    way finds it); the version ids before and after it."""
+    done = session.exec(
+        select(TaxonomyVersion).where(
+            TaxonomyVersion.project_id == project_id,
+            TaxonomyVersion.changelog.startswith(CHANGELOG),
+        )
+    ).first()
+    if done is not None and done.id is not None and done.base_id is not None:
+        return done.base_id, done.id
+    row = open_draft(session, project_id, lead)
+    change = {"kind": "rename_value", "name": "Car", "attribute": "occlusion",
+              "value": "partial", "to": "moderate"}  # fmt: skip
+    add_change(session, row, change)
+    version_id = publish(session, row, lead, CHANGELOG)
+    row.published_at = workday(CHANGE_DAY) - timedelta(hours=2)
+    session.add(row)
+    assert row.base_id is not None
+    return row.base_id, version_id
+
+
+def _task(
+    engine: Engine, scene_id: int, project_id: int, version: int, annotator: int, reviewer: int,
+    p: Planned,
+) -> int:  # fmt: skip
+    start = workday(p.day) + timedelta(minutes=7 * ANNOTATORS.index(p.annotator))
+    decided = workday(p.day) + timedelta(hours=8, minutes=3 * ANNOTATORS.index(p.annotator))
+    final = REJECTED if p.issues else APPROVED
+    with Session(engine) as session:
+        task = Task(scene_id=scene_id, project_id=project_id, state=final, assignee_id=annotator,
+                    reviewer_id=reviewer, taxonomy_version_id=version, created_at=start,
+                    updated_at=decided)  # fmt: skip
+        session.add(task)
+        session.flush()
+        assert task.id is not None
+        steps = [(None, OPEN, None, start), (OPEN, ASSIGNED, None, start),
+                 (ASSIGNED, IN_PROGRESS, annotator, start), (IN_PROGRESS, SUBMITTED, annotator,
+                 decided - timedelta(hours=2)), (SUBMITTED, IN_REVIEW, reviewer,
+                 decided - timedelta(hours=1)), (IN_REVIEW, final, reviewer, decided)]  # fmt: skip
+        for before, after, who, at in steps:
+            session.add(TaskTransition(task_id=task.id, user_id=who, from_state=before,
+                                       to_state=after, assignee_id=annotator, note=MARK,
+                                       created_at=at))  # fmt: skip
+        for k, (track, error_type) in enumerate(p.issues):
+            at = decided - timedelta(minutes=30 - k % 30)
+            session.add(ReviewIssue(task_id=task.id, author_id=reviewer, error_type=error_type,
+                                    object_kind="track", object_id=track, status="open",
+                                    created_at=at, updated_at=at))  # fmt: skip
+        session.commit()
+        return task.id
+
+
+def _labels(
+    writer: Writer,
+    task_id: int,
+    user: str,
+    tracks: list[tuple[str, str]],
+    boxes: list[dict[str, Any]],
+) -> None:
+    ops: list[dict[str, Any]] = [
+        {"op": "create", "kind": "track", "id": t, "data": {"label": label}} for t, label in tracks
+    ]
+    ops += [{"op": "create", "kind": "cuboid", "id": f"{b['track_id']}.f{b['frame']}",
+             "data": {**b, "source": "manual", "keyframe": True}} for b in boxes]  # fmt: skip
+    msg = Ops.model_validate(
+        {"type": "ops", "seq": 0, "client_id": f"history-{task_id}", "ops": ops}
+    )
+    reply, _ = writer.apply(task_id, user, msg, trusted=True)
+    if reply.type != "ack":
+        raise RuntimeError(f"demo history labels refused: {reply.model_dump_json()[:300]}")
