@@ -63,6 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         CompressedStaticFiles(directory=ROOT / "node_modules" / "three"),
         name="three",
     )
+    app.mount(
+        "/vendor/uplot",
+        CompressedStaticFiles(directory=ROOT / "node_modules" / "uplot" / "dist"),
+        name="uplot",
+    )
     app.add_middleware(RequestContext)
     errors.install(app)
     for module in ROUTERS:

@@ -11,6 +11,8 @@ the team's in-control rate over the first samples.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -260,3 +262,20 @@ def _row_json(task_id: int, r: Defect) -> dict[str, Any]:
         "object_id": r.object_id, "track_id": r.track_id, "class": r.label, "frame": r.frame,
         "link": f"/tasks/{task_id}" + (f"?{query}" if query else ""),
     }  # fmt: skip
+
+
+def charts_csv(result: dict[str, Any]) -> str:
+    """``charts``' points as CSV text: one row per series and sample."""
+    flagged = {(s["series"], s["task_id"]): s for s in result["signals"]}
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow([result["by"], "task_id", "reviewed_at", "objects", "defects", "rate", "lower",
+                "upper", "centre", "taxonomy", "rules", "kind"])  # fmt: skip
+    for series in result["series"]:
+        for p in series["points"]:
+            sig = flagged.get((series["key"], p["task_id"]), {})
+            w.writerow([series["key"], p["task_id"], p["at"], p["objects"], p["defects"],
+                        f"{p['rate']:.6f}", f"{p['lower']:.6f}", f"{p['upper']:.6f}",
+                        f"{result['centre']:.6f}", p["taxonomy"],
+                        " ".join(str(r) for r in sig.get("rules", [])), sig.get("kind") or ""])  # fmt: skip
+    return out.getvalue()

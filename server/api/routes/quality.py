@@ -17,7 +17,7 @@ from server.auth import PUBLIC, OptionalUser, login_redirect
 from server.errors import ApiError
 from server.models import Task, User
 from server.policy import Permission
-from server.quality import charts, defect_rows
+from server.quality import charts, charts_csv, defect_rows
 
 router = APIRouter(tags=["quality"])
 
@@ -42,6 +42,24 @@ async def quality_charts(
                           window_days=window_days)  # fmt: skip
 
     return await run_in_threadpool(build)
+
+
+@router.get("/api/quality/charts.csv", dependencies=[needs(Permission.see_quality)])
+async def quality_csv(
+    request: Request,
+    by: Literal["annotator", "class", "project", "taxonomy"] = "annotator",
+    project_id: int | None = Query(None, ge=1, le=MAX_ID),
+) -> Response:
+    """The charts' points as CSV: one row per series and task, with its limits and the
+    rules it breaks."""
+
+    def build() -> str:
+        with Session(request.app.state.engine) as session:
+            return charts_csv(charts(session, by=by, project_id=project_id))
+
+    headers = {"Content-Disposition": f'attachment; filename="quality-{by}.csv"'}
+    return Response(await run_in_threadpool(build), media_type="text/csv; charset=utf-8",
+                    headers=headers)  # fmt: skip
 
 
 @router.get("/api/quality/tasks/{task_id}/defects", dependencies=[needs(Permission.see_quality)])
