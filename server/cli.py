@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo-history", help="seed a review history on a generated sequence (docs/quality.md)"
     )
     p.add_argument("path", type=Path, help="a folder written by `pointlabel synth`")
+    p.add_argument("--max-tracks", type=int, default=None, help="label only the first N tracks")
     p.add_argument("--json", action="store_true", help="print one JSON summary")
 
     p = sub.add_parser("synth", help="write the generated demo driving sequence")
@@ -272,6 +273,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     with Session(make_engine(get_settings().db_url)) as session:
         credentials = create_demo_users(session)
+    _out("seeding the review history of the quality dashboard (once; about a minute) ...")
     _history(argparse.Namespace(path=folder, json=False))
     users = "\n".join(f"    {c.role:<10} {c.name:<10} password {c.password}" for c in credentials)
     _out(
@@ -293,7 +295,9 @@ def _history(args: argparse.Namespace) -> int:
     settings = get_settings()
     engine = make_engine(settings.db_url)
     scene = ingest(engine, settings, args.path, skip_existing=True)
-    made = seed_history(engine, settings, scene.scene_id, args.path)
+    made = seed_history(
+        engine, settings, scene.scene_id, args.path, max_tracks=getattr(args, "max_tracks", None)
+    )
     summary = {"scene_id": scene.scene_id, "tasks": made}
     if args.json:
         _out(json.dumps(summary))

@@ -99,10 +99,17 @@ def read_ground_truth(folder: Path) -> tuple[list[tuple[str, str]], list[dict[st
 
 
 def seed_history(
-    engine: Engine, settings: Settings, scene_id: int, folder: Path, *, seed: int = 12
+    engine: Engine,
+    settings: Settings,
+    scene_id: int,
+    folder: Path,
+    *,
+    seed: int = 12,
+    max_tracks: int | None = None,
 ) -> int:
-    """Seed the history on ``scene_id`` (ingested from ``folder``); the number of tasks
-    made (0: already seeded)."""
+    """Seed the history on ``scene_id`` (ingested from ``folder``), labelling the first
+    ``max_tracks`` ground-truth tracks (default: all); the number of tasks made (0:
+    already seeded)."""
     with Session(engine) as session:
         if session.exec(select(TaskTransition.id).where(TaskTransition.note == MARK)).first():
             return 0
@@ -117,6 +124,7 @@ def seed_history(
         project_id = scene.project_id
         reviewer_id = int(reviewer.id or 0)
     tracks, boxes = read_ground_truth(folder)
+    tracks, boxes = tracks[:max_tracks], boxes[:max_tracks]
     writer = Writer(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
     made = 0
     for p in plan(tracks, seed=seed):

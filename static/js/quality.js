@@ -123,9 +123,9 @@ function chart(series, centre, signals) {
     scales: { y: { range: /** @type {uPlot.Range.MinMax} */ ([0, Math.max(0.2, ...pts.map((p) => Math.max(p.rate, p.upper)))]) } },
     axes: [{ stroke: "#aab" }, { stroke: "#aab", values: (/** @type {uPlot} */ _u, /** @type {number[]} */ v) => v.map((x) => `${Math.round(x * 100)}%`) }],
     series: [{}, { label: "defect rate", stroke: "#4fc3f7", points: { show: true, size: 4 } },
-      { label: "upper limit", stroke: "#ef5350", dash: [4, 4], width: 1 },
-      { label: "lower limit", stroke: "#ef5350", dash: [4, 4], width: 1 },
-      { label: "centre", stroke: "#8a8", width: 1 },
+      { label: "upper limit", stroke: "#ef5350", dash: [4, 4], width: 1, points: { show: false } },
+      { label: "lower limit", stroke: "#ef5350", dash: [4, 4], width: 1, points: { show: false } },
+      { label: "centre", stroke: "#8a8", width: 1, points: { show: false } },
       { label: "signal", stroke: "#ffb74d", width: 0, paths: () => null, points: { show: true, size: 9, fill: "#ffb74d" } }],
   };
   const u = new uPlot(/** @type {any} */ (opts), data, box);
