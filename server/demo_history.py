@@ -98,6 +98,28 @@ def read_ground_truth(folder: Path) -> tuple[list[tuple[str, str]], list[dict[st
     return tracks, boxes
 
 
+def golden_ops(folder: Path, *, max_tracks: int | None = None) -> list[dict[str, Any]]:
+    """Create ops for the sequence's whole ground truth (every box of the first
+    ``max_tracks`` tracks, and the tags on them): the golden task of the demo."""
+    gt = json.loads((folder / "ground_truth.json").read_text())
+    tracks = [t for t in gt["tracks"] if t["cuboids"]][:max_tracks]
+    kept = {t["track_id"] for t in tracks}
+    ops: list[dict[str, Any]] = [
+        {"op": "create", "kind": "track", "id": t["track_id"], "data": {"label": t["class"]}}
+        for t in tracks
+    ]
+    ops += [{"op": "create", "kind": "cuboid", "id": f"{t['track_id']}.f{c['frame']}",
+             "data": {"track_id": t["track_id"], "frame": c["frame"], "center": c["center"],
+                      "size": c["size"], "yaw": c["yaw"], "source": "manual"}}
+            for t in tracks for c in t["cuboids"]]  # fmt: skip
+    ops += [{"op": "create", "kind": "tag", "id": f"{g['tag']}.{g['track_id']}",
+             "data": {"tag": g["tag"], "subject": "track", "track_id": g["track_id"],
+                      "related_ego": g.get("related") == "ego", "first_frame": g["first_frame"],
+                      "last_frame": g["last_frame"]}}
+            for g in gt["tags"] if g["track_id"] in kept]  # fmt: skip
+    return ops
+
+
 def seed_history(
     engine: Engine,
     settings: Settings,

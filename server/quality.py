@@ -26,6 +26,7 @@ from pointcloud.spc import RULES, Signal, baseline_rate, classify, p_chart
 from server.models import (
     BehaviourTag,
     Cuboid,
+    PlantedError,
     Project,
     ReviewIssue,
     Task,
@@ -80,6 +81,8 @@ def _first_decisions(
     )
     if task_id is not None:
         query = query.where(TaskTransition.task_id == task_id)
+    planted = select(PlantedError.task_id)  # copies of golden tasks score reviewers instead
+    query = query.where(col(TaskTransition.task_id).not_in(planted))
     first: dict[int, datetime] = {}
     for task_id, at in session.exec(query).all():
         first.setdefault(task_id, at)

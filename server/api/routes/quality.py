@@ -8,18 +8,28 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from server.api.deps import MAX_ID, SessionDep, needs
+from server.api.deps import MAX_ID, CurrentUser, HubDep, SessionDep, needs
 from server.api.routes.pages import templates
-from server.auth import PUBLIC, OptionalUser, login_redirect
+from server.auth import PUBLIC, CsrfDep, OptionalUser, login_redirect
 from server.errors import ApiError
+from server.golden import catch_rates, detector_report, plant
 from server.models import Task, User
 from server.policy import Permission
 from server.quality import charts, charts_csv, defect_rows
+from server.tasks import APPROVED
 
-router = APIRouter(tags=["quality"])
+router = APIRouter(tags=["quality"], dependencies=[CsrfDep])
+
+
+class PlantRequest(BaseModel):
+    """The seed that picks the objects to change."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    seed: int = Field(0, ge=0, le=2**31 - 1)
 
 
 @router.get("/api/quality/charts", dependencies=[needs(Permission.see_quality)])
@@ -73,6 +83,41 @@ def task_defects(
     if not 1 <= task_id <= MAX_ID or session.get(Task, task_id) is None:
         raise ApiError(404, "task_not_found", f"task {task_id} does not exist")
     return defect_rows(session, task_id, label=label)
+
+
+@router.post(
+    "/api/quality/golden/{task_id}/plant", status_code=201, dependencies=[needs(Permission.assign)]
+)
+def plant_errors(
+    task_id: int, body: PlantRequest, session: SessionDep, user: CurrentUser, hub: HubDep
+) -> dict[str, Any]:
+    """Copy an approved (golden) task with four planted errors into a new submitted task:
+    whoever reviews it is scored on them (docs/quality.md)."""
+    task = session.get(Task, task_id) if 1 <= task_id <= MAX_ID else None
+    if task is None:
+        raise ApiError(404, "task_not_found", f"task {task_id} does not exist")
+    if task.state != APPROVED:
+        raise ApiError(409, "not_golden", "only an approved task can serve as a golden task")
+    copy = plant(hub.engine, hub.writer, task_id, user.name, seed=body.seed)
+    return {"task_id": copy, "golden_task_id": task_id}
+
+
+@router.get("/api/quality/reviewers", dependencies=[needs(Permission.see_quality)])
+def reviewer_catch_rates(session: SessionDep) -> dict[str, Any]:
+    """Per reviewer and error kind: planted errors reviewed and caught, with each error."""
+    return catch_rates(session)
+
+
+@router.get("/api/quality/tasks/{task_id}/detector", dependencies=[needs(Permission.see_quality)])
+def detector(
+    task_id: int,
+    session: SessionDep,
+    noise_m: float = Query(0.0, ge=0.0, le=1.0, description="Gaussian jitter of box centres, m"),
+) -> dict[str, Any]:
+    """The rule-based behaviour detector on the task's tracks, scored against its tags."""
+    if not 1 <= task_id <= MAX_ID or session.get(Task, task_id) is None:
+        raise ApiError(404, "task_not_found", f"task {task_id} does not exist")
+    return detector_report(session, task_id, noise_m=noise_m)
 
 
 @router.get("/quality", response_class=HTMLResponse, include_in_schema=False, dependencies=[PUBLIC])
