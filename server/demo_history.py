@@ -11,6 +11,11 @@ at 17:00. Review issues are drawn with a fixed seed:
   occlusion value ``partial`` to ``moderate``), and every annotator gets the Car occlusion
   wrong on 15 % of the cars (``wrong_attribute``): a system shift.
 
+A golden task holds the ground truth of the sequence's first 20 tracks, every box (approved, day 23), and three copies
+of it with planted errors (``server/golden.py``) were reviewed by the demo reviewer, who
+caught 3, 2 and 1 of the 4 errors: the dashboard's reviewer catch rates and the behaviour
+detector's scores use them.
+
 Labels go through the one write path (``Writer.apply``, trusted); task transitions and
 issues are stored with their historical times. Seeding twice does nothing the second time.
 """
@@ -30,7 +35,17 @@ from sqlmodel import Session, select
 from server.annotations import Writer
 from server.config import Settings
 from server.frames import FrameStore
-from server.models import ReviewIssue, Scene, Task, TaskTransition, TaxonomyVersion, User
+from server.golden import GoldenError, plant
+from server.models import (
+    Cuboid,
+    PlantedError,
+    ReviewIssue,
+    Scene,
+    Task,
+    TaskTransition,
+    TaxonomyVersion,
+    User,
+)
 from server.protocol import Ops
 from server.tasks import APPROVED, ASSIGNED, IN_PROGRESS, IN_REVIEW, OPEN, REJECTED, SUBMITTED
 from server.taxonomies import Taxonomies
@@ -42,6 +57,8 @@ DAYS, DRIFT_FROM, DRIFT_FULL, CHANGE_DAY = 24, 8, 12, 16
 BASE_RATE, DRIFT_RATE, SYSTEM_RATE = 0.04, 0.30, 0.15
 START = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
 CHANGELOG = "Car occlusion: 'partial' is now 'moderate'"
+GOLDEN_TRACKS = 20
+"""The golden task holds the first 20 tracks (the cut-in and braking cars come first)."""
 MARK = "demo history"
 """The note of the history's task transitions: seeding again finds it and stops."""
 
@@ -149,12 +166,83 @@ def seed_history(
     tracks, boxes = tracks[:max_tracks], boxes[:max_tracks]
     writer = Writer(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
     made = 0
+    golden = _golden(engine, writer, scene_id, project_id, after_id, ids["alice"], reviewer_id,
+                     folder, min(max_tracks or GOLDEN_TRACKS, GOLDEN_TRACKS))  # fmt: skip
+    _planted_reviews(engine, writer, golden, reviewer_id)
     for p in plan(tracks, seed=seed):
         version = after_id if p.day >= CHANGE_DAY else before_id
         task_id = _task(engine, scene_id, project_id, version, ids[p.annotator], reviewer_id, p)
         _labels(writer, task_id, p.annotator, tracks, boxes)
         made += 1
     return made
+
+
+def _golden(
+    engine: Engine, writer: Writer, scene_id: int, project_id: int, version: int, annotator: int,
+    reviewer: int, folder: Path, max_tracks: int | None,
+) -> int:  # fmt: skip
+    """The golden task: the sequence's whole ground truth, approved (not a review sample)."""
+    at = workday(DAYS - 1)
+    with Session(engine) as session:
+        task = Task(scene_id=scene_id, project_id=project_id, state=APPROVED, assignee_id=annotator,
+                    reviewer_id=reviewer, taxonomy_version_id=version, created_at=at, updated_at=at)  # fmt: skip
+        session.add(task)
+        session.flush()
+        assert task.id is not None
+        session.add(TaskTransition(task_id=task.id, from_state=None, to_state=APPROVED,
+                                   note=MARK, created_at=at))  # fmt: skip
+        session.commit()
+        task_id = task.id
+    msg = Ops.model_validate({"type": "ops", "seq": 0, "client_id": f"golden-{task_id}",
+                              "ops": golden_ops(folder, max_tracks=max_tracks)})  # fmt: skip
+    reply, _ = writer.apply(task_id, "alice", msg, trusted=True)
+    if reply.type != "ack":
+        raise RuntimeError(f"demo golden labels refused: {reply.model_dump_json()[:300]}")
+    return task_id
+
+
+CAUGHT = (
+    {"moved_box", "wrong_class", "missing_object"},
+    {"wrong_class", "shifted_tag"},
+    {"moved_box"},
+)
+"""Which planted errors the demo reviewer catches in each of three copies of the golden task."""
+
+
+def _planted_reviews(engine: Engine, writer: Writer, golden: int, reviewer: int) -> None:
+    for n, caught in enumerate(CAUGHT):
+        try:
+            copy = plant(engine, writer, golden, "lead", seed=n)
+        except GoldenError:
+            return  # a sequence too short for the tags: no reviewer scoring in this history
+        at = workday(DAYS - 1) + timedelta(hours=2 + n)
+        with Session(engine) as session:
+            task = session.get(Task, copy)
+            assert task is not None
+            task.state, task.reviewer_id = REJECTED, reviewer
+            session.add(task)
+            for before, after in ((SUBMITTED, IN_REVIEW), (IN_REVIEW, REJECTED)):
+                session.add(TaskTransition(task_id=copy, user_id=reviewer, from_state=before,
+                                           to_state=after, note=MARK, created_at=at))  # fmt: skip
+            for p in session.exec(select(PlantedError).where(PlantedError.task_id == copy)):
+                if p.kind in caught:
+                    session.add(_catch(session, p, reviewer, at))
+            session.commit()
+
+
+def _catch(session: Session, p: PlantedError, reviewer: int, at: datetime) -> ReviewIssue:
+    """The issue a reviewer pins on a planted error they noticed."""
+    kind = {"moved_box": "loose_fit", "wrong_class": "wrong_class",
+            "missing_object": "missing_object", "shifted_tag": "tag_timing"}[p.kind]  # fmt: skip
+    if p.kind != "missing_object":
+        return ReviewIssue(task_id=p.task_id, author_id=reviewer, error_type=kind, created_at=at,
+                           object_kind=p.object_kind, object_id=p.object_id, updated_at=at)  # fmt: skip
+    box = session.exec(
+        select(Cuboid).where(Cuboid.task_id == p.golden_task_id, Cuboid.track_id == p.object_id)
+    ).first()
+    assert box is not None
+    return ReviewIssue(task_id=p.task_id, author_id=reviewer, error_type=kind, created_at=at,
+                       frame=box.frame_index, x=box.cx, y=box.cy, z=box.cz, updated_at=at)  # fmt: skip
 
 
 def _user(session: Session, name: str, role: str) -> User:

@@ -39,7 +39,7 @@ from server.models import (
 )
 from server.protocol import Ops
 from server.state import user_id
-from server.tasks import IN_REVIEW, SUBMITTED
+from server.tasks import APPROVED, IN_REVIEW, SUBMITTED
 
 KINDS = ("moved_box", "wrong_class", "missing_object", "shifted_tag")
 CATCH_RADIUS_M = 2.5
@@ -273,3 +273,19 @@ def detector_report(
                          "confidence": nan(cal.confidence[i]), "hit_rate": nan(cal.hit_rate[i])}
                         for i in range(len(cal.count))],
     }  # fmt: skip
+
+
+def golden_task(session: Session) -> int | None:
+    """The task the dashboard scores the detector on: the newest task copied for planted
+    errors, else the newest approved task with a tag on a track."""
+    copied = session.exec(
+        select(PlantedError.golden_task_id).order_by(col(PlantedError.id).desc())
+    ).first()
+    if copied is not None:
+        return copied
+    tagged = select(BehaviourTag.task_id).where(col(BehaviourTag.track_id).is_not(None))
+    return session.exec(
+        select(Task.id)
+        .where(Task.state == APPROVED, col(Task.id).in_(tagged))
+        .order_by(col(Task.id).desc())
+    ).first()

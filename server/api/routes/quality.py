@@ -16,7 +16,7 @@ from server.api.deps import MAX_ID, CurrentUser, HubDep, SessionDep, needs
 from server.api.routes.pages import templates
 from server.auth import PUBLIC, CsrfDep, OptionalUser, login_redirect
 from server.errors import ApiError
-from server.golden import catch_rates, detector_report, plant
+from server.golden import catch_rates, detector_report, golden_task, plant
 from server.models import Task, User
 from server.policy import Permission
 from server.quality import charts, charts_csv, defect_rows
@@ -128,5 +128,5 @@ def quality_page(request: Request, session: SessionDep, principal: OptionalUser)
         return login_redirect(request)
     if not principal.can(Permission.see_quality):
         raise ApiError(403, "forbidden", "the quality dashboard is for leads and reviewers")
-    context = {"user": user, "csrf": principal.csrf_token or ""}
+    context = {"user": user, "csrf": principal.csrf_token or "", "golden": golden_task(session)}
     return templates.TemplateResponse(request, "quality.html", context)
