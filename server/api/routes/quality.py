@@ -54,7 +54,13 @@ async def quality_charts(
     return await run_in_threadpool(build)
 
 
-@router.get("/api/quality/charts.csv", dependencies=[needs(Permission.see_quality)])
+@router.get(
+    "/api/quality/charts.csv",
+    dependencies=[needs(Permission.see_quality)],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                     "description": "One row per series and task"}},
+)  # fmt: skip
 async def quality_csv(
     request: Request,
     by: Literal["annotator", "class", "project", "taxonomy"] = "annotator",
