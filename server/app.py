@@ -19,6 +19,7 @@ from server.api.routes import (
     ops,
     pages,
     prelabels,
+    quality,
     reviews,
     scenes,
     sockets,
@@ -38,7 +39,7 @@ from server.taxonomies import Taxonomies
 ROOT = Path(__file__).resolve().parent.parent
 ROUTERS = (
     auth, pages, scenes, taxonomy, frames, cameras, tiles, tasks, labels, prelabels, models, reviews,
-    interchange, sql, sockets, ops,
+    interchange, sql, quality, sockets, ops,
 )  # fmt: skip
 
 
@@ -62,6 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "/vendor/three",
         CompressedStaticFiles(directory=ROOT / "node_modules" / "three"),
         name="three",
+    )
+    app.mount(
+        "/vendor/uplot",
+        CompressedStaticFiles(directory=ROOT / "node_modules" / "uplot" / "dist"),
+        name="uplot",
     )
     app.add_middleware(RequestContext)
     errors.install(app)

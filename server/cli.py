@@ -66,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-points", action="store_true", help="labels only, no point clouds")
     p.add_argument("--json", action="store_true", help="print one JSON summary")
 
+    p = sub.add_parser(
+        "demo-history", help="seed a review history on a generated sequence (docs/quality.md)"
+    )
+    p.add_argument("path", type=Path, help="a folder written by `pointlabel synth`")
+    p.add_argument("--max-tracks", type=int, default=None, help="label only the first N tracks")
+    p.add_argument("--json", action="store_true", help="print one JSON summary")
+
     p = sub.add_parser("synth", help="write the generated demo driving sequence")
     p.add_argument("out", type=Path, help="output folder")
     p.add_argument("--frames", type=int, default=40)
@@ -272,6 +279,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     with Session(make_engine(get_settings().db_url)) as session:
         credentials = create_demo_users(session)
+    _out("seeding the review history of the quality dashboard (once; about a minute) ...")
+    _history(argparse.Namespace(path=folder, json=False))
     users = "\n".join(f"    {c.role:<10} {c.name:<10} password {c.password}" for c in credentials)
     _out(
         f"\n  PointLabel: open http://{args.host}:{args.port}/ and log in as\n{users}\n"
@@ -281,6 +290,27 @@ def _demo(args: argparse.Namespace) -> int:
         "  you make it: reload to check.\n"
     )
     return _serve(args, demo_credentials=credentials)
+
+
+def _history(args: argparse.Namespace) -> int:
+    from server.config import get_settings
+    from server.db import make_engine
+    from server.demo_history import seed_history
+    from server.ingest import ingest
+
+    settings = get_settings()
+    engine = make_engine(settings.db_url)
+    scene = ingest(engine, settings, args.path, skip_existing=True)
+    made = seed_history(
+        engine, settings, scene.scene_id, args.path, max_tracks=getattr(args, "max_tracks", None)
+    )
+    summary = {"scene_id": scene.scene_id, "tasks": made}
+    if args.json:
+        _out(json.dumps(summary))
+    else:
+        _out(f"demo history: {made} reviewed task(s) on scene {scene.scene_id}"
+             if made else "demo history: already seeded")  # fmt: skip
+    return 0
 
 
 def _prelabel(args: argparse.Namespace) -> int:
@@ -313,6 +343,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "demo": _demo,
+    "demo-history": _history,
     "doctor": _doctor,
     "serve": _serve,
     "ingest": _ingest,

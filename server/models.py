@@ -315,3 +315,18 @@ class ReviewComment(SQLModel, table=True):
     author_id: int = Field(foreign_key="user.id")
     text: str
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class PlantedError(SQLModel, table=True):
+    """An error planted in a copy of a golden task, to score the reviewer who reviews it
+    (docs/quality.md, "Evaluators of the evaluators")."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True, description="The copy with the error")
+    golden_task_id: int = Field(foreign_key="task.id", description="The golden task it copies")
+    kind: str = Field(description="moved_box, wrong_class, missing_object or shifted_tag")
+    object_kind: str = Field(description="cuboid, track or tag: what was changed or removed")
+    object_id: str = Field(description="Its id (the same in the golden task and the copy)")
+    frame: int | None = Field(default=None, description="Frame of a moved box")
+    detail: str = Field(default="", description="What was done, e.g. 'moved 1.2 m'")
+    created_at: datetime = Field(default_factory=utcnow)

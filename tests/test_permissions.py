@@ -60,6 +60,12 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("POST", "/api/import/{fmt}"): P.import_,
     ("GET", "/healthz"): PUBLIC, ("GET", "/readyz"): PUBLIC, ("GET", "/metrics"): P.operate,
     ("POST", "/api/sql"): P.query_sql, ("GET", "/sql"): PUBLIC,  # page: anonymous -> login
+    ("GET", "/api/quality/charts"): P.see_quality, ("GET", "/api/quality/charts.csv"): P.see_quality,
+    ("GET", "/api/quality/tasks/{task_id}/defects"): P.see_quality,
+    ("GET", "/api/quality/reviewers"): P.see_quality,
+    ("GET", "/api/quality/tasks/{task_id}/detector"): P.see_quality,
+    ("POST", "/api/quality/golden/{task_id}/plant"): P.assign,
+    ("GET", "/quality"): PUBLIC,  # page: anonymous -> login, without see_quality 403
     ("GET", "/api/taxonomy/versions"): P.view,
     ("GET", "/api/taxonomy/versions/{version_id}"): P.view,
     ("GET", "/api/taxonomy/diff"): P.view,

@@ -216,6 +216,23 @@ function setTaxonomy(taxonomy) {
   app.signals.annotationsReset.dispatch();
 }
 
+/** The page opened on one object (`?object=ID&frame=N`, as the quality dashboard links):
+ *  at that frame at once, then, when the label set has arrived, the box (or the track, at
+ *  its nearest box) is selected.
+ *  @param {{tracks: {jumpTo: (id: string) => void}}} sequence */
+function focusFromUrl(sequence) {
+  const params = new URLSearchParams(location.search);
+  const id = params.get("object"), frame = Number(params.get("frame") ?? NaN);
+  if (Number.isInteger(frame) && frame >= 0 && frame < app.scene.frames.length) app.frame = frame;
+  if (!id) return;
+  const stop = app.signals.annotationsReset.add(() => {
+    const box = app.cuboids.get(id);
+    if (!box && !app.tracks.has(id)) return;
+    stop();
+    if (box) { app.setFrame(box.frame); app.select(id); } else sequence.tracks.jumpTo(id);
+  });
+}
+
 async function start() {
   setTaxonomy(app.taxonomy);  // the task's version, inlined in the page
   $("view-top").onclick = () => setView("top");
@@ -246,6 +263,7 @@ async function start() {
   const views = new ViewState(app, viewer, taskId);
   const saved = views.restore();  // after a reload: the frame, view and cameras it had
   if (saved) { setView(saved.mode); app.frame = saved.frame; }
+  focusFromUrl(sequence);
   views.watch();
   sync.connect();
   review.load();

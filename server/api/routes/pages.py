@@ -41,9 +41,14 @@ router = APIRouter(include_in_schema=False)
 IMPORT_MAP = {
     "three": "/vendor/three/build/three.module.js",
     "three/addons/": "/vendor/three/examples/jsm/",
+    "uplot": "/vendor/uplot/uPlot.esm.js",
 }
 """The page's import map (templates/base.html), to resolve bare specifiers."""
-MOUNTS = {"/static/": ROOT / "static", "/vendor/three/": ROOT / "node_modules" / "three"}
+MOUNTS = {
+    "/static/": ROOT / "static",
+    "/vendor/three/": ROOT / "node_modules" / "three",
+    "/vendor/uplot/": ROOT / "node_modules" / "uplot" / "dist",
+}
 _IMPORT = re.compile(r"""^\s*(?:import|export)\s(?:[^;'"]*?\sfrom\s)?\s*["']([^"']+)["']""", re.M)
 
 

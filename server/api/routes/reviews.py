@@ -36,7 +36,8 @@ class NewIssue(BaseModel):
     object_kind: Literal["cuboid", "track", "tag"] | None = None
     object_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     frame: int | None = Field(default=None, ge=0, le=MAX_ID)
-    point: tuple[float, float, float] | None = None
+    point: list[float] | None = Field(default=None, min_length=3, max_length=3)
+    """[x, y, z] in the frame's coordinates, metres (a JSON array: a strict tuple refuses it)."""
 
     @model_validator(mode="after")
     def _where(self) -> NewIssue:

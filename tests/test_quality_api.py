@@ -1,0 +1,172 @@
+"""The quality dashboard's routes over the demo review history (server/quality.py,
+server/demo_history.py): charts, signals, the issues behind a signal, CSV, the page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from pointcloud.io.pcd import write_pcd
+from server.app import create_app
+from server.config import Settings
+from server.db import make_engine
+from server.demo_history import ANNOTATORS, CHANGE_DAY, DRIFT_FROM, DRIFTER, seed_history, workday
+from server.ingest import ingest
+from server.models import ReviewIssue, Task
+from tests.sessions import sign_in
+
+TRACKS = 40
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Engine, int]]:
+    """One server with the demo history on a one-frame scene, for the whole module (seeding
+    takes a while): a ground truth of 36 cars and 4 pedestrians, one box each at frame 0.
+    A client logged in as a lead, the engine and the number of tasks made."""
+    root = tmp_path_factory.mktemp("quality")
+    settings = Settings(data_dir=root / "data", default_user="tester")
+    engine = make_engine(settings.db_url)
+    cloud = root / "cloud.pcd"
+    rng = np.random.default_rng(3)
+    write_pcd(cloud, rng.uniform(-40, 40, (5000, 3)).astype(np.float32), {})
+    scene_id = ingest(engine, settings, cloud).scene_id
+    tracks = [{"track_id": f"car-{i}" if i < 36 else f"pedestrian-{i}",
+               "class": "Car" if i < 36 else "Pedestrian",
+               "cuboids": [{"frame": 0, "center": [float(i), 5.0, -1.0], "size": [4.0, 1.8, 1.5],
+                            "yaw": 0.0}]} for i in range(TRACKS)]  # fmt: skip
+    folder = root / "seq"
+    folder.mkdir()
+    (folder / "ground_truth.json").write_text(json.dumps({"tracks": tracks, "tags": []}))
+    made = seed_history(engine, settings, scene_id, folder)
+    assert seed_history(engine, settings, scene_id, folder) == 0  # seeded once
+    with TestClient(create_app(settings)) as c:
+        c.headers.update(sign_in(c, engine, settings, "quality-lead", "lead"))
+        yield c, engine, made
+
+
+@pytest.fixture
+def lead(seeded: tuple[TestClient, Engine, int]) -> TestClient:
+    return seeded[0]
+
+
+@pytest.fixture
+def history(seeded: tuple[TestClient, Engine, int]) -> int:
+    return seeded[2]
+
+
+def _signals(client: TestClient, by: str = "annotator") -> dict[str, Any]:
+    r = client.get(f"/api/quality/charts?by={by}")
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_history_makes_one_reviewed_task_per_annotator_and_day(
+    lead: TestClient, history: int
+) -> None:
+    data = _signals(lead)
+    assert history == 24 * len(ANNOTATORS)
+    assert sorted(s["key"] for s in data["series"]) == sorted(ANNOTATORS)
+    assert all(len(s["points"]) == 24 for s in data["series"])
+    point = data["series"][0]["points"][0]
+    assert point["objects"] == TRACKS and 0 <= point["rate"] <= point["upper"]
+    assert 0.0 < data["centre"] < 0.1  # the team's in-control rate: 4 % of the objects
+
+
+def test_the_drifting_annotator_is_individual_and_the_taxonomy_shift_is_system(
+    lead: TestClient, history: int
+) -> None:
+    signals = [s for s in _signals(lead)["signals"] if s["side"] == "above"]
+    before = [s for s in signals if s["at"] < workday(CHANGE_DAY).isoformat()]
+    assert before and {s["series"] for s in before} == {DRIFTER}
+    assert all(s["kind"] == "individual" for s in before)
+    assert min(s["at"] for s in before) >= workday(DRIFT_FROM).isoformat()
+    after = [
+        s for s in signals if s["at"] >= workday(CHANGE_DAY).isoformat() and s["series"] != DRIFTER
+    ]
+    assert {s["series"] for s in after} == set(ANNOTATORS) - {DRIFTER}
+    first: dict[str, dict[str, Any]] = {}
+    for s in after:
+        first.setdefault(s["series"], s)
+    assert all(s["kind"] == "system" for s in first.values())
+    assert all(s["at"] < workday(CHANGE_DAY + 3).isoformat() for s in first.values())
+    assert all(s["taxonomy"] == "v2" and s["classes"][0] == "Car" for s in first.values())
+
+
+def test_the_issues_behind_a_signal_link_to_their_objects(lead: TestClient, history: int) -> None:
+    signal = next(s for s in _signals(lead)["signals"] if s["series"] == DRIFTER)
+    r = lead.get(f"/api/quality/tasks/{signal['task_id']}/defects")
+    assert r.status_code == 200
+    rows = r.json()
+    assert len({row["track_id"] for row in rows}) == signal["defects"]
+    row = rows[0]
+    assert row["link"] == f"/tasks/{signal['task_id']}?object={row['track_id']}"
+    assert row["error_type"] == "loose_fit" and row["class"] in ("Car", "Pedestrian")
+    cars = lead.get(f"/api/quality/tasks/{signal['task_id']}/defects?class=Pedestrian").json()
+    assert all(x["class"] == "Pedestrian" for x in cars) and len(cars) < len(rows)
+
+
+def test_class_and_taxonomy_charts_show_the_shift_on_cars_in_version_2(
+    lead: TestClient, history: int
+) -> None:
+    by_class = _signals(lead, "class")
+    assert {s["key"] for s in by_class["series"]} == {"Car", "Pedestrian"}
+    car_after = [s for s in by_class["signals"] if s["series"] == "Car" and s["side"] == "above"]
+    assert car_after and all(s["kind"] is None for s in car_after)
+    by_version = _signals(lead, "taxonomy")
+    assert [s["key"] for s in by_version["series"]] == ["v1", "v2"]
+
+
+def test_csv_has_a_row_per_series_and_task(lead: TestClient, history: int) -> None:
+    r = lead.get("/api/quality/charts.csv?by=annotator")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert len(rows) == history
+    flagged = [row for row in rows if row["rules"]]
+    assert flagged and {row["kind"] for row in flagged} == {"individual", "system"}
+
+
+def test_a_later_review_round_does_not_count_in_the_sample(
+    seeded: tuple[TestClient, Engine, int],
+) -> None:
+    client, engine, _ = seeded
+    with Session(engine) as db:
+        task = db.exec(select(Task).where(Task.state == "approved")).first()
+        assert task is not None and task.id is not None and task.reviewer_id is not None
+        db.add(ReviewIssue(task_id=task.id, author_id=task.reviewer_id, error_type="other",
+                           object_kind="track", object_id="car-1"))  # fmt: skip
+        db.commit()
+        task_id = task.id
+    assert client.get(f"/api/quality/tasks/{task_id}/defects").json() == []
+
+
+def test_no_review_yet_gives_empty_charts(client: TestClient) -> None:
+    data = _signals(client)
+    assert data["centre"] is None and data["series"] == [] and data["signals"] == []
+    assert client.get("/api/quality/tasks/999/defects").json()["code"] == "task_not_found"
+
+
+def test_bad_grouping_is_a_clear_422(client: TestClient) -> None:
+    r = client.get("/api/quality/charts?by=colour")
+    assert r.status_code == 422 and "code" in r.json()
+
+
+def test_the_page_is_for_roles_that_see_quality(
+    client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    r = client.get("/quality")
+    assert r.status_code == 200 and 'data-testid="quality-dashboard"' in r.text
+    assert "/vendor/uplot/uPlot.esm.js" in r.text
+    assert client.get("/vendor/uplot/uPlot.esm.js").status_code == 200
+    client.cookies.clear()
+    client.headers.update(sign_in(client, engine, settings, "ann", "annotator"))
+    assert client.get("/quality").status_code == 403
+    assert client.get("/api/quality/charts").json()["code"] == "forbidden"
