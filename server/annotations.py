@@ -346,11 +346,7 @@ class Writer:
         """Ids are unique per label set: in memory, or stored but unreadable (server/rows.py)."""
         if op.id in b.st.objects[op.kind]:
             return Issue("already_exists", "", f"{op.kind} {op.id} already exists")
-        table = REGISTRY[op.kind].table
-        stored = select(table.c.id).where(table.c.task_id == b.st.task_id, table.c.id == op.id)
-        if (b.st.task_id, op.kind, op.id) in b.changes.existed:
-            return None  # deleted earlier in this group: the stored row becomes this object
-        if b.conn.execute(stored).first():
+        if (op.kind, op.id) in b.st.unreadable:  # every other stored row is in memory
             return Issue("id_taken", "", f"{op.kind} {op.id} is taken by a stored row")
         return None
 

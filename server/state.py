@@ -53,6 +53,9 @@ class SceneState:
     """(track, frame) -> the id of the object that kind's ``one_per`` makes unique."""
     references: Counter[str] = field(default_factory=Counter)
     """track id -> how many objects name it (``refs`` of every kind)."""
+    unreadable: set[tuple[str, str]] = field(default_factory=set)
+    """(kind, id) of stored rows left out as unreadable (server/rows.py): their ids
+    stay taken, so that a create can never collide with a stored row."""
 
     def put(self, kind: str, obj_id: str, new: State | None) -> State | None:
         """Replace an object's state (None: remove it); returns the previous state."""
@@ -106,8 +109,11 @@ def load_scene(
     st = SceneState(task_id, scene_id, found.storage, found.frame_count, found.revision, frames)
     for kind in REGISTRY.values():
         where = kind.table.c.task_id == task_id
-        for row, state in read_rows(conn, kind.table, where, kind.from_row, problems):
+        found_problems: list[RowProblem] = []
+        for row, state in read_rows(conn, kind.table, where, kind.from_row, found_problems):
             st.put(kind.name, row.id, state)
+        st.unreadable |= {(kind.name, p.row_id) for p in found_problems if p.code == "row_unreadable"}
+        problems += found_problems
     return st
 
 
