@@ -285,7 +285,7 @@ def _demo(args: argparse.Namespace) -> int:
     _out(
         f"\n  PointLabel: open http://{args.host}:{args.port}/ and log in as\n{users}\n"
         "  As the annotator: 'Take the next task', Start, pick a class, press T for the top\n"
-        "  view and click to place a box; Submit for review. As the reviewer: 'Review the\n"
+        "  view and Shift+click (or drag) to place a box; Submit for review. As the reviewer: 'Review the\n"
         "  next task', select a box, pin an issue, Approve or Reject. Every edit is saved as\n"
         "  you make it: reload to check.\n"
     )

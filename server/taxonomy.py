@@ -72,7 +72,7 @@ class Attribute:
 
 @dataclass(frozen=True)
 class ObjectClass:
-    """An object class. ``default_size`` is the typical size a click places;
+    """An object class. ``default_size`` is the typical size a Shift+click places;
     ``track_attributes`` hold per track, ``cuboid_attributes`` per frame.
     A ``deprecated`` class takes no new tracks; existing ones stay editable."""
 
