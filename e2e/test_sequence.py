@@ -31,13 +31,18 @@ def angle_diff(a: float, b: float) -> float:
     return abs(math.remainder(a - b, 2 * math.pi))
 
 
+def _scene_of(server: Server, task_id: int) -> int:
+    """The scene of a task (ids differ once other tests made tasks or scenes)."""
+    return int(server.api("GET", f"/api/tasks/{task_id}")["scene_id"])
+
+
 def between(
     server: Server, scene: int, a: dict[str, Any], b: dict[str, Any], f: int
 ) -> tuple[list[float], float]:
     """Centre and yaw of the box interpolated for frame ``f`` between keyframes ``a`` and ``b``:
     linear in world coordinates (the scene's ego poses; docs/assist.md)."""
     poses = [fr["pose"] or [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]
-             for fr in server.api("GET", f"/api/scenes/{scene}")["frames"]]  # fmt: skip
+             for fr in server.api("GET", f"/api/scenes/{_scene_of(server, scene)}")["frames"]]  # fmt: skip
 
     def turn(p: list[list[float]]) -> float:
         return math.atan2(p[1][0], p[0][0])
