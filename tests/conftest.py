@@ -103,6 +103,14 @@ def tester(engine: Engine) -> str:
     return TEST_USER
 
 
+def use_in_cli(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """Point the ``pointlabel`` command (which reads its settings from the environment)
+    at ``settings``' data directory and database (the caller clears ``get_settings``' cache)."""
+    monkeypatch.setenv("POINTLABEL_DATA_DIR", str(settings.data_dir))
+    if settings.database_url is not None:
+        monkeypatch.setenv("POINTLABEL_DATABASE_URL", settings.database_url)
+
+
 def logged_in(client: TestClient, engine: Engine, settings: Settings, name: str = TEST_USER,
               role: str = "lead") -> TestClient:  # fmt: skip
     """``client`` with a real session of ``name`` (created with ``role`` if missing) and the

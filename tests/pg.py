@@ -51,8 +51,10 @@ def _free_port() -> int:
 class PostgresServer:
     """One running PostgreSQL cluster in a temporary directory."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
         self.bin_dir = bin_dir
+        self.durable = durable
+        """True: PostgreSQL's own fsync settings (measurements); False: ``fsync=off``."""
         self.root = Path(tempfile.mkdtemp(prefix="pointlabel-pg-"))
         self.data = self.root / "data"
         self.sockets = self.root / "sockets"
@@ -69,9 +71,10 @@ class PostgresServer:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--locale=C", "--no-sync")  # fmt: skip
         options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} "
-            "-c fsync=off -c full_page_writes=off -c max_connections=300"
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} -c max_connections=300"
         )
+        if not self.durable:
+            options += " -c fsync=off -c full_page_writes=off"
         log = str(self.root / "server.log")
         self._run("pg_ctl", "-D", str(self.data), "-l", log, "-w", "-o", options, "start")
         self._admin = create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT")

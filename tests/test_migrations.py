@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, inspect, text
