@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
+from server.config import Settings
 from server.db import make_engine
 
 TEMPLATE = "pointlabel_template"
@@ -113,3 +114,14 @@ class PostgresServer:
         done = subprocess.run(cmd, capture_output=True, text=True, cwd=self.root)
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
+def database_bytes(settings: Settings) -> bytes:
+    """Every byte SQLite wrote (the database file and its write-ahead log), or the whole
+    PostgreSQL database as ``pg_dump`` writes it: to show what is stored, and what not."""
+    if settings.database_url is None:
+        files = sorted(settings.data_dir.glob("pointlabel.db*"))
+        return b"".join(p.read_bytes() for p in files)
+    bin_dir, url = find_bin_dir(), settings.database_url.replace("+psycopg", "")
+    assert bin_dir is not None
+    return subprocess.run([str(bin_dir / "pg_dump"), url], capture_output=True, check=True).stdout

@@ -3,7 +3,6 @@ disabled users, the login rate limit, and migrating the users that existed befor
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +21,7 @@ from server.errors import ApiError
 from server.login_limit import LoginLimiter
 from server.models import utcnow
 from server.policy import Role
-from tests.pg import find_bin_dir
+from tests.pg import database_bytes
 
 PASSWORD = "correct horse battery"
 
@@ -31,19 +30,6 @@ PASSWORD = "correct horse battery"
 def db(engine: Engine) -> Iterator[Session]:
     with Session(engine) as session:
         yield session
-
-
-def database_bytes(settings: Settings) -> bytes:
-    """Every byte SQLite wrote (the database file and its write-ahead log), or the whole
-    PostgreSQL database as ``pg_dump`` writes it."""
-    if settings.database_url is not None:
-        bin_dir, url = find_bin_dir(), settings.database_url.replace("+psycopg", "")
-        assert bin_dir is not None
-        return subprocess.run(
-            [str(bin_dir / "pg_dump"), url], capture_output=True, check=True
-        ).stdout
-    folder = settings.data_dir
-    return b"".join(p.read_bytes() for p in sorted(folder.glob("pointlabel.db*")))
 
 
 def test_password_is_stored_as_argon2id_and_never_in_clear(db: Session, settings: Settings) -> None:
