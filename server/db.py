@@ -38,7 +38,9 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
-    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=not url.startswith("sqlite"))
+    engine = create_engine(
+        url, connect_args=connect_args, pool_pre_ping=not url.startswith("sqlite")
+    )
     if url.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     migrate(engine)
