@@ -209,6 +209,23 @@ def test_a_reused_seq_with_other_ops_is_refused_and_a_resend_is_replayed(
     assert [t.id for t in stored(engine)[0]] == ["t1"]
 
 
+def test_the_largest_seq_and_point_counts_past_32_bits_are_stored(
+    client: TestClient, engine: Engine, task_id: int, scene_id: int
+) -> None:
+    """``seq`` may be any counter up to 2**53 - 1, and a big scene has more than 2**31
+    points: PostgreSQL stores them as ``bigint`` (migration 0005), SQLite as it always did."""
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
+        hello(ws)
+        assert send_ops(ws, 2**53 - 1, [_track_op("t1")])["type"] == "ack"
+        assert send_ops(ws, 2**53 - 1, [_track_op("t1")])["replayed"] is True
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE scene SET point_count = :n WHERE id = :s"),
+                     {"n": 5 * 2**31, "s": scene_id})  # fmt: skip
+        conn.execute(text("UPDATE frame SET point_count = :n, dropped_points = :n"), {"n": 2**32})
+    (scene,) = client.get("/api/scenes").json()
+    assert scene["point_count"] == 5 * 2**31
+
+
 def _plant_bad_rows(engine: Engine, task_id: int, scene_id: int) -> None:
     """Rows as an older server (or a hand-edited database) could have left them."""
     with engine.begin() as conn:
