@@ -51,7 +51,7 @@ def test_concurrent_conflicting_updates_through_two_workers_lose_none(
         client, base, conflicts = workers[i % 2], start, 0
         while True:
             op = {"op": "update", "kind": "cuboid", "id": box, "base_revision": base,
-                  "data": {"center": [10.0 + i / 100, 0.0, -0.9]}}  # fmt: skip
+                  "data": {"center": [10.0 + (i + 1) / 100, 0.0, -0.9]}}  # fmt: skip
             reply = post(client, task_id, f"c{i}", 1 + conflicts, [op])
             if reply["type"] == "ack":
                 return base, reply["revisions"][box]
@@ -72,7 +72,7 @@ def test_concurrent_conflicting_updates_through_two_workers_lose_none(
     for previous, edit in zip(log, log[1:], strict=False):
         assert edit.before == previous.after  # a chain: each update saw the one before
     centers = sorted(e.after["center"][0] for e in log[1:])
-    assert centers == pytest.approx(sorted(10.0 + i / 100 for i in range(200)))
+    assert centers == pytest.approx(sorted(10.0 + (i + 1) / 100 for i in range(200)))
 
 
 def test_a_batch_resent_to_the_other_worker_is_answered_with_its_first_ack(
