@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
+from server.db import lock_tasks
 from server.frames import FrameStore
 from server.kinds import REGISTRY
 from server.label_rules import (
@@ -135,7 +136,9 @@ class Writer:
         with self._lock:
             try:
                 with self.engine.begin() as conn:
-                    self._refresh(conn, {sub.task_id for sub in subs})
+                    task_ids = {sub.task_id for sub in subs}
+                    lock_tasks(conn, task_ids)
+                    self._refresh(conn, task_ids)
                     results = [self._apply_batch(conn, sub, changes) for sub in subs]
                     persist(conn, changes)
             except BaseException:
@@ -162,6 +165,9 @@ class Writer:
                 self.states.pop(task_id, None)
                 continue
             if st is None or st.revision != row.revision:
+                # another process wrote since: its clients' last seqs moved too
+                for key in [k for k in self._last_seq if k[0] == task_id]:
+                    del self._last_seq[key]
                 st = load_scene(conn, task_id)
                 assert st is not None
                 self.states[task_id] = st
