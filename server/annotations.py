@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
-from server.db import lock_tasks
+from server.db import lock_tasks, notify_tasks
 from server.frames import FrameStore
 from server.kinds import REGISTRY
 from server.label_rules import (
@@ -141,12 +141,17 @@ class Writer:
                     self._refresh(conn, task_ids)
                     results = [self._apply_batch(conn, sub, changes) for sub in subs]
                     persist(conn, changes)
+                    notify_tasks(conn, self._revisions(task_ids))
             except BaseException:
                 for task_id in changes.scenes:
                     self.states.pop(task_id, None)
                 self._last_seq.clear()
                 raise
         return results
+
+    def _revisions(self, task_ids: set[int]) -> dict[int, int]:
+        """Each loaded task's revision (for the other workers: server/relay.py)."""
+        return {t: self.states[t].revision for t in task_ids if t in self.states}
 
     def _refresh(self, conn: Connection, task_ids: set[int]) -> None:
         """Load the group's label sets: anew where missing or where another process has

@@ -137,6 +137,26 @@ def lock_tasks(conn: Connection, task_ids: set[int]) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": TASK_LOCKS + task_id})
 
 
+EDITS_CHANNEL = "pointlabel_edits"
+"""The PostgreSQL notification channel of committed write groups (server/relay.py)."""
+
+
+def notify_tasks(conn: Connection, revisions: dict[int, int]) -> None:
+    """On PostgreSQL, announce ``task:revision`` for each task the transaction wrote.
+
+    Sent inside the transaction: PostgreSQL delivers the notifications only if
+    it commits, after the commit, in commit order, to every worker that listens
+    (server/relay.py). SQLite has one process and needs none.
+    """
+    if conn.dialect.name != "postgresql" or not revisions:
+        return
+    payloads = [f"{task}:{revision}" for task, revision in sorted(revisions.items())]
+    conn.execute(
+        text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p"),
+        {"channel": EDITS_CHANNEL, "payloads": payloads},
+    )
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

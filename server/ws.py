@@ -133,6 +133,8 @@ async def _hello(hub: Hub, conn: Connection, msg: Hello) -> None:
             await conn.send_text(_error("task_not_found", "").model_dump_json())
             return
         await conn.send_text(reply.model_dump_json())
+        if hub.relay is not None:
+            hub.relay.seen(conn, reply.revision)
     await hub.broadcast_presence(conn.task_id)
 
 
