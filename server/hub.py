@@ -44,6 +44,7 @@ class Connection:
     selected: str | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
+    max_backlog: int = MAX_BACKLOG
     backlog: deque[tuple[str, asyncio.Future[None] | None]] = field(default_factory=deque)
     _sender: asyncio.Task[None] | None = None
 
@@ -62,7 +63,7 @@ class Connection:
         """Queue ``text`` for this connection without waiting for the socket."""
         if self.closed:
             return
-        if len(self.backlog) >= MAX_BACKLOG:
+        if len(self.backlog) >= self.max_backlog:
             self.close()
             asyncio.get_running_loop().create_task(self._close_socket(1013))
             return
