@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             "ws",
             "browser",
             "assist",
+            "scale",
         ],
         help="tiles: LOD build vs open3d, wire bytes, quantisation error; geometry: IoU vs "
         "shapely, points in boxes; ingest: peak memory ingesting a generated 100M-point LAS; "
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         "ws: live edits/s and ack latency, 32 clients, vs an echo endpoint; "
         "browser: first pixel (KITTI vs bcts) and frame switch in headless Chromium; "
         "core = tiles + geometry + ingest; all = core + quality + ws + browser (default); "
-        "assist: auto-fit, propagation and pre-label quality on the real labels (docs/assist.md)",
+        "assist: auto-fit, propagation and pre-label quality on the real labels (docs/assist.md); "
+        "scale: the ws harness on PostgreSQL with serve --workers 2 (docs/scaling.md)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 

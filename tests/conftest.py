@@ -64,7 +64,32 @@ def postgres() -> Iterator[PostgresServer]:
         server.stop()
 
 
-@pytest.fixture(params=DATABASES)
+ON_BOTH = {
+    "test_accounts", "test_api", "test_auth_api", "test_geometry_api", "test_hardening",
+    "test_hostile", "test_hub", "test_interchange_api", "test_migrations", "test_operations",
+    "test_scene_admin", "test_sql_console", "test_stream", "test_taxonomy", "test_team",
+    "test_uploads", "test_validation", "test_workers", "test_workers_live", "test_ws",
+}  # fmt: skip
+"""The API and websocket suites: their tests run on every engine in ``DATABASES``. The
+others (file formats, ingest, pages, geometry) run on SQLite only: their subject is not
+the engine, and the PostgreSQL half must stay a few minutes (docs/scaling.md)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``database``: every engine for the modules in ON_BOTH, SQLite for the
+    rest, unless the test names its engine (SQLITE_ONLY, POSTGRESQL_ONLY)."""
+    if "database" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if "database" in (names.split(",") if isinstance(names, str) else names):
+            return
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    engines = DATABASES if module in ON_BOTH else ["sqlite"]
+    metafunc.parametrize("database", engines, indirect=True)
+
+
+@pytest.fixture
 def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """The database URL of the test: None (a SQLite file in the data directory) or a
     fresh PostgreSQL database, dropped after the test."""

@@ -34,7 +34,7 @@ TIMEOUT_S = 60.0
 def server(settings: Settings, engine: Engine, task_id: int) -> Iterator[tuple[int, str]]:
     port = free_port()
     token = worker_token(engine, TEST_USER)
-    proc: subprocess.Popen[bytes] = start_server(settings.data_dir, port, timeout=60)
+    proc: subprocess.Popen[bytes] = start_server(settings.data_dir, port, timeout=180)
     try:
         yield port, token
     finally:

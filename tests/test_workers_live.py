@@ -48,7 +48,7 @@ def workers(settings: Settings, engine: Engine, task_id: int) -> Iterator[Worker
     procs: list[subprocess.Popen[bytes]] = []
     try:
         for port in ports:
-            procs.append(start_server(settings.data_dir, port, env=env, timeout=60))
+            procs.append(start_server(settings.data_dir, port, env=env, timeout=180))
         yield Workers(ports, procs, token)
     finally:
         for proc in procs:
