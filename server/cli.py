@@ -201,6 +201,7 @@ def _serve_workers(args: argparse.Namespace, workers: int) -> int:
         "server.app:worker_app",
         factory=True,
         workers=workers,
+        timeout_worker_healthcheck=60,  # a worker still importing on a busy machine is alive
         host=args.host,
         port=args.port,
         ws_per_message_deflate=False,
