@@ -14,6 +14,7 @@ each on its own task: first as fast as acks return (edits/s), then at 20 Hz each
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,15 @@ from benchmarks import ws
 from server.launch import free_port, start_server
 
 WORKERS = 2
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_scale(
     *, clients: int = ws.CLIENTS, burst_s: float = ws.BURST_S, drag_s: float = ws.DRAG_S
 ) -> dict[str, Any]:
     """Measure; see the module docstring. Without PostgreSQL installed the keys are null."""
+    if str(REPO_ROOT) not in sys.path:  # tests/ is not installed; the repository is
+        sys.path.insert(0, str(REPO_ROOT))
     from tests.pg import PostgresServer, find_bin_dir
 
     result: dict[str, Any] = {
