@@ -63,8 +63,9 @@ def run_ws(
         return result
 
 
-def _prepare(data: Path, n: int) -> list[int]:
-    """``n`` one-frame scenes of 100k points (the same file ingested ``n`` times)."""
+def _prepare(data: Path, n: int, database_url: str | None = None) -> list[int]:
+    """``n`` one-frame scenes of 100k points (the same file ingested ``n`` times), in
+    the data directory's SQLite file or in ``database_url``."""
     from pointcloud.io.pcd import write_pcd
     from server.config import Settings
     from server.db import make_engine
@@ -75,7 +76,7 @@ def _prepare(data: Path, n: int) -> list[int]:
     xyz = np.c_[rng.uniform(-40, 40, (100_000, 2)), rng.normal(-1.7, 0.03, 100_000)]
     cloud = data / "ground.pcd"
     write_pcd(cloud, xyz, {"intensity": rng.uniform(0, 1, len(xyz)).astype(np.float32)})
-    settings = Settings(data_dir=data / "pl")
+    settings = Settings(data_dir=data / "pl", database_url=database_url)
     engine = make_engine(settings.db_url)
     tasks = [ingest(engine, settings, cloud).task_id or 0 for _ in range(n)]
     global TOKEN

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     default_user: str = "local"
     max_message_bytes: int = 1_000_000
     max_ops_per_message: int = 500
+    ws_max_backlog: int = 10_000
+    """Most messages waiting for one websocket: a client that falls further behind is
+    closed with 1013 and catches up when it reconnects (server/hub.py)."""
     max_node_points: int = 65536
     max_concurrent_ingests: int = 2
     """Uploads ingested at once; others wait for a slot after their body is received."""

@@ -112,7 +112,9 @@ def load_scene(
         found_problems: list[RowProblem] = []
         for row, state in read_rows(conn, kind.table, where, kind.from_row, found_problems):
             st.put(kind.name, row.id, state)
-        st.unreadable |= {(kind.name, p.row_id) for p in found_problems if p.code == "row_unreadable"}
+        st.unreadable |= {
+            (kind.name, p.row_id) for p in found_problems if p.code == "row_unreadable"
+        }
         problems += found_problems
     return st
 
