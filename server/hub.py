@@ -263,12 +263,23 @@ class Hub:
         conn.close()
         await self.broadcast_presence(conn.task_id)
 
-    async def broadcast_presence(self, task_id: int) -> None:
-        clients = [
+    def local_presence(self, task_id: int) -> list[PresenceClient]:
+        """This process's clients on the task that said hello, by client id."""
+        return [
             PresenceClient(client_id=c.client_id, user=c.user, selected=c.selected)
             for c in sorted(self.clients[task_id], key=lambda c: c.client_id or "")
-            if c.client_id is not None
+            if c.client_id is not None and not c.closed
         ]
+
+    async def broadcast_presence(self, task_id: int, *, announce: bool = True) -> None:
+        """Send everyone on the task who is on it. With several workers the list holds
+        every worker's clients, and (``announce``) this worker's change is told to the
+        others (server/relay.py)."""
+        clients = self.local_presence(task_id)
+        if self.relay is not None:
+            if announce:
+                await self.relay.announce(task_id, clients)
+            clients = self.relay.merged(task_id, clients)
         await self.broadcast(task_id, Presence(clients=clients))
 
 

@@ -246,3 +246,39 @@ def test_a_worker_killed_mid_stream_loses_no_acknowledged_edit_and_its_clients_r
             await c.close()
 
     asyncio.run(run())
+
+
+async def presence_until(ws: ClientConnection, wanted: dict[str, str | None]) -> None:
+    """Read ``ws`` until a ``presence`` message lists exactly ``wanted`` (client id ->
+    selected object)."""
+
+    async def read() -> None:
+        while True:
+            msg = json.loads(await ws.recv())
+            if msg["type"] == "presence":
+                if {c["client_id"]: c["selected"] for c in msg["clients"]} == wanted:
+                    return
+
+    await asyncio.wait_for(read(), TIMEOUT_S)
+
+
+def test_presence_lists_the_clients_of_both_workers(workers: Workers, task_id: int) -> None:
+    """A client on each worker: each sees the other arrive, select and leave."""
+
+    async def run() -> None:
+        auth = {"Authorization": f"Bearer {workers.token}"}
+        socks = []
+        for i, port in enumerate(workers.ports):
+            ws = await connect(f"ws://127.0.0.1:{port}/ws/tasks/{task_id}", additional_headers=auth)
+            await ws.send(json.dumps({"type": "hello", "client_id": f"p{i}"}))
+            socks.append(ws)
+        first, second = socks
+        await presence_until(first, {"p0": None, "p1": None})
+        await presence_until(second, {"p0": None, "p1": None})
+        await second.send(json.dumps({"type": "select", "object_id": "box-on-the-second"}))
+        await presence_until(first, {"p0": None, "p1": "box-on-the-second"})
+        await second.close()
+        await presence_until(first, {"p0": None})
+        await first.close()
+
+    asyncio.run(run())
