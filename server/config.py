@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.tile_store import LocalTileStore
+
 
 class Settings(BaseSettings):
     """Where data lives and how the server behaves."""
@@ -54,6 +56,11 @@ class Settings(BaseSettings):
     @property
     def tiles_dir(self) -> Path:
         return self.data_dir / "tiles"
+
+    @property
+    def tile_store(self) -> LocalTileStore:
+        """Where tiles are stored (server/tile_store.py): files under ``tiles_dir``."""
+        return LocalTileStore(self.tiles_dir)
 
     @property
     def frames_dir(self) -> Path:
