@@ -9,8 +9,9 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8000
 export POINTLABEL_DATA_DIR ?= $(CURDIR)/pointlabel-data
 
-# Debian packages: Chromium for the e2e tests, shared libraries for `import open3d`.
-DEB_PKGS := chromium libusb-1.0-0 libgl1 libegl1 libx11-6 libgomp1
+# Debian packages: Chromium for the e2e tests, shared libraries for `import open3d`,
+# PostgreSQL for the tests that run the API and websocket suites on it too (tests/pg.py).
+DEB_PKGS := chromium libusb-1.0-0 libgl1 libegl1 libx11-6 libgomp1 postgresql
 
 .PHONY: help install demo serve test test-unit test-e2e bench lint clean images
 

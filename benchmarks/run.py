@@ -16,15 +16,19 @@ from benchmarks.core import run_core
 from benchmarks.geometry import run_geometry
 from benchmarks.ingest import run_ingest
 from benchmarks.quality import run_quality
+from benchmarks.scale import run_scale
 from benchmarks.ws import run_ws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = (REPO_ROOT / ".." / "shared" / "data").resolve()
 """Real sensor files, never copied into the repository (see ../shared/data/README.md)."""
 
-SUITES = ("all", "core", "tiles", "geometry", "ingest", "quality", "ws", "browser", "assist")
+SUITES = (
+    "all", "core", "tiles", "geometry", "ingest", "quality", "ws", "browser", "assist", "scale",
+)  # fmt: skip
 """core = tiles + geometry + ingest (the point-cloud core's keys); all = core + quality + ws +
-browser; assist (fits, propagation, pre-labels on the real labels) runs on its own."""
+browser; assist (fits, propagation, pre-labels on the real labels) and scale (bench ws on
+PostgreSQL with two workers) run on their own."""
 
 
 def run(suite: str = "all") -> dict[str, Any]:
@@ -38,7 +42,8 @@ def run(suite: str = "all") -> dict[str, Any]:
     result: dict[str, Any] = {"suite": suite, "environment": environment()}
     parts = {"tiles": lambda: run_core(DATA_DIR), "geometry": run_geometry,
              "ingest": run_ingest, "quality": run_quality, "ws": run_ws,
-             "browser": run_browser, "assist": lambda: run_assist(DATA_DIR)}  # fmt: skip
+             "browser": run_browser, "assist": lambda: run_assist(DATA_DIR),
+             "scale": run_scale}  # fmt: skip
     groups = {"all": ["tiles", "geometry", "ingest", "quality", "ws", "browser"],
               "core": ["tiles", "geometry", "ingest"]}  # fmt: skip
     for name in groups.get(suite, [suite]):

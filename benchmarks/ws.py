@@ -8,7 +8,10 @@ The same harness against the server's no-op echo endpoint gives the peer.
 The headline keys put each client on its own scene, as annotators work (one
 task, one scene): every edit is validated, logged and committed, but has no
 one to be broadcast to. The ``ws_shared_*`` keys put all 32 on one scene, so
-that every edit is also broadcast to 31 others.
+that every edit is also broadcast to 31 others. The ``ws_slow_consumer_*`` keys
+repeat the shared run with a 33rd client on that scene that never reads (a
+4 kB receive buffer, its library's queue of one message): its backlog must not
+delay anyone else's ack (issue 15: p99 <= 25 ms).
 
 ``writer_edits_per_s`` is the in-process peer, measured in the same run on the
 same data directory once the server has stopped: the same 32 cuboids' edits
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import tempfile
 import time
 import uuid
@@ -63,8 +67,9 @@ def run_ws(
         return result
 
 
-def _prepare(data: Path, n: int) -> list[int]:
-    """``n`` one-frame scenes of 100k points (the same file ingested ``n`` times)."""
+def _prepare(data: Path, n: int, database_url: str | None = None) -> list[int]:
+    """``n`` one-frame scenes of 100k points (the same file ingested ``n`` times), in
+    the data directory's SQLite file or in ``database_url``."""
     from pointcloud.io.pcd import write_pcd
     from server.config import Settings
     from server.db import make_engine
@@ -75,7 +80,7 @@ def _prepare(data: Path, n: int) -> list[int]:
     xyz = np.c_[rng.uniform(-40, 40, (100_000, 2)), rng.normal(-1.7, 0.03, 100_000)]
     cloud = data / "ground.pcd"
     write_pcd(cloud, xyz, {"intensity": rng.uniform(0, 1, len(xyz)).astype(np.float32)})
-    settings = Settings(data_dir=data / "pl")
+    settings = Settings(data_dir=data / "pl", database_url=database_url)
     engine = make_engine(settings.db_url)
     tasks = [ingest(engine, settings, cloud).task_id or 0 for _ in range(n)]
     global TOKEN
@@ -197,6 +202,28 @@ async def _run(urls: list[str], scene: bool, burst_s: float, drag_s: float) -> d
     }
 
 
+async def _silent(url: str) -> ClientConnection:
+    """A client on ``url`` that says hello and then never reads: its kernel buffer is
+    small and its library stops reading after one message, so the server's queue for
+    it fills."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    sock.connect((host, int(port)))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    ws = await connect(url, sock=sock, max_queue=1, compression=None, additional_headers=auth)
+    await ws.send(json.dumps({"type": "hello", "client_id": uuid.uuid4().hex}))
+    return ws
+
+
+async def _with_silent(url: str, urls: list[str], burst_s: float, drag_s: float) -> dict[str, float]:
+    silent = await _silent(url)
+    try:
+        return await _run(urls, True, burst_s, drag_s)
+    finally:
+        silent.transport.abort()
+
+
 async def _measure(port: int, scenes: list[int], burst_s: float, drag_s: float) -> dict[str, Any]:
     base = f"ws://127.0.0.1:{port}"
     n = len(scenes)
@@ -205,6 +232,8 @@ async def _measure(port: int, scenes: list[int], burst_s: float, drag_s: float) 
         "ws": await _run([f"{base}/ws/tasks/{s}" for s in scenes], True, burst_s, drag_s),
         "ws_shared": await _run([f"{base}/ws/tasks/{scenes[0]}"] * n, True, burst_s, drag_s),
     }
+    shared = f"{base}/ws/tasks/{scenes[0]}"
+    runs["ws_slow_consumer"] = await _with_silent(shared, [shared] * n, burst_s, drag_s)
     result: dict[str, Any] = {"ws_clients": n, "ws_burst_s": burst_s, "ws_drag_s": drag_s}
     for prefix, figures in runs.items():
         result.update({f"{prefix}_{k}": v for k, v in figures.items()})
@@ -215,6 +244,7 @@ async def _measure(port: int, scenes: list[int], burst_s: float, drag_s: float) 
             ("ws_edits_per_s", ">= 4000", lambda v: v >= 4000),
             ("ws_ack_p99_ms", "<= 25", lambda v: v <= 25),
             ("ws_vs_echo", ">= 0.5", lambda v: v >= 0.5),
+            ("ws_slow_consumer_ack_p99_ms", "<= 25", lambda v: v <= 25),
         )
     }
     return result

@@ -128,7 +128,7 @@ class Server:
 
     def start(self) -> None:
         self.port = self.port or free_port()
-        self.proc = start_server(self.data_dir, self.port, quiet=False)
+        self.proc = start_server(self.data_dir, self.port, quiet=False, timeout=120)
 
     def stop(self) -> None:
         if self.proc:

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
+from server.db import lock_tasks, notify_tasks
 from server.frames import FrameStore
 from server.kinds import REGISTRY
 from server.label_rules import (
@@ -143,16 +144,23 @@ class Writer:
         with self._lock:
             try:
                 with self.engine.begin() as conn:
-                    self._refresh(conn, {sub.task_id for sub in subs})
+                    task_ids = {sub.task_id for sub in subs}
+                    lock_tasks(conn, task_ids)
+                    self._refresh(conn, task_ids)
                     roles = self._recheck(conn, subs)
                     results = [self._apply_batch(conn, sub, changes, roles) for sub in subs]
                     persist(conn, changes)
+                    notify_tasks(conn, self._revisions(task_ids))
             except BaseException:
                 for task_id in changes.scenes:
                     self.states.pop(task_id, None)
                 self._last_seq.clear()
                 raise
         return results
+
+    def _revisions(self, task_ids: set[int]) -> dict[int, int]:
+        """Each loaded task's revision (for the other workers: server/relay.py)."""
+        return {t: self.states[t].revision for t in task_ids if t in self.states}
 
     def _refresh(self, conn: Connection, task_ids: set[int]) -> None:
         """Load the group's label sets: anew where missing or where another process has
@@ -171,6 +179,9 @@ class Writer:
                 self.states.pop(task_id, None)
                 continue
             if st is None or st.revision != row.revision:
+                # another process wrote since: its clients' last seqs moved too
+                for key in [k for k in self._last_seq if k[0] == task_id]:
+                    del self._last_seq[key]
                 st = load_scene(conn, task_id)
                 assert st is not None
                 self.states[task_id] = st

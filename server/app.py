@@ -33,6 +33,7 @@ from server.db import make_engine
 from server.frames import FrameStore
 from server.hub import Hub
 from server.logs import RequestContext
+from server.relay import Relay
 from server.static_files import CompressedStaticFiles
 from server.taxonomies import Taxonomies
 
@@ -49,10 +50,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.db_url)
     hub = Hub(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
 
+    if engine.dialect.name == "postgresql":
+        hub.relay = Relay(hub)  # other workers' events reach this one's clients
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if hub.relay is not None:
+            await hub.relay.start()
         yield
         await hub.drain()  # graceful shutdown: every batch taken in is committed and answered
+        if hub.relay is not None:
+            await hub.relay.stop()
 
     app = FastAPI(title="PointLabel", lifespan=lifespan)
     app.state.settings, app.state.engine = settings, engine
@@ -74,3 +82,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in ROUTERS:
         app.include_router(module.router)
     return app
+
+
+def worker_app() -> FastAPI:
+    """The app of one ``pointlabel serve --workers N`` process (uvicorn imports it in each
+    worker): JSON logs, settings from the environment."""
+    from server.logs import configure
+
+    configure()
+    return create_app()

@@ -35,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("serve", help="serve the web app and API")
     _serve_args(p)
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port (more than 1 needs PostgreSQL: "
+        "POINTLABEL_DATABASE_URL; docs/scaling.md)",
+    )
 
     p = sub.add_parser("ingest", help="store a point-cloud file or a folder of frames as a scene")
     p.add_argument(
@@ -115,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             "ws",
             "browser",
             "assist",
+            "scale",
         ],
         help="tiles: LOD build vs open3d, wire bytes, quantisation error; geometry: IoU vs "
         "shapely, points in boxes; ingest: peak memory ingesting a generated 100M-point LAS; "
@@ -122,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         "ws: live edits/s and ack latency, 32 clients, vs an echo endpoint; "
         "browser: first pixel (KITTI vs bcts) and frame switch in headless Chromium; "
         "core = tiles + geometry + ingest; all = core + quality + ws + browser (default); "
-        "assist: auto-fit, propagation and pre-label quality on the real labels (docs/assist.md)",
+        "assist: auto-fit, propagation and pre-label quality on the real labels (docs/assist.md); "
+        "scale: the ws harness on PostgreSQL with serve --workers 2 (docs/scaling.md)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -164,6 +173,9 @@ def _serve(args: argparse.Namespace, demo_credentials: list[Any] | None = None) 
     from server.logs import configure
 
     configure()
+    workers = getattr(args, "workers", 1)
+    if workers > 1:
+        return _serve_workers(args, workers)
     app = create_app()
     app.state.demo_credentials = demo_credentials  # the login page states them (demo only)
     uvicorn.run(
@@ -173,6 +185,35 @@ def _serve(args: argparse.Namespace, demo_credentials: list[Any] | None = None) 
         ws_per_message_deflate=False,
         log_level="warning",
         timeout_graceful_shutdown=10,  # then open sockets are closed (1012: come back later)
+    )
+    return 0
+
+
+def _serve_workers(args: argparse.Namespace, workers: int) -> int:
+    """``workers`` uvicorn processes on one port, each a whole app (server.app.worker_app)
+    on the same PostgreSQL database; uvicorn restarts a worker that dies."""
+    import uvicorn
+
+    from server.config import get_settings
+    from server.db import make_engine
+
+    url = get_settings().db_url
+    if not url.startswith("postgres"):
+        _out(json.dumps({"error": "workers_need_postgresql",
+                         "message": "--workers above 1 needs POINTLABEL_DATABASE_URL="
+                                    "postgresql://...; SQLite serves one process"}), err=True)  # fmt: skip
+        return 2
+    make_engine(url).dispose()  # migrate once, before the workers start
+    uvicorn.run(
+        "server.app:worker_app",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=60,  # a worker still importing on a busy machine is alive
+        host=args.host,
+        port=args.port,
+        ws_per_message_deflate=False,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
     )
     return 0
 

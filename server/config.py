@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.tile_store import LocalTileStore
+
 
 class Settings(BaseSettings):
     """Where data lives and how the server behaves."""
@@ -18,6 +20,9 @@ class Settings(BaseSettings):
     default_user: str = "local"
     max_message_bytes: int = 1_000_000
     max_ops_per_message: int = 500
+    ws_max_backlog: int = 10_000
+    """Most messages waiting for one websocket: a client that falls further behind is
+    closed with 1013 and catches up when it reconnects (server/hub.py)."""
     max_node_points: int = 65536
     max_concurrent_ingests: int = 2
     """Uploads ingested at once; others wait for a slot after their body is received."""
@@ -51,6 +56,11 @@ class Settings(BaseSettings):
     @property
     def tiles_dir(self) -> Path:
         return self.data_dir / "tiles"
+
+    @property
+    def tile_store(self) -> LocalTileStore:
+        """Where tiles are stored (server/tile_store.py): files under ``tiles_dir``."""
+        return LocalTileStore(self.tiles_dir)
 
     @property
     def frames_dir(self) -> Path:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from server.config import Settings
-from server.ingest import frame_file, tile_path
+from server.ingest import frame_file
 from server.models import Edit, Scene, Task
 from server.rows import RowProblem, read_rows
 from server.state import KINDS, State, load_scene
@@ -100,10 +100,8 @@ def _check_tiles(settings: Settings, scene: Any) -> list[Finding]:
             msg = "the frame's hierarchy is missing or unreadable"
             found.append(Finding(scene.id, None, "hierarchy_unreadable", f"frame {index}", msg))
             continue
-        missing = [
-            f"{d} ({e})" for d in digests for e in encodings
-            if not tile_path(settings, d, e).is_file()
-        ]  # fmt: skip
+        store = settings.tile_store
+        missing = [f"{d} ({e})" for d in digests for e in encodings if not store.has(d, e)]
         if missing:
             total = len(digests) * len(encodings)
             msg = f"{len(missing)} of {total} tile copies are missing, e.g. {missing[0]}"

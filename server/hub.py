@@ -19,6 +19,7 @@ from server.auth import Principal
 from server.frames import FrameStore
 from server.metrics import Metrics
 from server.protocol import Ack, Event, Ops, Presence, PresenceClient, TaxonomyChanged
+from server.relay import Relay
 from server.taxonomies import Taxonomies
 
 MAX_BACKLOG = 10_000
@@ -45,6 +46,7 @@ class Connection:
     selected: str | None = None
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed: bool = False
+    max_backlog: int = MAX_BACKLOG
     backlog: deque[tuple[str, asyncio.Future[None] | None]] = field(default_factory=deque)
     _sender: asyncio.Task[None] | None = None
 
@@ -63,7 +65,7 @@ class Connection:
         """Queue ``text`` for this connection without waiting for the socket."""
         if self.closed:
             return
-        if len(self.backlog) >= MAX_BACKLOG:
+        if len(self.backlog) >= self.max_backlog:
             self.close()
             asyncio.get_running_loop().create_task(self._close_socket(1013))
             return
@@ -142,6 +144,8 @@ class Hub:
         self.write_lock = asyncio.Lock()
         self._queue: asyncio.Queue[_Pending] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self.relay: Relay | None = None
+        """Set on PostgreSQL: events reach the clients of every worker (server/relay.py)."""
 
     async def submit(
         self,
@@ -192,8 +196,12 @@ class Hub:
                     for pending, (reply, event) in zip(group, results, strict=True):
                         if pending.sub.pin_version is not None and isinstance(reply, Ack):
                             await self._announce(pending.sub.task_id, pending.sub.pin_version)
-                        if event is not None:
+                        if event is not None and self.relay is None:
                             self.post(pending.sub.task_id, event, exclude=pending.origin)
+                    if self.relay is not None:  # several workers: events come from the log
+                        await self.relay.after_group(
+                            [(p.sub, p.origin, r) for p, (r, _) in zip(group, results, strict=True)]
+                        )
             except Exception as exc:  # nothing of the group was committed: fail each submitter
                 for pending in group:
                     pending.done.set_exception(exc)
@@ -247,18 +255,31 @@ class Hub:
 
     async def join(self, conn: Connection) -> None:
         self.clients[conn.task_id].add(conn)
+        if self.relay is not None:
+            await self.relay.joined(conn)
 
     async def leave(self, conn: Connection) -> None:
         self.clients[conn.task_id].discard(conn)
         conn.close()
         await self.broadcast_presence(conn.task_id)
 
-    async def broadcast_presence(self, task_id: int) -> None:
-        clients = [
+    def local_presence(self, task_id: int) -> list[PresenceClient]:
+        """This process's clients on the task that said hello, by client id."""
+        return [
             PresenceClient(client_id=c.client_id, user=c.user, selected=c.selected)
             for c in sorted(self.clients[task_id], key=lambda c: c.client_id or "")
-            if c.client_id is not None
+            if c.client_id is not None and not c.closed
         ]
+
+    async def broadcast_presence(self, task_id: int, *, announce: bool = True) -> None:
+        """Send everyone on the task who is on it. With several workers the list holds
+        every worker's clients, and (``announce``) this worker's change is told to the
+        others (server/relay.py)."""
+        clients = self.local_presence(task_id)
+        if self.relay is not None:
+            if announce:
+                await self.relay.announce(task_id, clients)
+            clients = self.relay.merged(task_id, clients)
         await self.broadcast(task_id, Presence(clients=clients))
 
 

@@ -183,13 +183,9 @@ def _stream_frame(
 def _write_tile(settings: Settings, tile: Tile) -> None:
     """Store a tile's gzip and brotli copies under its content hash (each atomically;
     kept if already there)."""
+    store = settings.tile_store
     for encoding, payload in (("br", tile.br), ("gzip", tile.payload)):
-        target = tile_path(settings, tile.digest, encoding)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_bytes(payload)
-            tmp.replace(target)
+        store.put(tile.digest, encoding, payload)
 
 
 def _frame_row(
@@ -222,16 +218,6 @@ def _frame_row(
         max_y=hi[1],
         max_z=hi[2],
     )
-
-
-TILE_SUFFIXES = {"gzip": ".bin.gz", "br": ".bin.br"}
-"""File suffix of each stored copy of a tile, by its ``Content-Encoding``."""
-
-
-def tile_path(settings: Settings, digest: str, encoding: str = "gzip") -> Path:
-    """Where the ``encoding`` copy (``gzip`` or ``br``) of a tile with this content hash
-    lives (content-addressed, shared by all scenes)."""
-    return settings.tiles_dir / digest[:2] / f"{digest}{TILE_SUFFIXES[encoding]}"
 
 
 def frame_file(settings: Settings, scene: Scene, index: int, suffix: str) -> Path:

@@ -22,13 +22,21 @@ def free_port() -> int:
 
 
 def start_server(
-    data_dir: Path, port: int, *, quiet: bool = True, timeout: float = 30.0
+    data_dir: Path,
+    port: int,
+    *,
+    quiet: bool = True,
+    timeout: float = 30.0,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
-    """A server over ``data_dir`` on ``port``, returned once it accepts connections."""
+    """A server over ``data_dir`` on ``port``, returned once it accepts connections.
+    ``env``: more environment (``POINTLABEL_DATABASE_URL``); ``args``: more ``serve``
+    arguments (``--workers 2``)."""
     out = subprocess.DEVNULL if quiet else None
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--port", str(port)],
-        env={**os.environ, "POINTLABEL_DATA_DIR": str(data_dir)},
+        [sys.executable, "-m", "server.cli", "serve", "--port", str(port), *args],
+        env={**os.environ, "POINTLABEL_DATA_DIR": str(data_dir), **(env or {})},
         cwd=Path(__file__).resolve().parents[1],
         stdout=out,
         stderr=out,

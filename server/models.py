@@ -11,8 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKeyConstraint, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKeyConstraint, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+BIG = BigInteger().with_variant(Integer(), "sqlite")
+"""64-bit on PostgreSQL (``bigint``), where ``integer`` stops at 2**31 - 1; SQLite's
+integers are 64-bit anyway, and only ``INTEGER PRIMARY KEY`` numbers rows by itself."""
 
 
 def utcnow() -> datetime:
@@ -104,7 +108,7 @@ class Scene(SQLModel, table=True):
     source: str = Field(description="The path the scene was ingested from")
     storage: str = Field(description="Folder under data_dir/frames holding its frames")
     frame_count: int = 0
-    point_count: int = 0
+    point_count: int = Field(default=0, sa_type=BIG)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -119,8 +123,8 @@ class Frame(SQLModel, table=True):
     pose: list[list[float]] | None = Field(
         default=None, sa_column=Column(JSON), description="4x4 frame-to-world, row-major"
     )
-    point_count: int
-    dropped_points: int = 0
+    point_count: int = Field(sa_type=BIG)
+    dropped_points: int = Field(default=0, sa_type=BIG)
     offset_x: float
     offset_y: float
     offset_z: float
@@ -256,7 +260,7 @@ class Edit(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("task_id", "revision"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG)
     task_id: int = Field(foreign_key="task.id", index=True)
     scene_id: int = Field(foreign_key="scene.id", index=True)
     revision: int = Field(description="Label-set revision this edit created")
@@ -269,7 +273,7 @@ class Edit(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     warnings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     client_id: str | None = Field(default=None, index=True)
-    client_seq: int | None = None
+    client_seq: int | None = Field(default=None, sa_type=BIG, description="Up to 2**53 - 1")
     batch_digest: str | None = Field(
         default=None,
         description="Fingerprint of the batch's ops (tells a resend from a reused seq)",

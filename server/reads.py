@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, or_, select
+from sqlalchemy.engine import Connection, Engine
 
 from server.models import Edit, TaxonomyVersion, User
 from server.protocol import Event, EventOp, Missed, Snapshot
@@ -54,25 +54,40 @@ def events_since(engine: Engine, task_id: int, since: int) -> Missed | None:
         st = load_scene(conn, task_id, problems)
         if st is None or since > st.revision:
             return None
-        where = (EDITS.c.task_id == task_id) & (EDITS.c.revision > since)
-        editors = select(EDITS.c.user_id).where(where).distinct()
-        names = conn.execute(select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(editors)))
-        users: dict[int, str] = {row.id: row.name for row in names}
-        rows = list(read_rows(conn, EDITS, where, _event_op, problems, order_by=EDITS.c.revision))
-    if any(p.table == "edit" and p.code == "row_unreadable" for p in problems):
+        events = log_events(conn, {task_id: since}).get(task_id)
+    if events is None or any(p.table == "edit" and p.code == "row_unreadable" for p in problems):
         return None  # the log cannot replay those revisions: the client gets a snapshot
-    events: list[Event] = []
+    return Missed(since_revision=since, revision=st.revision, events=events)
+
+
+def log_events(conn: Connection, since: dict[int, int]) -> dict[int, list[Event]]:
+    """Each task's accepted batches after its revision in ``since``, in revision order,
+    rebuilt from the edit log in one query. Empty when a row in that range cannot be
+    read (the clients need a snapshot)."""
+    if not since:
+        return {}
+    where = or_(*((EDITS.c.task_id == t) & (EDITS.c.revision > r) for t, r in since.items()))
+    editors = select(EDITS.c.user_id).where(where).distinct()
+    names = conn.execute(select(USERS.c.id, USERS.c.name).where(USERS.c.id.in_(editors)))
+    users: dict[int, str] = {row.id: row.name for row in names}
+    problems: list[RowProblem] = []
+    rows = list(read_rows(conn, EDITS, where, _event_op, problems, order_by=EDITS.c.revision))
+    if any(p.table == "edit" and p.code == "row_unreadable" for p in problems):
+        return {}  # the log cannot replay those revisions
+    found: dict[int, list[Event]] = {t: [] for t in since}
     for e, state in rows:
+        events = found.get(e.task_id)
+        if events is None:
+            continue
         op = EventOp.model_validate(state)
-        e.user_name = users.get(e.user_id, "?")
         last = events[-1] if events else None
         if last and (last.client_id, last.seq) == (e.client_id, e.client_seq):
             last.ops.append(op)
             last.revision = e.revision
         else:
-            events.append(Event(revision=e.revision, user=e.user_name, client_id=e.client_id,
-                                seq=e.client_seq, ops=[op]))  # fmt: skip
-    return Missed(since_revision=since, revision=st.revision, events=events)
+            events.append(Event(revision=e.revision, user=users.get(e.user_id, "?"),
+                                client_id=e.client_id, seq=e.client_seq, ops=[op]))  # fmt: skip
+    return found
 
 
 def current_warnings(

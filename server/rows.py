@@ -1,7 +1,8 @@
 """Reading stored rows defensively: no stored row can make a scene unreadable.
 
 Annotation rows are read with their JSON columns as plain text and decoded
-here, one row at a time. A row whose JSON does not decode, or whose fields do
+here, one row at a time (SQLite stores JSON as text; on PostgreSQL the column
+is cast to text in SQL, since psycopg would otherwise decode it itself). A row whose JSON does not decode, or whose fields do
 not make a state, is skipped; text that UTF-8 cannot carry (a lone surrogate
 stored before the server refused them) is repaired to U+FFFD. Either way the
 row is reported as a :class:`RowProblem`, so snapshots, the edit log replay
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import JSON, Table, Text, select, type_coerce
+from sqlalchemy import JSON, Table, Text, cast, select, type_coerce
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -51,7 +52,8 @@ def read_rows(
     be built and answered; the others are skipped or repaired and appended to
     ``problems``. ``row`` has the JSON columns decoded."""
     json_cols = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    cols = [type_coerce(c, Text).label(c.name) if c.name in json_cols else c for c in table.columns]
+    as_text = type_coerce if conn.dialect.name == "sqlite" else cast
+    cols = [as_text(c, Text).label(c.name) if c.name in json_cols else c for c in table.columns]
     stmt = select(*cols).where(where)
     if order_by is not None:
         stmt = stmt.order_by(order_by)

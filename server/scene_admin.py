@@ -21,7 +21,6 @@ from sqlalchemy.engine import Engine
 
 from server.cameras import remove_unused
 from server.config import Settings
-from server.ingest import tile_path
 from server.models import (
     BehaviourTag,
     Cuboid,
@@ -184,13 +183,7 @@ def delete_scene(
         writer.forget(task_ids)
     remove_unused(settings, used, images)
     removed = 0
-    for digest in set(mine) - shared:
-        try:
-            tile_path(settings, digest).unlink()
-            removed += 1
-        except FileNotFoundError:
-            removed += 1
-        except OSError:
-            continue
+    for digest in set(mine) - shared:  # every copy (gzip and brotli) of each
+        removed += settings.tile_store.delete(digest)
     shutil.rmtree(settings.frames_dir / scene.storage, ignore_errors=True)
     return {"removed_tiles": removed, "kept_tiles": len(shared)}

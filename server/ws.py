@@ -61,7 +61,8 @@ async def serve_task_socket(ws: WebSocket, task_path: str) -> None:
     task_id = int(task_path) if digits else 0
     exists = 1 <= task_id <= MAX_ID and await run_in_threadpool(_visible, hub, principal, task_id)
     await ws.accept()
-    conn = Connection(ws, task_id, principal.name, principal)
+    conn = Connection(ws, task_id, principal.name, principal,
+                      max_backlog=settings.ws_max_backlog)  # fmt: skip
     if not exists:
         await conn.send_text(_error("task_not_found", "").model_dump_json())
         await ws.close(code=4404)
@@ -156,6 +157,8 @@ async def _hello(hub: Hub, conn: Connection, msg: Hello) -> None:
             await conn.send_text(_error("task_not_found", "").model_dump_json())
             return
         await conn.send_text(reply.model_dump_json())
+        if hub.relay is not None:
+            hub.relay.seen(conn, reply.revision)
     await hub.broadcast_presence(conn.task_id)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from server.db import make_engine
 from server.ingest import ingest
 from server.models import Task, User
 from server.tasks import DEFAULT_PROJECT_ID, start_for
+from tests.pg import PostgresServer, find_bin_dir
 from tests.sessions import sign_in
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -34,10 +36,77 @@ def shared_data() -> Path:
     return path
 
 
+DATABASES = os.environ.get("POINTLABEL_TEST_DATABASES", "sqlite,postgresql").split(",")
+"""The engines the ``settings``/``engine``/``client`` tests run on (set the variable to
+``sqlite`` for a quick run while iterating)."""
+
+SQLITE_ONLY = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+"""For a test that is about SQLite itself (its WAL file, its PRAGMAs, its fsync):
+it runs on SQLite only (docs/scaling.md lists them)."""
+
+POSTGRESQL_ONLY = pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+"""For a test of PostgreSQL's own behaviour (its settings, several workers on one database)."""
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server for the whole run (tests/pg.py)."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed (Debian package postgresql; make install)")
+        pytest.skip("PostgreSQL is not installed: /usr/lib/postgresql/*/bin not found")
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+ON_BOTH = {
+    "test_accounts", "test_api", "test_auth_api", "test_geometry_api", "test_hardening",
+    "test_hostile", "test_hub", "test_interchange_api", "test_migrations", "test_operations",
+    "test_scene_admin", "test_sql_console", "test_stream", "test_taxonomy", "test_team",
+    "test_uploads", "test_validation", "test_workers", "test_workers_live", "test_ws",
+}  # fmt: skip
+"""The API and websocket suites: their tests run on every engine in ``DATABASES``. The
+others (file formats, ingest, pages, geometry) run on SQLite only: their subject is not
+the engine, and the PostgreSQL half must stay a few minutes (docs/scaling.md)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize ``database``: every engine for the modules in ON_BOTH, SQLite for the
+    rest, unless the test names its engine (SQLITE_ONLY, POSTGRESQL_ONLY)."""
+    if "database" not in metafunc.fixturenames:
+        return
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        if "database" in (names.split(",") if isinstance(names, str) else names):
+            return
+    module = metafunc.module.__name__.rsplit(".", 1)[-1]
+    engines = DATABASES if module in ON_BOTH else ["sqlite"]
+    metafunc.parametrize("database", engines, indirect=True)
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings with a fresh data directory (a real SQLite file in WAL mode)."""
-    return Settings(data_dir=tmp_path / "data", default_user=TEST_USER)
+def database(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The database URL of the test: None (a SQLite file in the data directory) or a
+    fresh PostgreSQL database, dropped after the test."""
+    if request.param == "sqlite":
+        yield None
+        return
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = server.create_database()
+    yield server.url(name)
+    server.drop_database(name)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database: str | None) -> Settings:
+    """Settings with a fresh data directory and a fresh database: a real SQLite file in
+    WAL mode, or a PostgreSQL database (the ``database`` fixture)."""
+    return Settings(data_dir=tmp_path / "data", default_user=TEST_USER, database_url=database)
 
 
 TEST_USER = "tester"
@@ -46,8 +115,10 @@ import and export, and edit the tasks assigned to them)."""
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Engine:
-    return make_engine(settings.db_url)
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = make_engine(settings.db_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
@@ -56,6 +127,14 @@ def tester(engine: Engine) -> str:
     with Session(engine) as db:
         accounts.create_user(db, TEST_USER, "lead")
     return TEST_USER
+
+
+def use_in_cli(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """Point the ``pointlabel`` command (which reads its settings from the environment)
+    at ``settings``' data directory and database (the caller clears ``get_settings``' cache)."""
+    monkeypatch.setenv("POINTLABEL_DATA_DIR", str(settings.data_dir))
+    if settings.database_url is not None:
+        monkeypatch.setenv("POINTLABEL_DATABASE_URL", settings.database_url)
 
 
 def logged_in(client: TestClient, engine: Engine, settings: Settings, name: str = TEST_USER,

@@ -21,6 +21,7 @@ from server.errors import ApiError
 from server.login_limit import LoginLimiter
 from server.models import utcnow
 from server.policy import Role
+from tests.pg import database_bytes
 
 PASSWORD = "correct horse battery"
 
@@ -29,12 +30,6 @@ PASSWORD = "correct horse battery"
 def db(engine: Engine) -> Iterator[Session]:
     with Session(engine) as session:
         yield session
-
-
-def database_bytes(settings: Settings) -> bytes:
-    """Every byte SQLite wrote: the database file and its write-ahead log."""
-    folder = settings.data_dir
-    return b"".join(p.read_bytes() for p in sorted(folder.glob("pointlabel.db*")))
 
 
 def test_password_is_stored_as_argon2id_and_never_in_clear(db: Session, settings: Settings) -> None:

@@ -31,6 +31,7 @@ from server.auth import (
 from server.config import Settings
 from server.models import utcnow
 from server.policy import Permission
+from tests.pg import database_bytes
 from tests.sessions import sign_in
 
 ORIGIN = "http://testserver"  # what a browser sends from the TestClient's own pages
@@ -242,7 +243,7 @@ def test_api_token_works_without_csrf_and_is_stored_hashed(
     assert me["name"] == "root" and me["via"] == "token" and me["csrf_token"] is None
     r = web.post("/probe/users", content=b"x", headers={**bearer, "Content-Type": "text/plain"})
     assert r.status_code == 200
-    raw = b"".join(p.read_bytes() for p in settings.data_dir.glob("pointlabel.db*"))
+    raw = database_bytes(settings)
     assert token.encode() not in raw and accounts.token_hash(token).encode() in raw
 
 

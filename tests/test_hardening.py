@@ -11,11 +11,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError
 
 from server.api.deps import get_db
 from server.auth import get_db as auth_get_db
 from server.cli import main as cli_main
 from server.config import Settings
+from tests.conftest import POSTGRESQL_ONLY, SQLITE_ONLY, use_in_cli
 from tests.test_ws import hello, new_box_ops, receive, send_ops, stored
 
 SURROGATE_TRACK = (
@@ -207,6 +209,23 @@ def test_a_reused_seq_with_other_ops_is_refused_and_a_resend_is_replayed(
     assert [t.id for t in stored(engine)[0]] == ["t1"]
 
 
+def test_the_largest_seq_and_point_counts_past_32_bits_are_stored(
+    client: TestClient, engine: Engine, task_id: int, scene_id: int
+) -> None:
+    """``seq`` may be any counter up to 2**53 - 1, and a big scene has more than 2**31
+    points: PostgreSQL stores them as ``bigint`` (migration 0005), SQLite as it always did."""
+    with client.websocket_connect(f"/ws/tasks/{task_id}") as ws:
+        hello(ws)
+        assert send_ops(ws, 2**53 - 1, [_track_op("t1")])["type"] == "ack"
+        assert send_ops(ws, 2**53 - 1, [_track_op("t1")])["replayed"] is True
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE scene SET point_count = :n WHERE id = :s"),
+                     {"n": 5 * 2**31, "s": scene_id})  # fmt: skip
+        conn.execute(text("UPDATE frame SET point_count = :n, dropped_points = :n"), {"n": 2**32})
+    (scene,) = client.get("/api/scenes").json()
+    assert scene["point_count"] == 5 * 2**31
+
+
 def _plant_bad_rows(engine: Engine, task_id: int, scene_id: int) -> None:
     """Rows as an older server (or a hand-edited database) could have left them."""
     with engine.begin() as conn:
@@ -218,6 +237,26 @@ def _plant_bad_rows(engine: Engine, task_id: int, scene_id: int) -> None:
         conn.execute(text("UPDATE task SET revision = 2 WHERE id = :t"), {"t": task_id})
 
 
+@POSTGRESQL_ONLY
+def test_postgresql_refuses_malformed_json_and_a_lone_surrogate_is_read_repaired(
+    client: TestClient, engine: Engine, task_id: int, scene_id: int
+) -> None:
+    """PostgreSQL's ``json`` type refuses what does not parse, so of the next test's rows
+    only the lone surrogate (an escape ``json`` keeps as written) can be planted there."""
+    insert = text("INSERT INTO track (task_id, id, scene_id, label, attributes, revision) "
+                  "VALUES (:t, :id, :s, 'Car', :a, 1)")  # fmt: skip
+    with pytest.raises(DataError), engine.begin() as conn:
+        conn.execute(insert, {"t": task_id, "id": "bad-json", "s": scene_id, "a": "{not json"})
+    with engine.begin() as conn:
+        conn.execute(insert, {"t": task_id, "id": "bad-text", "s": scene_id,
+                              "a": '{"note": "x\\ud800"}'})  # fmt: skip
+        conn.execute(text("UPDATE task SET revision = 1 WHERE id = :t"), {"t": task_id})
+    snap = _scene_reads(client, task_id)
+    assert snap["tracks"][0]["attributes"] == {"note": "x\ufffd"}
+    assert [(p["id"], p["code"]) for p in snap["problems"]] == [("bad-text", "row_repaired")]
+
+
+@SQLITE_ONLY  # PostgreSQL refuses the malformed row (the test above)
 def test_a_scene_with_bad_stored_rows_still_answers_and_doctor_reports_them(
     client: TestClient, task_id: int, engine: Engine, settings: Settings, scene_id: int,
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -234,7 +273,7 @@ def test_a_scene_with_bad_stored_rows_still_answers_and_doctor_reports_them(
         assert send_ops(ws, 1, [_track_op("t-new")])["type"] == "ack"
         assert send_ops(ws, 2, [_track_op("bad-json")])["errors"][0]["code"] == "id_taken"
 
-    monkeypatch.setenv("POINTLABEL_DATA_DIR", str(settings.data_dir))
+    use_in_cli(monkeypatch, settings)
     from server.config import get_settings
 
     get_settings.cache_clear()
@@ -260,7 +299,7 @@ def test_doctor_finds_a_healthy_directory_healthy_and_a_missing_tile(
         move = {"op": "update", "kind": "cuboid", "id": cuboid_id, "base_revision": 2,
                 "data": {"center": [11.0, 0.0, -0.9]}}  # fmt: skip
         send_ops(ws, 2, [move])
-    monkeypatch.setenv("POINTLABEL_DATA_DIR", str(settings.data_dir))
+    use_in_cli(monkeypatch, settings)
     from server.config import get_settings
 
     get_settings.cache_clear()

@@ -16,7 +16,7 @@ from pointcloud.errors import HeaderMismatchError
 from pointcloud.tile_codec import entry_quant
 from pointcloud.tiles import build_octree, decode_node
 from server.config import Settings
-from server.ingest import frame_file, ingest, tile_path
+from server.ingest import frame_file, ingest
 from server.models import Frame, Scene
 
 
@@ -32,7 +32,7 @@ def served_error(settings: Settings, scene: Scene, index: int, local: np.ndarray
     assert sum(h["count"] for h in hierarchy["nodes"]) == len(local)
     worst = 0.0
     for node, h in zip(nodes, hierarchy["nodes"], strict=True):
-        raw = gzip.decompress(tile_path(settings, h["tile"]).read_bytes())
+        raw = gzip.decompress(settings.tile_store.path(h["tile"]).read_bytes())
         pts, _ = decode_node(raw, entry_quant(h), h["count"])
         # stored in Morton (the rebuilt node's) or file order, whichever was smaller
         worst = max(worst, min(

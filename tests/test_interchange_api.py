@@ -17,7 +17,7 @@ from server.cli import main
 from server.config import Settings
 from server.db import make_engine
 from server.interchange import export_scene, import_scene
-from tests.conftest import logged_in
+from tests.conftest import logged_in, use_in_cli
 
 jsonschema = pytest.importorskip("jsonschema")
 vcd_schema = pytest.importorskip("vcd.schema")
@@ -39,7 +39,7 @@ def test_cli_import_and_export_print_json_summaries(
 ) -> None:  # fmt: skip
     from server.config import get_settings
 
-    monkeypatch.setenv("POINTLABEL_DATA_DIR", str(settings.data_dir))
+    use_in_cli(monkeypatch, settings)
     get_settings.cache_clear()
     try:
         assert main(["import", "kitti", str(shared_data / "kitti"), "--json"]) == 0

@@ -15,6 +15,7 @@ from server.cli import main
 from server.config import Settings
 from server.interchange import export_scene, import_scene
 from server.interchange.exporter import load
+from tests.conftest import use_in_cli
 
 SEQ = "0003"
 CALIB = (
@@ -186,7 +187,7 @@ def test_folder_with_several_sequences_is_refused_by_the_cli(
 
     folder = _sequence(tmp_path / "seq")
     (folder / "label_02" / "0004.txt").write_text("")
-    monkeypatch.setenv("POINTLABEL_DATA_DIR", str(settings.data_dir))
+    use_in_cli(monkeypatch, settings)
     get_settings.cache_clear()
     try:
         assert main(["import", "kitti-tracking", str(folder), "--json"]) == 2

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from server.db import MIGRATIONS, _sqlite_pragmas, migrate
+from server.models import Edit, Project
 from server.state import load_scene
+from tests.conftest import POSTGRESQL_ONLY, SQLITE_ONLY
 
 
 def test_migrated_database_matches_the_models(engine: Engine) -> None:
@@ -24,16 +28,41 @@ def test_migrated_database_matches_the_models(engine: Engine) -> None:
     assert {"authsession", "apitoken"} <= tables
 
 
+@SQLITE_ONLY
 def test_sqlite_runs_in_wal_mode_with_full_sync(engine: Engine) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
 
 
-def test_a_single_label_set_database_migrates_into_one_task_per_scene(tmp_path: Path) -> None:
-    """A database at 0002 (scenes own their annotations) upgrades with nothing lost."""
-    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    event.listen(engine, "connect", _sqlite_pragmas)  # foreign keys on, as the server runs
+@POSTGRESQL_ONLY
+def test_postgresql_acknowledges_only_what_is_committed(engine: Engine) -> None:
+    """Acknowledged means committed on PostgreSQL too: its defaults are kept."""
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        assert (
+            conn.exec_driver_sql("SHOW default_transaction_isolation").scalar() == "read committed"
+        )
+
+
+@pytest.fixture
+def empty_engine(tmp_path: Path, database: str | None) -> Engine:
+    """An engine on a database without tables: a SQLite file, or a PostgreSQL database
+    emptied of the template's schema."""
+    if database is None:
+        engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        event.listen(engine, "connect", _sqlite_pragmas)  # foreign keys on, as the server runs
+        return engine
+    engine = create_engine(database)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    return engine
+
+
+def test_a_single_label_set_database_migrates_into_one_task_per_scene(empty_engine: Engine) -> None:
+    """A database at 0002 (scenes own their annotations) upgrades with nothing lost, and
+    new rows get ids after the copied ones (PostgreSQL's sequences are moved on)."""
+    engine = empty_engine
     migrate(engine, "0002")
     with engine.begin() as connection:
         connection.execute(
@@ -44,7 +73,7 @@ def test_a_single_label_set_database_migrates_into_one_task_per_scene(tmp_path: 
         )
         connection.execute(
             text(
-                "INSERT INTO user (id, name, role, created_at) VALUES (1, 'ann', 'annotator', '2026-01-01')"
+                "INSERT INTO \"user\" (id, name, role, created_at) VALUES (1, 'ann', 'annotator', '2026-01-01')"
             )
         )
         connection.execute(
@@ -56,7 +85,7 @@ def test_a_single_label_set_database_migrates_into_one_task_per_scene(tmp_path: 
             text(
                 "INSERT INTO cuboid (id, scene_id, track_id, frame_index, cx, cy, cz, length, width,"
                 " height, yaw, pitch, roll, attributes, source, keyframe, revision)"
-                " VALUES ('c', 7, 't', 0, 1, 2, 3, 4, 2, 1.5, 0.1, 0, 0, '{}', 'manual', 1, 2)"
+                " VALUES ('c', 7, 't', 0, 1, 2, 3, 4, 2, 1.5, 0.1, 0, 0, '{}', 'manual', TRUE, 2)"
             )
         )
         connection.execute(
@@ -85,3 +114,10 @@ def test_a_single_label_set_database_migrates_into_one_task_per_scene(tmp_path: 
         st = load_scene(conn, 7)
     assert st is not None and st.revision == 3
     assert set(st.objects["cuboid"]) == {"c"} and st.box_at == {("t", 0): "c"}
+    with Session(engine) as db:
+        project = Project(name="Second")
+        edit = Edit(task_id=7, scene_id=7, revision=4, user_id=1, op="delete", kind="tag",
+                    object_id="g")  # fmt: skip
+        db.add_all([project, edit])
+        db.commit()
+        assert (project.id, edit.id) == (2, 4)

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from server.config import Settings
-from server.ingest import tile_path
 from server.models import Cuboid, Edit, Frame, Scene, Task, Track
 from server.scene_admin import _hierarchy_tiles
+from server.tile_store import ENCODINGS
 from tests.test_ws import hello, new_box_ops, send_ops
 
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -93,7 +93,8 @@ def test_deleting_a_scene_removes_its_labels_and_its_unshared_tiles_only(
     r = client.delete(f"/api/scenes/{scene_id}")
     assert r.status_code == 200
     assert r.json() == {"deleted": scene_id, "removed_tiles": 0, "kept_tiles": len(shared)}
-    assert all(tile_path(settings, d).exists() for d in shared)  # the twin still uses them
+    store = settings.tile_store  # the twin still uses them: both copies of each are kept
+    assert all(store.has(d, e) for d in shared for e in ENCODINGS)
     assert client.get(f"/api/scenes/{scene_id}").json()["code"] == "scene_not_found"
     assert client.get(f"/api/tasks/{task_id}").status_code == 404
     with Session(engine) as s:
@@ -103,7 +104,8 @@ def test_deleting_a_scene_removes_its_labels_and_its_unshared_tiles_only(
     storage = settings.frames_dir / Session(engine).get(Scene, twin).storage  # type: ignore[union-attr]
     r = client.delete(f"/api/scenes/{twin}")
     assert r.json() == {"deleted": twin, "removed_tiles": len(shared), "kept_tiles": 0}
-    assert not any(tile_path(settings, d).exists() for d in shared)
+    assert not any(store.has(d, e) for d in shared for e in ENCODINGS)  # brotli copies too
+    assert not [f for f in settings.tiles_dir.rglob("*") if f.is_file()]
     assert not storage.exists()
     assert client.get("/api/scenes").json() == []
 

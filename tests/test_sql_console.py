@@ -25,7 +25,7 @@ from server.models import Cuboid, ReviewIssue, Scene, Task
 from server.protocol import Ops
 from server.tasks import create_task, move, start_for, take_next_review
 from server.taxonomies import Taxonomies
-from tests.conftest import logged_in
+from tests.conftest import POSTGRESQL_ONLY, SQLITE_ONLY, logged_in
 
 SCHEMA_DOC = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
 
@@ -52,6 +52,7 @@ def project_names(engine: Engine) -> list[str]:
         return [row[0] for row in conn.exec_driver_sql("SELECT name FROM project ORDER BY id")]
 
 
+@SQLITE_ONLY
 def test_a_select_answers_columns_and_rows(console: TestClient) -> None:
     r = sql(console, "SELECT name, role FROM user ORDER BY name")
     assert r.status_code == 200, r.text
@@ -61,6 +62,7 @@ def test_a_select_answers_columns_and_rows(console: TestClient) -> None:
     assert body["truncated"] is False and body["row_count"] == len(body["rows"])
 
 
+@SQLITE_ONLY
 def test_the_row_limit_cuts_the_result_and_says_so(console: TestClient) -> None:
     statement = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) SELECT i FROM n"
     body = sql(console, statement, max_rows=20).json()
@@ -68,6 +70,7 @@ def test_the_row_limit_cuts_the_result_and_says_so(console: TestClient) -> None:
     assert body["truncated"] is True and body["max_rows"] == 20
 
 
+@SQLITE_ONLY
 def test_csv_download_has_a_header_row(console: TestClient) -> None:
     r = sql(console, "SELECT 'a,b' AS text, 2 AS n", format="csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
@@ -75,6 +78,7 @@ def test_csv_download_has_a_header_row(console: TestClient) -> None:
     assert r.text == 'text,n\n"a,b",2\n'
 
 
+@SQLITE_ONLY
 def test_password_and_token_hashes_read_as_null(
     console: TestClient, engine: Engine, settings: Settings
 ) -> None:
@@ -91,6 +95,7 @@ def test_password_and_token_hashes_read_as_null(
     assert sql(console, "SELECT token_hash FROM authsession").json()["rows"][0] == [None]
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("statement", "code"),
     [
@@ -135,6 +140,7 @@ def test_statements_that_would_write_attach_change_pragmas_or_load_code_are_refu
     assert project_names(engine) == before  # nothing changed
 
 
+@SQLITE_ONLY
 def test_vacuum_into_a_file_is_refused_and_writes_no_file(
     console: TestClient, tmp_path: Path
 ) -> None:
@@ -143,6 +149,7 @@ def test_vacuum_into_a_file_is_refused_and_writes_no_file(
     assert not target.exists()
 
 
+@SQLITE_ONLY
 def test_reading_a_file_is_impossible(console: TestClient) -> None:
     # readfile() exists only in the sqlite3 shell; it is denied even if a build registers it
     assert refused(console, "SELECT readfile('/etc/passwd')")[1] in (
@@ -152,6 +159,7 @@ def test_reading_a_file_is_impossible(console: TestClient) -> None:
     assert refused(console, "SELECT * FROM pragma_table_info('user')")[0] == 403
 
 
+@SQLITE_ONLY
 def test_a_statement_running_past_the_timeout_is_stopped(console: TestClient) -> None:
     endless = (
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
@@ -160,17 +168,20 @@ def test_a_statement_running_past_the_timeout_is_stopped(console: TestClient) ->
     assert sql(console, "SELECT 1").status_code == 200  # the server goes on
 
 
+@SQLITE_ONLY
 def test_values_json_cannot_hold_come_back_as_text(console: TestClient) -> None:
     assert sql(console, "SELECT 1e999, -1e999, x'00ff'").json()["rows"] == [
         ["inf", "-inf", "x'00ff'"]
     ]
 
 
+@SQLITE_ONLY
 def test_schema_pragmas_describe_tables(console: TestClient) -> None:
     rows = sql(console, "PRAGMA table_info(cuboid)").json()["rows"]
     assert "yaw" in [row[1] for row in rows]
 
 
+@SQLITE_ONLY
 def test_the_console_opens_the_file_read_only_even_without_the_authorizer(
     settings: Settings, engine: Engine
 ) -> None:
@@ -189,6 +200,7 @@ def test_the_console_opens_the_file_read_only_even_without_the_authorizer(
         conn.close()
 
 
+@SQLITE_ONLY
 def test_only_leads_and_admins_may_use_the_console(
     settings: Settings, engine: Engine, scene_id: int
 ) -> None:
@@ -200,6 +212,18 @@ def test_only_leads_and_admins_may_use_the_console(
         assert c.post("/api/sql", json={"sql": "SELECT 1"}).status_code == 200
         page = c.get("/sql")
         assert page.status_code == 200 and 'data-testid="sql-text"' in page.text
+
+
+@POSTGRESQL_ONLY
+def test_on_postgresql_the_console_answers_that_it_works_on_sqlite_only(
+    settings: Settings, engine: Engine, tester: str
+) -> None:
+    """docs/scaling.md: its guarantees come from SQLite's authorizer and read-only file."""
+    with TestClient(create_app(settings)) as c:
+        logged_in(c, engine, settings)
+        r = c.post("/api/sql", json={"sql": "SELECT 1"})
+        assert r.status_code == 501 and r.json()["code"] == "sql_unavailable"
+        assert "/" not in r.json()["message"]
 
 
 def test_the_console_page_sends_anonymous_visitors_to_log_in(settings: Settings) -> None:
@@ -227,6 +251,7 @@ def documented_columns() -> dict[str, set[str]]:
     return tables
 
 
+@SQLITE_ONLY
 def test_schema_doc_lists_every_table_and_column(engine: Engine) -> None:
     with engine.connect() as conn:
         names = [r[0] for r in conn.exec_driver_sql(
@@ -304,6 +329,7 @@ def test_schema_doc_has_at_least_six_root_cause_queries() -> None:
     assert len(re.findall(r"```sql\n", root_cause)) >= 6
 
 
+@SQLITE_ONLY
 def test_every_documented_query_runs_in_the_console_on_a_seeded_database(
     console: TestClient, engine: Engine, settings: Settings, scene_id: int
 ) -> None:

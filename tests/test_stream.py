@@ -26,8 +26,9 @@ from pointcloud.stream import StreamedFrame, stream_tiles
 from pointcloud.tile_codec import entry_quant
 from pointcloud.tiles import Tile, build_tiles, decode_node
 from server.config import Settings
-from server.ingest import frame_file, ingest, tile_path
+from server.ingest import frame_file, ingest
 from server.models import Frame, Scene
+from tests.conftest import SQLITE_ONLY
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POINTS = 1_200_000
@@ -186,6 +187,7 @@ def test_one_cell_stream_equals_the_in_memory_build(lattice_las: Path, tmp_path:
     assert tiles == {t.digest: t.payload for t in memory_tiles}
 
 
+@SQLITE_ONLY  # streamed ingest is the subject, not the engine
 def test_large_las_ingest_streams_into_the_usual_files_and_rows(
     engine: Engine,
     settings: Settings,
@@ -202,7 +204,9 @@ def test_large_las_ingest_streams_into_the_usual_files_and_rows(
         storage = settings.frames_dir / scene.storage
         assert sorted(p.name for p in storage.iterdir()) == ["0.json", "0.npy"]
         hierarchy = json.loads(frame_file(settings, scene, 0, ".json").read_text())
-        tiles = {n["tile"]: tile_path(settings, n["tile"]).read_bytes() for n in hierarchy["nodes"]}
+        tiles = {
+            n["tile"]: settings.tile_store.path(n["tile"]).read_bytes() for n in hierarchy["nodes"]
+        }
         points = np.load(frame_file(settings, scene, 0, ".npy"), mmap_mode="r")
     cloud = read_las(lattice_las)
     assert np.array_equal(points, cloud.local)
@@ -213,6 +217,7 @@ def test_large_las_ingest_streams_into_the_usual_files_and_rows(
     assert np.array_equal(multiset(decoded_lattice(hierarchy, tiles)), multiset(truth))
 
 
+@SQLITE_ONLY  # streamed ingest is the subject, not the engine
 def test_a_failed_streamed_ingest_stores_nothing(
     engine: Engine,
     settings: Settings,

@@ -23,7 +23,7 @@ from server.config import Settings, get_settings
 from server.db import make_engine
 from server.launch import free_port, start_server
 from server.names import InvalidNameError, check_filename, clean_scene_name, name_from_path
-from tests.conftest import logged_in
+from tests.conftest import logged_in, use_in_cli
 from tests.test_coordinates import las_file, random_bytes_bin
 
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -288,7 +288,7 @@ def test_cli_ingest_of_random_bytes_exits_2_with_the_code(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     noise = random_bytes_bin(tmp_path / "noise.bin")
-    monkeypatch.setenv("POINTLABEL_DATA_DIR", str(settings.data_dir))
+    use_in_cli(monkeypatch, settings)
     get_settings.cache_clear()
     try:
         assert main(["ingest", str(noise)]) == 2

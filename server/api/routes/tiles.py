@@ -12,11 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from server.api.deps import SceneDep, SettingsDep, needs
 from server.errors import ApiError
-from server.ingest import tile_path
 from server.policy import Permission
 
 router = APIRouter(prefix="/api/scenes/{scene_id}/tiles", tags=["tiles"])
@@ -73,11 +72,11 @@ def tile(digest: str, scene: SceneDep, request: Request, settings: SettingsDep) 
         raise ApiError(404, "tile_not_found", "no such tile")
     if digest not in scene_tiles(settings.frames_dir / scene.storage, scene.frame_count):
         raise ApiError(404, "tile_not_found", "no such tile in this scene")
+    store = settings.tile_store
     encoding = "br" if accepts_brotli(request.headers.get("accept-encoding")) else "gzip"
-    path = tile_path(settings, digest, encoding)
-    if encoding == "br" and not path.exists():  # stored before brotli copies existed
-        encoding, path = "gzip", tile_path(settings, digest)
-    if not path.exists():
+    if encoding == "br" and not store.has(digest, "br"):  # stored before brotli copies existed
+        encoding = "gzip"
+    if not store.has(digest, encoding):
         raise ApiError(404, "tile_not_found", "no such tile")
     etag = f'"{digest}-{encoding}"'  # a strong validator names one representation
     headers = {"Cache-Control": CACHE, "ETag": etag, "Vary": "Accept-Encoding"}
@@ -86,8 +85,4 @@ def tile(digest: str, scene: SceneDep, request: Request, settings: SettingsDep) 
         metrics.tiles.labels(result="not_modified").inc()
         return Response(status_code=304, headers=headers)
     metrics.tiles.labels(result="sent").inc()
-    return FileResponse(
-        path,
-        media_type="application/octet-stream",
-        headers={**headers, "Content-Encoding": encoding},
-    )
+    return store.response(digest, encoding, {**headers, "Content-Encoding": encoding})
