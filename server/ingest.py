@@ -6,6 +6,12 @@ transaction. A failure leaves no rows and removes the folder. A frame is read
 whole into memory, except a LAS/LAZ file of more than ``STREAM_MIN_POINTS``
 points: it is streamed (``pointcloud.stream``), so memory stays bounded
 whatever its size.
+
+The expensive part of a frame (reading, LOD building, encoding:
+``pointcloud.frame_job.encode_frame``) is handed to a :data:`FrameEncoder`: in
+this process by default, on a Dask cluster with ``server/bulk.py``. Whatever
+encodes, this process writes the files and the rows, so the stored bytes are
+the same and a failed frame leaves no rows.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +29,12 @@ import numpy as np
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from pointcloud.io import detect_format, read_cloud
+from pointcloud.frame_job import EncodedFrame, EncodedTile, encode_frame
+from pointcloud.io import detect_format
 from pointcloud.io.las import LasChunks, open_las_chunks
 from pointcloud.io.sequence import FRAME_FOLDERS, list_frames, read_poses
 from pointcloud.stream import stream_tiles
-from pointcloud.tiles import Tile, build_tiles
+from pointcloud.tiles import Tile
 from server.config import Settings
 from server.models import Frame, Scene, Task
 from server.names import clean_scene_name, name_from_path
@@ -38,6 +47,21 @@ STREAM_CHUNK_POINTS = 2_000_000
 """Points per chunk read from a streamed file."""
 
 Pose = tuple[float | None, np.ndarray | None]
+
+FrameJob = tuple[int, Path]
+"""A frame to encode: its index in the scene and its file."""
+FrameEncoder = Callable[[list[FrameJob], int], Iterator[tuple[int, EncodedFrame]]]
+"""Encodes ``jobs`` with octree nodes of at most ``max_node_points`` points and yields
+``(index, encoded)`` as each finishes, in any order; raises the first frame's error.
+Closing the iterator early abandons the frames not yet yielded."""
+
+
+def encode_in_process(
+    jobs: list[FrameJob], max_node_points: int
+) -> Iterator[tuple[int, EncodedFrame]]:
+    """The default :data:`FrameEncoder`: one frame after the other, in this process."""
+    for index, file in jobs:
+        yield index, encode_frame(file, max_node_points=max_node_points)
 
 
 @dataclass
@@ -67,6 +91,7 @@ def ingest(
     stream_min_points: int = STREAM_MIN_POINTS,
     progress: Progress = no_progress,
     files: list[Path] | None = None,
+    encoder: FrameEncoder = encode_in_process,
 ) -> IngestResult:
     """Ingest a file or a folder of frames as one scene.
 
@@ -78,7 +103,8 @@ def ingest(
     :class:`~server.names.InvalidNameError`); the default is the file or folder
     name. LAS/LAZ frames of more than ``stream_min_points`` points are streamed
     (bounded memory; the tiles differ slightly from the in-memory build,
-    docs/tiles.md).
+    docs/tiles.md), always in this process; every other frame is encoded by
+    ``encoder`` (in this process by default; ``server.bulk.dask_encoder``).
     """
     path = path.resolve()
     name = clean_scene_name(name) if name else ""
@@ -101,11 +127,23 @@ def ingest(
     folder = settings.frames_dir / storage
     folder.mkdir(parents=True)
     try:
-        frames = []
-        for i, f in enumerate(files):
-            pose = poses.get(_rel(f, path))
-            frames.append(_store_frame(settings, folder, i, f, pose, stream_min_points))
-            progress("frames", i + 1, len(files))
+        rows: dict[int, Frame] = {}
+
+        def stored(index: int, row: Frame) -> None:
+            rows[index] = row
+            progress("frames", len(rows), len(files))
+
+        streamed = [i for i, f in enumerate(files) if _streams(f, stream_min_points)]
+        jobs = [(i, f) for i, f in enumerate(files) if i not in set(streamed)]
+        with closing(encoder(jobs, settings.max_node_points)) as encoded:
+            for i, frame in encoded:
+                pose = poses.get(_rel(files[i], path))
+                stored(i, _store_encoded(settings, folder, i, files[i], pose, frame))
+        for i in streamed:
+            with open_las_chunks(files[i], chunk_points=STREAM_CHUNK_POINTS) as chunks:
+                pose = poses.get(_rel(files[i], path))
+                stored(i, _stream_frame(settings, folder, i, files[i], pose, chunks))
+        frames = [rows[i] for i in range(len(files))]
         points = sum(f.point_count for f in frames)
         dropped = sum(f.dropped_points for f in frames)
         scene = Scene(
@@ -135,27 +173,29 @@ def _rel(f: Path, root: Path) -> str:
     return f.relative_to(root).as_posix() if root.is_dir() else f.name
 
 
-def _store_frame(
+def _streams(file: Path, stream_min_points: int) -> bool:
+    """Whether ``file`` is a LAS/LAZ file of more than ``stream_min_points`` points."""
+    if detect_format(file) != "las":
+        return False
+    with open_las_chunks(file, chunk_points=STREAM_CHUNK_POINTS) as chunks:
+        return chunks.total > stream_min_points
+
+
+def _store_encoded(
     settings: Settings,
     folder: Path,
     index: int,
     file: Path,
     pose: Pose | None,
-    stream_min_points: int,
+    frame: EncodedFrame,
 ) -> Frame:
-    if detect_format(file) == "las":
-        with open_las_chunks(file, chunk_points=STREAM_CHUNK_POINTS) as chunks:
-            if chunks.total > stream_min_points:
-                return _stream_frame(settings, folder, index, file, pose, chunks)
-    cloud = read_cloud(file)
-    hierarchy, tiles = build_tiles(cloud, max_node_points=settings.max_node_points)
-    for tile in tiles:
+    """Write an encoded frame's tiles, hierarchy and points; return its row."""
+    for tile in frame.tiles:
         _write_tile(settings, tile)
-    (folder / f"{index}.json").write_text(json.dumps(hierarchy))
-    np.save(folder / f"{index}.npy", cloud.local)
-    lo = cloud.local.min(axis=0).astype(np.float64)
-    hi = cloud.local.max(axis=0).astype(np.float64)
-    return _frame_row(index, file, pose, cloud.offset, (lo, hi), len(cloud), cloud.dropped)
+    (folder / f"{index}.json").write_text(json.dumps(frame.hierarchy))
+    np.save(folder / f"{index}.npy", frame.local)
+    bounds = (frame.lo, frame.hi)
+    return _frame_row(index, file, pose, frame.offset, bounds, frame.points, frame.dropped)
 
 
 def _stream_frame(
@@ -180,10 +220,11 @@ def _stream_frame(
     return _frame_row(index, file, pose, streamed.offset, bounds, streamed.points, 0)
 
 
-def _write_tile(settings: Settings, tile: Tile) -> None:
+def _write_tile(settings: Settings, tile: Tile | EncodedTile) -> None:
     """Store a tile's gzip and brotli copies under its content hash (each atomically;
     kept if already there)."""
-    for encoding, payload in (("br", tile.br), ("gzip", tile.payload)):
+    gzip = tile.payload if isinstance(tile, Tile) else tile.gzip
+    for encoding, payload in (("br", tile.br), ("gzip", gzip)):
         target = tile_path(settings, tile.digest, encoding)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
