@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,19 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-existing",
         action="store_true",
         help="if a scene was already ingested from PATH, report it instead",
+    )
+    p.add_argument(
+        "--dask",
+        action="store_true",
+        help="encode the frames on a Dask cluster: the scheduler of --dask-scheduler or "
+        "POINTLABEL_DASK_SCHEDULER, else a local cluster of POINTLABEL_DASK_WORKERS (2) "
+        "processes; a line per finished frame on stderr (docs/scaling.md)",
+    )
+    p.add_argument(
+        "--dask-scheduler",
+        metavar="tcp://HOST:PORT",
+        help="encode the frames on the Dask cluster of this scheduler (implies --dask); its "
+        "workers need PointLabel installed and PATH at the same place",
     )
 
     p = sub.add_parser("import", help="import a labelled scene (points and labels)")
@@ -222,20 +236,30 @@ def _ingest(args: argparse.Namespace) -> int:
     from server.cameras import store_shots
     from server.config import get_settings
     from server.db import make_engine
-    from server.ingest import ingest
+    from server.ingest import FrameEncoder, encode_in_process, ingest
     from server.interchange.cameras import folder_shots
 
     settings = get_settings()
     engine = make_engine(settings.db_url)
     shots = folder_shots(args.path)  # read (and refused) before anything is stored
-    result = ingest(
-        engine,
-        settings,
-        args.path,
-        name=args.name,
-        skip_existing=args.skip_existing,
-        progress=terminal_bar(),
-    )
+    with ExitStack() as stack:
+        encoder: FrameEncoder = encode_in_process
+        scheduler = getattr(args, "dask_scheduler", None)
+        if scheduler or getattr(args, "dask", False):
+            from server.bulk import dask_client, dask_encoder
+
+            address = scheduler or settings.dask_scheduler
+            client = stack.enter_context(dask_client(address, workers=settings.dask_workers))
+            encoder = dask_encoder(client, report=lambda line: _out(line, err=True))
+        result = ingest(
+            engine,
+            settings,
+            args.path,
+            name=args.name,
+            skip_existing=args.skip_existing,
+            progress=terminal_bar(),
+            encoder=encoder,
+        )
     if shots and not result.existing:
         result.camera_images = store_shots(engine, settings, result.scene_id, shots)
     if args.json:

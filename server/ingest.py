@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +50,7 @@ Pose = tuple[float | None, np.ndarray | None]
 
 FrameJob = tuple[int, Path]
 """A frame to encode: its index in the scene and its file."""
-FrameEncoder = Callable[[list[FrameJob], int], Iterator[tuple[int, EncodedFrame]]]
+FrameEncoder = Callable[[list[FrameJob], int], Generator[tuple[int, EncodedFrame], None, None]]
 """Encodes ``jobs`` with octree nodes of at most ``max_node_points`` points and yields
 ``(index, encoded)`` as each finishes, in any order; raises the first frame's error.
 Closing the iterator early abandons the frames not yet yielded."""
@@ -58,7 +58,7 @@ Closing the iterator early abandons the frames not yet yielded."""
 
 def encode_in_process(
     jobs: list[FrameJob], max_node_points: int
-) -> Iterator[tuple[int, EncodedFrame]]:
+) -> Generator[tuple[int, EncodedFrame], None, None]:
     """The default :data:`FrameEncoder`: one frame after the other, in this process."""
     for index, file in jobs:
         yield index, encode_frame(file, max_node_points=max_node_points)
@@ -136,9 +136,9 @@ def ingest(
         streamed = [i for i, f in enumerate(files) if _streams(f, stream_min_points)]
         jobs = [(i, f) for i, f in enumerate(files) if i not in set(streamed)]
         with closing(encoder(jobs, settings.max_node_points)) as encoded:
-            for i, frame in encoded:
+            for i, result in encoded:
                 pose = poses.get(_rel(files[i], path))
-                stored(i, _store_encoded(settings, folder, i, files[i], pose, frame))
+                stored(i, _store_encoded(settings, folder, i, files[i], pose, result))
         for i in streamed:
             with open_las_chunks(files[i], chunk_points=STREAM_CHUNK_POINTS) as chunks:
                 pose = poses.get(_rel(files[i], path))
