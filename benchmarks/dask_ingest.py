@@ -45,7 +45,9 @@ def run_dask_ingest(
         with dask_client(workers=WORKERS) as client:
             start_s = time.perf_counter() - started
             client.run(__import__, "pointcloud.frame_job")  # the workers' imports, untimed
-            local_s, dask_s, points = [], [], 0
+            local_s: list[float] = []
+            dask_s: list[float] = []
+            points = 0
             for rep in range(repeats):
                 for way, encoder, times in (
                     ("local", encode_in_process, local_s),

@@ -22,21 +22,35 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+import warnings
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import dask
 from distributed import CancelledError, Client, Future, KilledWorker, LocalCluster, as_completed
+from sqlalchemy.engine import Engine
 
 from pointcloud.frame_job import EncodedFrame, encode_frame
+from server.config import Settings
 from server.errors import ApiError
-from server.ingest import FrameEncoder, FrameJob
+from server.ingest import (
+    FrameEncoder,
+    FrameJob,
+    IngestResult,
+    frames_to_encode,
+    ingest,
+    ingested_from,
+)
+from server.progress import Progress, no_progress
 
 LOCAL_WORKERS = 2
 """Worker processes of the default local cluster (one thread each)."""
 CONNECT_TIMEOUT_S = 10.0
 """How long to wait for a given scheduler to answer (seconds)."""
+AHEAD_FRAMES = 64
+"""Frames of the next scenes a bulk ingest keeps submitted ahead (bounds the memory
+that finished, not yet stored frames take on the workers: a few MB each)."""
 SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls)://[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 """A scheduler address: ``tcp://HOST:PORT`` (or ``tls://``)."""
 
@@ -92,7 +106,13 @@ def dask_client(
         return
     if workers < 1:
         raise DaskError(422, "invalid_dask_workers", "a local Dask cluster needs 1 or more workers")
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON}):
+    with (
+        dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON}),
+        warnings.catch_warnings(),
+    ):
+        # the scheduler's plain HTTP endpoint (health, no dashboard) tries port 8787 first
+        # and says so when another cluster has it; it then takes a free port on 127.0.0.1
+        warnings.filterwarnings("ignore", message="Port 8787 is already in use")
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,
@@ -108,7 +128,7 @@ def dask_client(
         cluster.close()
 
 
-def dask_encoder(client: Client, report: Callable[[str], None] | None = None) -> FrameEncoder:
+class DaskEncoder:
     """A :data:`~server.ingest.FrameEncoder` that encodes every frame on ``client``'s
     cluster, one task per frame, and yields them as they finish.
 
@@ -117,47 +137,74 @@ def dask_encoder(client: Client, report: Callable[[str], None] | None = None) ->
     unreadable file) is raised as it is; a lost worker or scheduler as
     :class:`DaskError` ``dask_failed``. The frames not yet yielded are cancelled
     when the iterator is closed.
+
+    :meth:`prefetch` submits frames ahead of the ingest that will ask for them (the
+    frames of the next scenes of a bulk ingest), so the workers never wait for
+    one scene to be stored before starting on the next.
     """
 
-    def encode(
-        jobs: list[FrameJob], max_node_points: int
+    def __init__(self, client: Client, report: Callable[[str], None] | None = None) -> None:
+        self.client, self.report = client, report
+        self._batch = uuid.uuid4().hex[:12]
+        self._submitted = 0
+        self._ahead: dict[tuple[Path, int], list[Future]] = {}
+
+    def prefetch(self, files: list[Path], max_node_points: int) -> None:
+        """Start encoding ``files`` now; a later call for the same file takes its result."""
+        for file in files:
+            key = (file, max_node_points)
+            self._ahead.setdefault(key, []).append(self._submit(file, max_node_points))
+
+    def cancel(self) -> None:
+        """Cancel the prefetched frames no ingest asked for."""
+        self.client.cancel([f for futures in self._ahead.values() for f in futures])
+        self._ahead.clear()
+
+    def __call__(
+        self, jobs: list[FrameJob], max_node_points: int
     ) -> Generator[tuple[int, EncodedFrame], None, None]:
-        batch = uuid.uuid4().hex[:12]
         futures: dict[Future, FrameJob] = {}
         for index, file in jobs:
-            future = client.submit(
-                encode_frame,
-                file,
-                max_node_points=max_node_points,
-                key=f"encode-frame-{batch}-{index}",
-                pure=False,
-                retries=0,
-            )
+            ahead = self._ahead.get((file, max_node_points))
+            future = ahead.pop(0) if ahead else self._submit(file, max_node_points)
             futures[future] = (index, file)
+        done = 0
         try:
-            for done, future in enumerate(as_completed(list(futures), loop=client.loop), start=1):
+            finished = as_completed(list(futures), loop=self.client.loop, with_results=True)
+            while True:
+                try:
+                    future, frame = next(finished)
+                except StopIteration:
+                    return
+                except (KilledWorker, CancelledError, OSError) as exc:
+                    raise DaskError(
+                        500,
+                        "dask_failed",
+                        f"the Dask cluster lost a frame ({type(exc).__name__}); nothing was stored",
+                    ) from exc
                 index, file = futures[future]
-                frame = _result(future, file)
-                if report is not None:
-                    report(_line(done, len(jobs), file, frame))
+                done += 1
+                if self.report is not None:
+                    self.report(_line(done, len(jobs), file, frame))
                 yield index, frame
         finally:
-            client.cancel(list(futures))
+            self.client.cancel(list(futures))
 
-    return encode
+    def _submit(self, file: Path, max_node_points: int) -> Future:
+        self._submitted += 1
+        return self.client.submit(
+            encode_frame,
+            file,
+            max_node_points=max_node_points,
+            key=f"encode-frame-{self._batch}-{self._submitted}",
+            pure=False,
+            retries=0,
+        )
 
 
-def _result(future: Future, file: Path) -> EncodedFrame:
-    try:
-        result: EncodedFrame = future.result()
-    except (KilledWorker, CancelledError, OSError) as exc:
-        raise DaskError(
-            500,
-            "dask_failed",
-            f"the Dask cluster lost the frame {file.name} ({type(exc).__name__}); "
-            "nothing was stored",
-        ) from exc
-    return result
+def dask_encoder(client: Client, report: Callable[[str], None] | None = None) -> DaskEncoder:
+    """A :class:`DaskEncoder` on ``client``'s cluster (``report``: a line per frame)."""
+    return DaskEncoder(client, report)
 
 
 def _line(done: int, total: int, file: Path, frame: EncodedFrame) -> str:
@@ -165,3 +212,40 @@ def _line(done: int, total: int, file: Path, frame: EncodedFrame) -> str:
         f"frame {done}/{total} done: {file.name}, {frame.points:,} points, "
         f"{len(frame.tiles)} tiles, encoded by {frame.worker}"
     )
+
+
+def ingest_paths(
+    engine: Engine,
+    settings: Settings,
+    paths: list[Path],
+    *,
+    encoder: FrameEncoder,
+    name: str | None = None,
+    skip_existing: bool = False,
+    progress: Progress = no_progress,
+) -> Generator[IngestResult, None, None]:
+    """Ingest each of ``paths`` as its own scene (named ``name``, default its file or
+    folder name), in order, yielding each result once stored. Each scene is stored in
+    its own transaction: a failure raises after the scenes already yielded. With a
+    :class:`DaskEncoder` the frames of the next scenes are submitted ahead (up to
+    ``AHEAD_FRAMES``), so many one-frame scenes keep every worker busy."""
+    queue = [p for p in paths if not (skip_existing and ingested_from(engine, p))]
+    submitted: list[int] = []  # frames submitted ahead per queued path, in order
+    try:
+        for path in paths:
+            if isinstance(encoder, DaskEncoder):
+                while len(submitted) < len(queue) and sum(submitted) < AHEAD_FRAMES:
+                    files = frames_to_encode(queue[len(submitted)])
+                    encoder.prefetch(files, settings.max_node_points)
+                    submitted.append(len(files))
+            result = ingest(
+                engine, settings, path, name=name, skip_existing=skip_existing,
+                progress=progress, encoder=encoder,
+            )  # fmt: skip
+            if not result.existing and submitted:
+                queue.pop(0)
+                submitted.pop(0)
+            yield result
+    finally:
+        if isinstance(encoder, DaskEncoder):
+            encoder.cancel()

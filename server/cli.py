@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +44,21 @@ def main(argv: list[str] | None = None) -> int:
         "POINTLABEL_DATABASE_URL; docs/scaling.md)",
     )
 
-    p = sub.add_parser("ingest", help="store a point-cloud file or a folder of frames as a scene")
+    p = sub.add_parser(
+        "ingest", help="store a point-cloud file or a folder of frames as a scene (each PATH one)"
+    )
     p.add_argument(
         "path",
         type=Path,
+        nargs="+",
         help="LAS/LAZ, PCD, PLY, KITTI .bin, nuScenes .pcd.bin, "
-        ".npy, or a folder of them (frames in name order; lidar/ or velodyne/ inside)",
+        ".npy, or a folder of them (frames in name order; lidar/ or velodyne/ inside); "
+        "several PATHs are several scenes, stored one after the other",
     )
-    p.add_argument("--name", help="scene name (default: the file or folder name)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--name", help="scene name (default: the file or folder name; one PATH only)")
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON object per scene, one per line"
+    )
     p.add_argument(
         "--skip-existing",
         action="store_true",
@@ -233,15 +239,21 @@ def _serve_workers(args: argparse.Namespace, workers: int) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    from server.bulk import ingest_paths
     from server.cameras import store_shots
     from server.config import get_settings
     from server.db import make_engine
-    from server.ingest import FrameEncoder, encode_in_process, ingest
+    from server.ingest import FrameEncoder, encode_in_process
     from server.interchange.cameras import folder_shots
 
+    paths: list[Path] = args.path if isinstance(args.path, list) else [args.path]
+    if args.name and len(paths) > 1:
+        _out(json.dumps({"error": "name_needs_one_path",
+                         "message": "--name names one scene: give one PATH"}), err=True)  # fmt: skip
+        return 2
     settings = get_settings()
     engine = make_engine(settings.db_url)
-    shots = folder_shots(args.path)  # read (and refused) before anything is stored
+    shots = [folder_shots(p) for p in paths]  # read (and refused) before anything is stored
     with ExitStack() as stack:
         encoder: FrameEncoder = encode_in_process
         scheduler = getattr(args, "dask_scheduler", None)
@@ -251,25 +263,21 @@ def _ingest(args: argparse.Namespace) -> int:
             address = scheduler or settings.dask_scheduler
             client = stack.enter_context(dask_client(address, workers=settings.dask_workers))
             encoder = dask_encoder(client, report=lambda line: _out(line, err=True))
-        result = ingest(
-            engine,
-            settings,
-            args.path,
-            name=args.name,
-            skip_existing=args.skip_existing,
-            progress=terminal_bar(),
-            encoder=encoder,
-        )
-    if shots and not result.existing:
-        result.camera_images = store_shots(engine, settings, result.scene_id, shots)
-    if args.json:
-        _out(json.dumps(result.to_json()))
-    else:
-        verb = "already ingested as" if result.existing else "ingested as"
-        _out(
-            f"{args.path} {verb} scene {result.scene_id} '{result.name}': "
-            f"{result.frames} frame(s), {result.points:,} points"
-        )
+        results = stack.enter_context(closing(ingest_paths(
+            engine, settings, paths, encoder=encoder, name=args.name,
+            skip_existing=args.skip_existing, progress=terminal_bar(),
+        )))  # fmt: skip
+        for path, scene_shots, result in zip(paths, shots, results, strict=False):
+            if scene_shots and not result.existing:
+                result.camera_images = store_shots(engine, settings, result.scene_id, scene_shots)
+            if args.json:
+                _out(json.dumps(result.to_json()))
+            else:
+                verb = "already ingested as" if result.existing else "ingested as"
+                _out(
+                    f"{path} {verb} scene {result.scene_id} '{result.name}': "
+                    f"{result.frames} frame(s), {result.points:,} points"
+                )
     return 0
 
 

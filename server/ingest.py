@@ -29,6 +29,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from pointcloud.errors import PointCloudError
 from pointcloud.frame_job import EncodedFrame, EncodedTile, encode_frame
 from pointcloud.io import detect_format
 from pointcloud.io.las import LasChunks, open_las_chunks
@@ -167,6 +168,22 @@ def ingest(
         raise
     assert scene_id is not None and task_id is not None
     return IngestResult(scene_id, name, len(frames), points, dropped, task_id=task_id)
+
+
+def frames_to_encode(path: Path, stream_min_points: int = STREAM_MIN_POINTS) -> list[Path]:
+    """The frame files of ``path`` that :func:`ingest` hands to its encoder (all but the
+    streamed ones), as it names them; ``[]`` when ``path`` has no frames."""
+    try:
+        return [f for f in list_frames(path.resolve()) if not _streams(f, stream_min_points)]
+    except (PointCloudError, OSError):
+        return []  # ingest itself refuses it, with its error
+
+
+def ingested_from(engine: Engine, path: Path) -> bool:
+    """Whether a scene was already ingested from ``path`` (what ``skip_existing`` looks for)."""
+    with Session(engine) as session:
+        source = str(path.resolve())
+        return session.exec(select(Scene.id).where(Scene.source == source)).first() is not None
 
 
 def _rel(f: Path, root: Path) -> str:

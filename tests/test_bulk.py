@@ -13,7 +13,7 @@ from distributed import Client
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from pointcloud.errors import CorruptFileError
+from pointcloud.errors import HeaderMismatchError
 from pointcloud.synth import generate_sequence
 from server.bulk import DaskError, dask_client, dask_encoder
 from server.cli import main
@@ -96,9 +96,9 @@ def test_a_frame_that_fails_on_a_worker_stores_nothing(
     seq = generate_sequence(tmp_path / "seq", frames=6, azimuth_steps=100)
     broken = seq / "lidar/000004.pcd"
     broken.write_bytes(broken.read_bytes()[:-500])  # the header promises more points
-    with pytest.raises(CorruptFileError) as caught:
+    with pytest.raises(HeaderMismatchError) as caught:  # raised on a worker, passed on as it is
         ingest(engine, settings, seq, encoder=dask_encoder(dask_cluster))
-    assert caught.value.code in {"corrupt_file", "header_mismatch"}
+    assert caught.value.code == "header_mismatch" and "000004.pcd" in str(caught.value)
     with Session(engine) as db:
         assert db.exec(select(Scene)).all() == []
         assert db.exec(select(Frame)).all() == []
@@ -106,7 +106,17 @@ def test_a_frame_that_fails_on_a_worker_stores_nothing(
     assert not settings.frames_dir.exists() or list(settings.frames_dir.iterdir()) == []
 
 
-def test_cli_ingest_on_a_given_scheduler_prints_a_line_per_frame(
+def cli(args: list[str], settings: Settings, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Run ``pointlabel ARGS`` on ``settings``' data directory."""
+    use_in_cli(monkeypatch, settings)
+    get_settings.cache_clear()
+    try:
+        return main(args)
+    finally:
+        get_settings.cache_clear()
+
+
+def test_cli_ingest_of_several_paths_on_a_given_scheduler_stores_a_scene_each(
     settings: Settings,
     engine: Engine,
     tmp_path: Path,
@@ -115,21 +125,64 @@ def test_cli_ingest_on_a_given_scheduler_prints_a_line_per_frame(
     dask_cluster: Client,
 ) -> None:
     seq = generate_sequence(tmp_path / "seq", frames=3, azimuth_steps=100)
-    use_in_cli(monkeypatch, settings)
-    get_settings.cache_clear()
-    try:
-        address = dask_cluster.scheduler.address
-        assert main(["ingest", str(seq), "--dask-scheduler", address, "--json"]) == 0
-    finally:
-        get_settings.cache_clear()
+    single = [seq / f"lidar/00000{i}.pcd" for i in range(3)]
+    paths = [str(p) for p in (seq, *single)]
+    address = dask_cluster.scheduler.address
+    assert (
+        cli(["ingest", *paths, "--dask-scheduler", address, "--json"], settings, monkeypatch) == 0
+    )
     out = capsys.readouterr()
-    result = json.loads(out.out)
-    assert (result["frames"], result["existing"]) == (3, False)
-    assert sorted(line.split(" done: ")[0] for line in out.err.splitlines()) == [
-        "frame 1/3", "frame 2/3", "frame 3/3",
-    ]  # fmt: skip
+    results = [json.loads(line) for line in out.out.splitlines()]
+    assert [(r["frames"], r["existing"]) for r in results] == [
+        (3, False),
+        (1, False),
+        (1, False),
+        (1, False),
+    ]
+    assert [r["name"] for r in results] == ["seq", "000000.pcd", "000001.pcd", "000002.pcd"]
+    # a line per finished frame: 3 of the sequence, then 1 of each file
+    assert sorted(line.split(" done: ")[0] for line in out.err.splitlines()) == sorted(
+        ["frame 1/3", "frame 2/3", "frame 3/3"] + ["frame 1/1"] * 3
+    )
     with Session(engine) as db:
-        assert len(db.exec(select(Frame).where(Frame.scene_id == result["scene_id"])).all()) == 3
+        for r in results:
+            frames = db.exec(select(Frame).where(Frame.scene_id == r["scene_id"])).all()
+            assert len(frames) == r["frames"]
+    # again, with --skip-existing: every one is reported, none stored twice
+    assert (
+        cli(["ingest", *paths, "--dask", "--skip-existing", "--json"], settings, monkeypatch) == 0
+    )
+    again = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["scene_id"], r["existing"]) for r in again] == [
+        (r["scene_id"], True) for r in results
+    ]
+
+
+def test_bulk_ingest_stops_at_a_broken_scene_and_keeps_the_ones_before(
+    settings: Settings,
+    engine: Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    dask_cluster: Client,
+) -> None:
+    seq = generate_sequence(tmp_path / "seq", frames=3, azimuth_steps=100)
+    broken = tmp_path / "broken.pcd"
+    broken.write_bytes((seq / "lidar/000001.pcd").read_bytes()[:-500])
+    address = dask_cluster.scheduler.address
+    args = ["ingest", str(seq / "lidar/000000.pcd"), str(broken), str(seq / "lidar/000002.pcd")]
+    assert cli([*args, "--dask-scheduler", address, "--json"], settings, monkeypatch) == 2
+    out = capsys.readouterr()
+    [stored] = [json.loads(line) for line in out.out.splitlines()]
+    assert stored["name"] == "000000.pcd"
+    assert json.loads(out.err.splitlines()[-1])["error"] == "header_mismatch"
+    with Session(engine) as db:
+        assert [s.name for s in db.exec(select(Scene))] == ["000000.pcd"]
+        assert len(db.exec(select(Frame)).all()) == 1
+    assert len(list(settings.frames_dir.iterdir())) == 1  # the stored scene's folder only
+    two = ["ingest", str(seq), str(broken), "--name", "x"]
+    assert cli(two, settings, monkeypatch) == 2
+    assert json.loads(capsys.readouterr().err)["error"] == "name_needs_one_path"
 
 
 def test_a_scheduler_that_does_not_answer_is_a_clear_error_before_anything_is_stored(
@@ -146,13 +199,8 @@ def test_a_scheduler_that_does_not_answer_is_a_clear_error_before_anything_is_st
         pass
     assert (caught.value.status, caught.value.code) == (503, "dask_unreachable")
     seq = generate_sequence(tmp_path / "seq", frames=2, azimuth_steps=100)
-    use_in_cli(monkeypatch, settings)
     monkeypatch.setenv("POINTLABEL_DASK_SCHEDULER", "http://example:80/")
-    get_settings.cache_clear()
-    try:
-        assert main(["ingest", str(seq), "--dask"]) == 2
-    finally:
-        get_settings.cache_clear()
+    assert cli(["ingest", str(seq), "--dask"], settings, monkeypatch) == 2
     error = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert error["error"] == "invalid_dask_scheduler"
     with Session(engine) as db:
