@@ -29,28 +29,15 @@ from pathlib import Path
 
 import dask
 from distributed import CancelledError, Client, Future, KilledWorker, LocalCluster, as_completed
-from sqlalchemy.engine import Engine
 
 from pointcloud.frame_job import EncodedFrame, encode_frame
-from server.config import Settings
 from server.errors import ApiError
-from server.ingest import (
-    FrameEncoder,
-    FrameJob,
-    IngestResult,
-    frames_to_encode,
-    ingest,
-    ingested_from,
-)
-from server.progress import Progress, no_progress
+from server.ingest import FrameJob
 
 LOCAL_WORKERS = 2
 """Worker processes of the default local cluster (one thread each)."""
 CONNECT_TIMEOUT_S = 10.0
 """How long to wait for a given scheduler to answer (seconds)."""
-AHEAD_FRAMES = 64
-"""Frames of the next scenes a bulk ingest keeps submitted ahead (bounds the memory
-that finished, not yet stored frames take on the workers: a few MB each)."""
 SCHEDULER_ADDRESS = re.compile(r"^(tcp|tls)://[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 """A scheduler address: ``tcp://HOST:PORT`` (or ``tls://``)."""
 
@@ -212,40 +199,3 @@ def _line(done: int, total: int, file: Path, frame: EncodedFrame) -> str:
         f"frame {done}/{total} done: {file.name}, {frame.points:,} points, "
         f"{len(frame.tiles)} tiles, encoded by {frame.worker}"
     )
-
-
-def ingest_paths(
-    engine: Engine,
-    settings: Settings,
-    paths: list[Path],
-    *,
-    encoder: FrameEncoder,
-    name: str | None = None,
-    skip_existing: bool = False,
-    progress: Progress = no_progress,
-) -> Generator[IngestResult, None, None]:
-    """Ingest each of ``paths`` as its own scene (named ``name``, default its file or
-    folder name), in order, yielding each result once stored. Each scene is stored in
-    its own transaction: a failure raises after the scenes already yielded. With a
-    :class:`DaskEncoder` the frames of the next scenes are submitted ahead (up to
-    ``AHEAD_FRAMES``), so many one-frame scenes keep every worker busy."""
-    queue = [p for p in paths if not (skip_existing and ingested_from(engine, p))]
-    submitted: list[int] = []  # frames submitted ahead per queued path, in order
-    try:
-        for path in paths:
-            if isinstance(encoder, DaskEncoder):
-                while len(submitted) < len(queue) and sum(submitted) < AHEAD_FRAMES:
-                    files = frames_to_encode(queue[len(submitted)])
-                    encoder.prefetch(files, settings.max_node_points)
-                    submitted.append(len(files))
-            result = ingest(
-                engine, settings, path, name=name, skip_existing=skip_existing,
-                progress=progress, encoder=encoder,
-            )  # fmt: skip
-            if not result.existing and submitted:
-                queue.pop(0)
-                submitted.pop(0)
-            yield result
-    finally:
-        if isinstance(encoder, DaskEncoder):
-            encoder.cancel()

@@ -23,7 +23,7 @@ from collections.abc import Callable, Generator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from sqlalchemy.engine import Engine
@@ -55,6 +55,23 @@ FrameEncoder = Callable[[list[FrameJob], int], Generator[tuple[int, EncodedFrame
 """Encodes ``jobs`` with octree nodes of at most ``max_node_points`` points and yields
 ``(index, encoded)`` as each finishes, in any order; raises the first frame's error.
 Closing the iterator early abandons the frames not yet yielded."""
+
+
+AHEAD_FRAMES = 64
+"""Frames of the next scenes a bulk ingest keeps submitted ahead to a
+:class:`Prefetching` encoder (bounds the memory that finished, not yet stored
+frames take on the workers: a few MB each)."""
+
+
+@runtime_checkable
+class Prefetching(Protocol):
+    """An encoder that can start on frames before an ingest asks for them."""
+
+    def prefetch(self, files: list[Path], max_node_points: int) -> None:
+        """Start encoding ``files``; a later call for the same file takes its result."""
+
+    def cancel(self) -> None:
+        """Cancel the prefetched frames no ingest asked for."""
 
 
 def encode_in_process(
@@ -134,8 +151,9 @@ def ingest(
             rows[index] = row
             progress("frames", len(rows), len(files))
 
-        streamed = [i for i, f in enumerate(files) if _streams(f, stream_min_points)]
-        jobs = [(i, f) for i, f in enumerate(files) if i not in set(streamed)]
+        streams = [_streams(f, stream_min_points) for f in files]
+        streamed = [i for i, big in enumerate(streams) if big]
+        jobs = [(i, f) for i, (f, big) in enumerate(zip(files, streams, strict=True)) if not big]
         with closing(encoder(jobs, settings.max_node_points)) as encoded:
             for i, result in encoded:
                 pose = poses.get(_rel(files[i], path))
@@ -295,3 +313,41 @@ def tile_path(settings: Settings, digest: str, encoding: str = "gzip") -> Path:
 def frame_file(settings: Settings, scene: Scene, index: int, suffix: str) -> Path:
     """A frame's hierarchy (``.json``) or full-resolution local points (``.npy``)."""
     return settings.frames_dir / scene.storage / f"{index}{suffix}"
+
+
+def ingest_paths(
+    engine: Engine,
+    settings: Settings,
+    paths: list[Path],
+    *,
+    encoder: FrameEncoder,
+    name: str | None = None,
+    skip_existing: bool = False,
+    progress: Progress = no_progress,
+) -> Generator[IngestResult, None, None]:
+    """Ingest each of ``paths`` as its own scene (named ``name``, default its file or
+    folder name), in order, yielding each result once stored. Each scene is stored in
+    its own transaction: a failure raises after the scenes already yielded. With a
+    :class:`Prefetching` encoder (``server.bulk.DaskEncoder``) the frames of the next
+    scenes are submitted ahead (up to ``AHEAD_FRAMES``), so many one-frame scenes keep
+    every worker busy."""
+    queue = [p for p in paths if not (skip_existing and ingested_from(engine, p))]
+    submitted: list[int] = []  # frames submitted ahead per queued path, in order
+    try:
+        for path in paths:
+            if isinstance(encoder, Prefetching):
+                while len(submitted) < len(queue) and sum(submitted) < AHEAD_FRAMES:
+                    files = frames_to_encode(queue[len(submitted)])
+                    encoder.prefetch(files, settings.max_node_points)
+                    submitted.append(len(files))
+            result = ingest(
+                engine, settings, path, name=name, skip_existing=skip_existing,
+                progress=progress, encoder=encoder,
+            )  # fmt: skip
+            if not result.existing and submitted:
+                queue.pop(0)
+                submitted.pop(0)
+            yield result
+    finally:
+        if isinstance(encoder, Prefetching):
+            encoder.cancel()
