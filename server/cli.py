@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pointcloud.errors import PointCloudError
-from server import cli_users
+from server import cli_ingest, cli_users
 from server.errors import ApiError
 from server.interchange.model import InterchangeError
 from server.names import InvalidNameError
@@ -43,20 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         "POINTLABEL_DATABASE_URL; docs/scaling.md)",
     )
 
-    p = sub.add_parser("ingest", help="store a point-cloud file or a folder of frames as a scene")
-    p.add_argument(
-        "path",
-        type=Path,
-        help="LAS/LAZ, PCD, PLY, KITTI .bin, nuScenes .pcd.bin, "
-        ".npy, or a folder of them (frames in name order; lidar/ or velodyne/ inside)",
-    )
-    p.add_argument("--name", help="scene name (default: the file or folder name)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="if a scene was already ingested from PATH, report it instead",
-    )
+    cli_ingest.add_parser(sub)
 
     p = sub.add_parser("import", help="import a labelled scene (points and labels)")
     p.add_argument("format", choices=IMPORTS)
@@ -218,37 +205,6 @@ def _serve_workers(args: argparse.Namespace, workers: int) -> int:
     return 0
 
 
-def _ingest(args: argparse.Namespace) -> int:
-    from server.cameras import store_shots
-    from server.config import get_settings
-    from server.db import make_engine
-    from server.ingest import ingest
-    from server.interchange.cameras import folder_shots
-
-    settings = get_settings()
-    engine = make_engine(settings.db_url)
-    shots = folder_shots(args.path)  # read (and refused) before anything is stored
-    result = ingest(
-        engine,
-        settings,
-        args.path,
-        name=args.name,
-        skip_existing=args.skip_existing,
-        progress=terminal_bar(),
-    )
-    if shots and not result.existing:
-        result.camera_images = store_shots(engine, settings, result.scene_id, shots)
-    if args.json:
-        _out(json.dumps(result.to_json()))
-    else:
-        verb = "already ingested as" if result.existing else "ingested as"
-        _out(
-            f"{args.path} {verb} scene {result.scene_id} '{result.name}': "
-            f"{result.frames} frame(s), {result.points:,} points"
-        )
-    return 0
-
-
 def _import(args: argparse.Namespace) -> int:
     from server.config import get_settings
     from server.db import make_engine
@@ -312,7 +268,9 @@ def _demo(args: argparse.Namespace) -> int:
     if not (folder / "ground_truth.json").exists():
         _out(f"generating the demo sequence in {folder} ...")
         generate_sequence(folder)
-    _ingest(argparse.Namespace(path=folder, name="demo sequence", json=False, skip_existing=True))
+    cli_ingest.run(
+        argparse.Namespace(path=folder, name="demo sequence", json=False, skip_existing=True)
+    )
     from sqlmodel import Session
 
     from server.accounts import create_demo_users
@@ -387,7 +345,7 @@ COMMANDS = {
     "demo-history": _history,
     "doctor": _doctor,
     "serve": _serve,
-    "ingest": _ingest,
+    "ingest": cli_ingest.run,
     "import": _import,
     "export": _export,
     "synth": _synth,

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = 20
     """Failed logins from one client IP within the window before 429 ``too_many_attempts``."""
 
+    dask_scheduler: str | None = None
+    """The Dask scheduler (``tcp://HOST:PORT``) that ``pointlabel ingest --dask`` uses;
+    unset: a local cluster of ``dask_workers`` processes (server/bulk.py)."""
+    dask_workers: int = 2
+    """Worker processes of the local Dask cluster (one thread each)."""
+
     sql_timeout_seconds: float = 5.0
     """The SQL console stops a statement after this long (seconds)."""
     sql_max_rows: int = 10_000

@@ -6,6 +6,12 @@ transaction. A failure leaves no rows and removes the folder. A frame is read
 whole into memory, except a LAS/LAZ file of more than ``STREAM_MIN_POINTS``
 points: it is streamed (``pointcloud.stream``), so memory stays bounded
 whatever its size.
+
+The expensive part of a frame (reading, LOD building, encoding:
+``pointcloud.frame_job.encode_frame``) is handed to a :data:`FrameEncoder`: in
+this process by default, on a Dask cluster with ``server/bulk.py``. Whatever
+encodes, this process writes the files and the rows, so the stored bytes are
+the same and a failed frame leaves no rows.
 """
 
 from __future__ import annotations
@@ -13,19 +19,23 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from pointcloud.io import detect_format, read_cloud
+from pointcloud.errors import PointCloudError
+from pointcloud.frame_job import EncodedFrame, EncodedTile, encode_frame
+from pointcloud.io import detect_format
 from pointcloud.io.las import LasChunks, open_las_chunks
 from pointcloud.io.sequence import FRAME_FOLDERS, list_frames, read_poses
 from pointcloud.stream import stream_tiles
-from pointcloud.tiles import Tile, build_tiles
+from pointcloud.tiles import Tile
 from server.config import Settings
 from server.models import Frame, Scene, Task
 from server.names import clean_scene_name, name_from_path
@@ -38,6 +48,38 @@ STREAM_CHUNK_POINTS = 2_000_000
 """Points per chunk read from a streamed file."""
 
 Pose = tuple[float | None, np.ndarray | None]
+
+FrameJob = tuple[int, Path]
+"""A frame to encode: its index in the scene and its file."""
+FrameEncoder = Callable[[list[FrameJob], int], Generator[tuple[int, EncodedFrame], None, None]]
+"""Encodes ``jobs`` with octree nodes of at most ``max_node_points`` points and yields
+``(index, encoded)`` as each finishes, in any order; raises the first frame's error.
+Closing the iterator early abandons the frames not yet yielded."""
+
+
+AHEAD_FRAMES = 64
+"""Frames of the next scenes a bulk ingest keeps submitted ahead to a
+:class:`Prefetching` encoder (bounds the memory that finished, not yet stored
+frames take on the workers: a few MB each)."""
+
+
+@runtime_checkable
+class Prefetching(Protocol):
+    """An encoder that can start on frames before an ingest asks for them."""
+
+    def prefetch(self, files: list[Path], max_node_points: int) -> None:
+        """Start encoding ``files``; a later call for the same file takes its result."""
+
+    def cancel(self) -> None:
+        """Cancel the prefetched frames no ingest asked for."""
+
+
+def encode_in_process(
+    jobs: list[FrameJob], max_node_points: int
+) -> Generator[tuple[int, EncodedFrame], None, None]:
+    """The default :data:`FrameEncoder`: one frame after the other, in this process."""
+    for index, file in jobs:
+        yield index, encode_frame(file, max_node_points=max_node_points)
 
 
 @dataclass
@@ -67,6 +109,7 @@ def ingest(
     stream_min_points: int = STREAM_MIN_POINTS,
     progress: Progress = no_progress,
     files: list[Path] | None = None,
+    encoder: FrameEncoder = encode_in_process,
 ) -> IngestResult:
     """Ingest a file or a folder of frames as one scene.
 
@@ -78,7 +121,8 @@ def ingest(
     :class:`~server.names.InvalidNameError`); the default is the file or folder
     name. LAS/LAZ frames of more than ``stream_min_points`` points are streamed
     (bounded memory; the tiles differ slightly from the in-memory build,
-    docs/tiles.md).
+    docs/tiles.md), always in this process; every other frame is encoded by
+    ``encoder`` (in this process by default; ``server.bulk.dask_encoder``).
     """
     path = path.resolve()
     name = clean_scene_name(name) if name else ""
@@ -101,11 +145,24 @@ def ingest(
     folder = settings.frames_dir / storage
     folder.mkdir(parents=True)
     try:
-        frames = []
-        for i, f in enumerate(files):
-            pose = poses.get(_rel(f, path))
-            frames.append(_store_frame(settings, folder, i, f, pose, stream_min_points))
-            progress("frames", i + 1, len(files))
+        rows: dict[int, Frame] = {}
+
+        def stored(index: int, row: Frame) -> None:
+            rows[index] = row
+            progress("frames", len(rows), len(files))
+
+        streams = [_streams(f, stream_min_points) for f in files]
+        streamed = [i for i, big in enumerate(streams) if big]
+        jobs = [(i, f) for i, (f, big) in enumerate(zip(files, streams, strict=True)) if not big]
+        with closing(encoder(jobs, settings.max_node_points)) as encoded:
+            for i, result in encoded:
+                pose = poses.get(_rel(files[i], path))
+                stored(i, _store_encoded(settings, folder, i, files[i], pose, result))
+        for i in streamed:
+            with open_las_chunks(files[i], chunk_points=STREAM_CHUNK_POINTS) as chunks:
+                pose = poses.get(_rel(files[i], path))
+                stored(i, _stream_frame(settings, folder, i, files[i], pose, chunks))
+        frames = [rows[i] for i in range(len(files))]
         points = sum(f.point_count for f in frames)
         dropped = sum(f.dropped_points for f in frames)
         scene = Scene(
@@ -131,31 +188,49 @@ def ingest(
     return IngestResult(scene_id, name, len(frames), points, dropped, task_id=task_id)
 
 
+def frames_to_encode(path: Path, stream_min_points: int = STREAM_MIN_POINTS) -> list[Path]:
+    """The frame files of ``path`` that :func:`ingest` hands to its encoder (all but the
+    streamed ones), as it names them; ``[]`` when ``path`` has no frames."""
+    try:
+        return [f for f in list_frames(path.resolve()) if not _streams(f, stream_min_points)]
+    except (PointCloudError, OSError):
+        return []  # ingest itself refuses it, with its error
+
+
+def ingested_from(engine: Engine, path: Path) -> bool:
+    """Whether a scene was already ingested from ``path`` (what ``skip_existing`` looks for)."""
+    with Session(engine) as session:
+        source = str(path.resolve())
+        return session.exec(select(Scene.id).where(Scene.source == source)).first() is not None
+
+
 def _rel(f: Path, root: Path) -> str:
     return f.relative_to(root).as_posix() if root.is_dir() else f.name
 
 
-def _store_frame(
+def _streams(file: Path, stream_min_points: int) -> bool:
+    """Whether ``file`` is a LAS/LAZ file of more than ``stream_min_points`` points."""
+    if detect_format(file) != "las":
+        return False
+    with open_las_chunks(file, chunk_points=STREAM_CHUNK_POINTS) as chunks:
+        return chunks.total > stream_min_points
+
+
+def _store_encoded(
     settings: Settings,
     folder: Path,
     index: int,
     file: Path,
     pose: Pose | None,
-    stream_min_points: int,
+    frame: EncodedFrame,
 ) -> Frame:
-    if detect_format(file) == "las":
-        with open_las_chunks(file, chunk_points=STREAM_CHUNK_POINTS) as chunks:
-            if chunks.total > stream_min_points:
-                return _stream_frame(settings, folder, index, file, pose, chunks)
-    cloud = read_cloud(file)
-    hierarchy, tiles = build_tiles(cloud, max_node_points=settings.max_node_points)
-    for tile in tiles:
+    """Write an encoded frame's tiles, hierarchy and points; return its row."""
+    for tile in frame.tiles:
         _write_tile(settings, tile)
-    (folder / f"{index}.json").write_text(json.dumps(hierarchy))
-    np.save(folder / f"{index}.npy", cloud.local)
-    lo = cloud.local.min(axis=0).astype(np.float64)
-    hi = cloud.local.max(axis=0).astype(np.float64)
-    return _frame_row(index, file, pose, cloud.offset, (lo, hi), len(cloud), cloud.dropped)
+    (folder / f"{index}.json").write_text(json.dumps(frame.hierarchy))
+    np.save(folder / f"{index}.npy", frame.local)
+    bounds = (frame.lo, frame.hi)
+    return _frame_row(index, file, pose, frame.offset, bounds, frame.points, frame.dropped)
 
 
 def _stream_frame(
@@ -180,11 +255,12 @@ def _stream_frame(
     return _frame_row(index, file, pose, streamed.offset, bounds, streamed.points, 0)
 
 
-def _write_tile(settings: Settings, tile: Tile) -> None:
+def _write_tile(settings: Settings, tile: Tile | EncodedTile) -> None:
     """Store a tile's gzip and brotli copies under its content hash (each atomically;
     kept if already there)."""
     store = settings.tile_store
-    for encoding, payload in (("br", tile.br), ("gzip", tile.payload)):
+    gzip = tile.payload if isinstance(tile, Tile) else tile.gzip
+    for encoding, payload in (("br", tile.br), ("gzip", gzip)):
         store.put(tile.digest, encoding, payload)
 
 
@@ -223,3 +299,41 @@ def _frame_row(
 def frame_file(settings: Settings, scene: Scene, index: int, suffix: str) -> Path:
     """A frame's hierarchy (``.json``) or full-resolution local points (``.npy``)."""
     return settings.frames_dir / scene.storage / f"{index}{suffix}"
+
+
+def ingest_paths(
+    engine: Engine,
+    settings: Settings,
+    paths: list[Path],
+    *,
+    encoder: FrameEncoder,
+    name: str | None = None,
+    skip_existing: bool = False,
+    progress: Progress = no_progress,
+) -> Generator[IngestResult, None, None]:
+    """Ingest each of ``paths`` as its own scene (named ``name``, default its file or
+    folder name), in order, yielding each result once stored. Each scene is stored in
+    its own transaction: a failure raises after the scenes already yielded. With a
+    :class:`Prefetching` encoder (``server.bulk.DaskEncoder``) the frames of the next
+    scenes are submitted ahead (up to ``AHEAD_FRAMES``), so many one-frame scenes keep
+    every worker busy."""
+    queue = [p for p in paths if not (skip_existing and ingested_from(engine, p))]
+    submitted: list[int] = []  # frames submitted ahead per queued path, in order
+    try:
+        for path in paths:
+            if isinstance(encoder, Prefetching):
+                while len(submitted) < len(queue) and sum(submitted) < AHEAD_FRAMES:
+                    files = frames_to_encode(queue[len(submitted)])
+                    encoder.prefetch(files, settings.max_node_points)
+                    submitted.append(len(files))
+            result = ingest(
+                engine, settings, path, name=name, skip_existing=skip_existing,
+                progress=progress, encoder=encoder,
+            )  # fmt: skip
+            if not result.existing and submitted:
+                queue.pop(0)
+                submitted.pop(0)
+            yield result
+    finally:
+        if isinstance(encoder, Prefetching):
+            encoder.cancel()

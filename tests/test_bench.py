@@ -15,6 +15,7 @@ from benchmarks.core import (
     time_open3d_voxel,
     wire_bytes_per_point,
 )
+from benchmarks.dask_ingest import run_dask_ingest
 from benchmarks.goals import judge
 from benchmarks.quality import GOALS as QUALITY_GOALS
 from benchmarks.quality import label_sets, run_quality
@@ -99,3 +100,16 @@ def test_generated_label_sets_disagree_by_the_documented_amounts() -> None:
     result = compare(ref, cand)
     assert result.tracks.id_switches == 2  # tracks 0 and 1 swap ids half-way
     assert 0.05 < result.errors.mean_centre_m < 0.25
+
+
+def test_dask_ingest_part_reports_both_times_and_their_ratio() -> None:
+    out = run_dask_ingest(frames=4, azimuth_steps=100, repeats=1)
+    for key in ("dask_ingest_s_in_process", "dask_ingest_s_2workers", "dask_cluster_start_s"):
+        assert math.isfinite(out[key]) and out[key] > 0, key
+    ratio = out["dask_ingest_s_in_process"] / out["dask_ingest_s_2workers"]
+    assert out["dask_ingest_speedup_2workers"] == pytest.approx(ratio, rel=0.02)
+    goal = out["goals_dask_ingest"]["dask_ingest_speedup_2workers"]
+    assert goal["target"] == ">= 1.6" and goal["met"] is (
+        out["dask_ingest_speedup_2workers"] >= 1.6
+    )
+    assert out["dask_ingest_frames"] == 4 and out["dask_ingest_points_per_frame"] > 0
