@@ -216,7 +216,9 @@ async def _silent(url: str) -> ClientConnection:
     return ws
 
 
-async def _with_silent(url: str, urls: list[str], burst_s: float, drag_s: float) -> dict[str, float]:
+async def _with_silent(
+    url: str, urls: list[str], burst_s: float, drag_s: float
+) -> dict[str, float]:
     silent = await _silent(url)
     try:
         return await _run(urls, True, burst_s, drag_s)
