@@ -47,7 +47,22 @@ def run_scale(
     if bin_dir is None:
         result["notes_scale"].append("PostgreSQL is not installed: the ws_ keys are not measured")
         return result
-    pg = PostgresServer(bin_dir, durable=True)
+    try:
+        figures = _pg_run(PostgresServer(bin_dir, durable=True), clients, burst_s, drag_s)
+    except (RuntimeError, OSError) as exc:  # the Dask keys above are kept
+        result["notes_scale"].append(f"the PostgreSQL run failed: {exc}")
+        return result
+    result["ws_edits_per_s_pg_2workers"] = figures["edits_per_s"]
+    result["ws_ack_p50_ms_pg_2workers"] = figures["ack_p50_ms"]
+    result["ws_ack_p99_ms_pg_2workers"] = figures["ack_p99_ms"]
+    result.setdefault("goals_scale", {})["ws_ack_p99_ms_pg_2workers"] = {
+        "target": "<= 25", "value": figures["ack_p99_ms"], "met": figures["ack_p99_ms"] <= 25
+    }  # fmt: skip
+    return result
+
+
+def _pg_run(pg: Any, clients: int, burst_s: float, drag_s: float) -> dict[str, float]:
+    """The ws harness against ``serve --workers 2`` on a fresh durable PostgreSQL."""
     pg.start()
     try:
         url = pg.url(pg.create_database())
@@ -66,11 +81,4 @@ def run_scale(
                 proc.wait(timeout=60)
     finally:
         pg.stop()
-    result["ws_edits_per_s_pg_2workers"] = figures["edits_per_s"]
-    result["ws_ack_p50_ms_pg_2workers"] = figures["ack_p50_ms"]
-    result["ws_ack_p99_ms_pg_2workers"] = figures["ack_p99_ms"]
-    result["goals_scale"] = {
-        "ws_ack_p99_ms_pg_2workers": {"target": "<= 25", "value": figures["ack_p99_ms"],
-                                      "met": figures["ack_p99_ms"] <= 25},
-    }  # fmt: skip
-    return result
+    return figures
