@@ -22,7 +22,8 @@ app.scene = boot.scene;
 app.taxonomy = boot.taxonomy;
 export const loader = new TileLoader(app.sceneId);
 if (boot.hierarchy) loader.seed(0, boot.hierarchy);
-loader.prefetch(0);  // the root tile (preloaded by the page) of the first frame
+loader.adopt(/** @type {any} */ (window).plEarlyTiles ?? {});  // the root tile, fetched by the page
+loader.prefetch(0);  // the root tile of the first frame (its bytes are on their way already)
 export const viewer = new Viewer($("viewport"));
 export const stream = new PointStream(loader, viewer);
 

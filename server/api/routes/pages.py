@@ -5,7 +5,8 @@ request leaves with the page rather than after a chain of round trips
 (docs/architecture.md, "From a file to a pixel"): the scene, the taxonomy and frame 0's
 hierarchy inline as JSON, ``<link rel=modulepreload>`` for every module the
 first frame's points need (the module graph is otherwise discovered one level
-per round trip), and ``<link rel=preload>`` for the hierarchy's root tile. The
+per round trip), and ``<link rel=preload>`` for the hierarchy's root tile, which
+an inline script fetches at once (so its bytes are there when the modules run). The
 rest of the workspace's modules are listed in the inline JSON (``later``): the
 entry module preloads them once the first tile is drawn, so that they do not
 share the six connections of HTTP/1.1, the link and the main thread with the
@@ -101,8 +102,10 @@ def first_frame(
     session: Session, settings: Settings, scene: Scene, tax: dict[str, Any]
 ) -> dict[str, Any]:
     """What the workspace page carries for its first frame: ``boot`` (the scene, the
-    taxonomy and frame 0's hierarchy as inline JSON), ``modules`` to preload and
-    ``tiles``, the URL of frame 0's root tile."""
+    taxonomy, frame 0's hierarchy and ``later``, the modules to preload after the first
+    pixel, as inline JSON), ``modules`` to preload, ``tiles``, the URL of frame 0's root
+    tile, and ``early``, the same as JSON ``{hash: url}`` for the inline script that
+    fetches it."""
     frames = session.exec(
         select(Frame).where(Frame.scene_id == scene.id).order_by(col(Frame.index))
     ).all()
@@ -117,10 +120,13 @@ def first_frame(
         "later": later_modules(),
     }
     nodes = hierarchy["nodes"] if hierarchy else []
-    root = (
-        [f"/api/scenes/{scene.id}/tiles/{nodes[0]['tile']}"] if nodes and nodes[0]["count"] else []
+    early = (
+        {nodes[0]["tile"]: f"/api/scenes/{scene.id}/tiles/{nodes[0]['tile']}"}
+        if nodes and nodes[0]["count"]
+        else {}
     )
-    return {"boot": inline_json(boot), "modules": list(module_graph(ENTRY)), "tiles": root}
+    return {"boot": inline_json(boot), "modules": list(module_graph(ENTRY)),
+            "tiles": list(early.values()), "early": inline_json(early)}  # fmt: skip
 
 
 ENTRY = "/static/js/first-frame.js"
