@@ -96,7 +96,11 @@ def test_the_page_preloads_the_first_frames_modules_and_lists_the_rest_for_later
     html, preloaded, boot = _page(client, task_id)
     imports = _import_map(html)
     first = _graph(ENTRY, imports)
-    assert {"/vendor/three/build/three.core.js", "/static/js/viewer.js", "/static/js/stream.js"} <= first
+    assert {
+        "/vendor/three/build/three.core.js",
+        "/static/js/viewer.js",
+        "/static/js/stream.js",
+    } <= first
     assert len(preloaded) == len(set(preloaded))
     assert set(preloaded) == first | {ENTRY}  # nothing more: the rest waits for the first pixel
     later = boot["later"]
