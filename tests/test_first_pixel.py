@@ -150,3 +150,20 @@ def test_every_module_is_sent_as_brotli_gzip_or_as_is_and_decodes_to_the_file(
         assert "content-encoding" not in headers and body == disk
     _, big = _raw(client, "/vendor/three/build/three.core.js", "br")
     assert len(big) < len(_file("/vendor/three/build/three.core.js").read_bytes()) / 4
+
+
+def test_each_encoding_has_its_own_etag_and_is_revalidated_on_its_own(client: TestClient) -> None:
+    url = "/static/js/first-frame.js"
+    tags = {}
+    for accept in ("br", "gzip", "identity"):
+        r = client.get(url, headers={"Accept-Encoding": accept})
+        assert r.status_code == 200 and r.headers["vary"] == "Accept-Encoding"
+        tags[accept] = r.headers["etag"]
+        again = client.get(url, headers={"Accept-Encoding": accept, "If-None-Match": tags[accept]})
+        assert again.status_code == 304 and again.headers["etag"] == tags[accept]
+        assert again.headers["vary"] == "Accept-Encoding"
+    assert len(set(tags.values())) == 3 and not any(t.startswith("W/") for t in tags.values())
+    # a copy of the brotli bytes does not validate the gzip representation
+    other = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": tags["br"]})
+    assert other.status_code == 200 and other.headers["content-encoding"] == "gzip"
+    assert gzip.decompress(_raw(client, url, "gzip")[1]) == _file(url).read_bytes()
