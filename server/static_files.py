@@ -4,8 +4,8 @@ must not cross a slow link uncompressed.
 Text files (JavaScript, CSS, HTML, JSON, SVG) are compressed once per file
 version (path, size and modification time), in memory, with brotli when the
 request's ``Accept-Encoding`` allows it, else gzip; other files and clients that
-accept neither are served as they are. Validators (``ETag``, ``Last-Modified``)
-and 304 answers are Starlette's.
+accept neither are served as they are. Each representation has its own ``ETag``;
+``Last-Modified`` is the file's.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from functools import lru_cache
 import brotli
 from starlette.datastructures import Headers
 from starlette.responses import FileResponse, Response
-from starlette.staticfiles import StaticFiles
+from starlette.staticfiles import NotModifiedResponse, StaticFiles
 from starlette.types import Scope
 
 from server.api.routes.tiles import accepts_brotli
@@ -45,26 +45,32 @@ def _accepts(accept: str, name: str) -> bool:
 
 
 class CompressedStaticFiles(StaticFiles):
-    """:class:`StaticFiles` that sends text files brotli- or gzip-compressed."""
+    """:class:`StaticFiles` that sends text files brotli- or gzip-compressed.
+
+    Each representation has its own strong ``ETag`` (the file's, suffixed ``-br`` or
+    ``-gzip`` when compressed), and ``If-None-Match`` is answered per representation:
+    a 304 only confirms the bytes the client asks for again."""
 
     def file_response(
         self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope,
         status_code: int = 200,
     ) -> Response:  # fmt: skip
-        response = super().file_response(full_path, stat_result, scope, status_code)
         path = os.fspath(full_path)
-        if not isinstance(response, FileResponse) or not path.endswith(COMPRESSIBLE):
-            return response
-        accept = Headers(scope=scope).get("accept-encoding", "")
+        if not path.endswith(COMPRESSIBLE):
+            return super().file_response(full_path, stat_result, scope, status_code)
+        request = Headers(scope=scope)
+        accept = request.get("accept-encoding", "")
         encoding = "br" if accepts_brotli(accept) else "gzip" if _accepts(accept, "gzip") else ""
-        response.headers["Vary"] = "Accept-Encoding"
+        response = FileResponse(full_path, status_code=status_code, stat_result=stat_result)
+        if encoding:
+            response.headers["etag"] = f'{response.headers["etag"][:-1]}-{encoding}"'
+        response.headers["vary"] = "Accept-Encoding"
+        if self.is_not_modified(response.headers, request):
+            return NotModifiedResponse(response.headers)
         if not encoding:
             return response
         with _lock:  # one compression per file version, even under concurrent first requests
             body = _compressed(path, stat_result.st_size, stat_result.st_mtime, encoding)
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-        headers["Content-Encoding"] = encoding
-        etag = headers.get("etag")
-        if etag and not etag.startswith("W/"):  # the bytes differ from the file's: a weak validator
-            headers["etag"] = f"W/{etag}"
+        headers["content-encoding"] = encoding
         return Response(body, status_code=status_code, headers=headers)

@@ -7,11 +7,15 @@
  *    all-visible (detail {frame}). */
 
 let firstPixel = false;
+/** @type {() => void} */ let resolveFirstPixel = () => {};
+/** Resolves once the page's first tile is drawn (`pl:first-pixel`). */
+export const firstPixelDrawn = new Promise((resolve) => { resolveFirstPixel = () => resolve(undefined); });
 
 export function markFirstPixel() {
   if (firstPixel) return;
   firstPixel = true;
   performance.mark("pl:first-pixel");
+  resolveFirstPixel();
 }
 
 /** @param {number} frame @param {number|null} switchStart performance.now() of the frame change, if any */

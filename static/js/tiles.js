@@ -55,6 +55,16 @@ export class TileLoader {
     this.pinned = new Set();
     /** @type {Map<string, {ctrl: AbortController, users: number, promise: Promise<DecodedTile>}>} */
     this.pending = new Map();
+    /** @type {Map<string, Promise<ArrayBuffer>>} tile hash → bytes the page fetched before this module ran */
+    this.early = new Map();
+  }
+
+  /** Take over tile fetches the page started before its modules were parsed (the
+   *  inline script of templates/workspace.html: tile hash → the response's bytes).
+   *  Each is used once, by the first get of its tile; a failed one is fetched again.
+   *  @param {Record<string, Promise<ArrayBuffer>>} fetches */
+  adopt(fetches) {
+    for (const [hash, bytes] of Object.entries(fetches)) this.early.set(hash, bytes);
   }
 
   /** Start on a frame before the page knows where the camera is: its hierarchy
@@ -127,9 +137,14 @@ export class TileLoader {
 
   /** @param {TileNode} node @param {Hierarchy} h @param {AbortSignal} signal */
   async fetchDecode(node, h, signal) {
-    const r = await fetch(`/api/scenes/${this.sceneId}/tiles/${node.tile}`, { signal });
-    if (!r.ok) throw new Error(`tile ${node.key}: HTTP ${r.status}`);
-    const buffer = await r.arrayBuffer();
+    const early = this.early.get(node.tile);
+    this.early.delete(node.tile);
+    let buffer = early ? await early.catch(() => null) : null;
+    if (!buffer) {
+      const r = await fetch(`/api/scenes/${this.sceneId}/tiles/${node.tile}`, { signal });
+      if (!r.ok) throw new Error(`tile ${node.key}: HTTP ${r.status}`);
+      buffer = await r.arrayBuffer();
+    }
     const data = await this.decode({ buffer, count: node.count, origin: quantOrigin(node), bits: node.bits,
       step: node.step, hasRgb: h.attributes.includes("rgb"),
       hasClass: h.attributes.includes("classification") });

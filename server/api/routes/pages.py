@@ -4,9 +4,13 @@ The workspace page carries what its first frame needs, so that the first tile
 request leaves with the page rather than after a chain of round trips
 (docs/architecture.md, "From a file to a pixel"): the scene, the taxonomy and frame 0's
 hierarchy inline as JSON, ``<link rel=modulepreload>`` for every module the
-page imports (the module graph is otherwise discovered one level per round
-trip; the modules the first frame's points need come first), and
-``<link rel=preload>`` for the hierarchy's root tile.
+first frame's points need (the module graph is otherwise discovered one level
+per round trip), and ``<link rel=preload>`` for the hierarchy's root tile, which
+an inline script fetches at once (so its bytes are there when the modules run). The
+rest of the workspace's modules are listed in the inline JSON (``later``): the
+entry module preloads them once the first tile is drawn, so that they do not
+share the six connections of HTTP/1.1, the link and the main thread with the
+first frame.
 """
 
 from __future__ import annotations
@@ -98,8 +102,10 @@ def first_frame(
     session: Session, settings: Settings, scene: Scene, tax: dict[str, Any]
 ) -> dict[str, Any]:
     """What the workspace page carries for its first frame: ``boot`` (the scene, the
-    taxonomy and frame 0's hierarchy as inline JSON), ``modules`` to preload and
-    ``tiles``, the URL of frame 0's root tile."""
+    taxonomy, frame 0's hierarchy and ``later``, the modules to preload after the first
+    pixel, as inline JSON), ``modules`` to preload, ``tiles``, the URL of frame 0's root
+    tile, and ``early``, the same as JSON ``{hash: url}`` for the inline script that
+    fetches it."""
     frames = session.exec(
         select(Frame).where(Frame.scene_id == scene.id).order_by(col(Frame.index))
     ).all()
@@ -111,24 +117,36 @@ def first_frame(
         "scene": scene_json(scene, list(frames), scene_cameras(session, scene.id or 0)),
         "taxonomy": tax,
         "hierarchy": hierarchy,
+        "later": later_modules(),
     }
     nodes = hierarchy["nodes"] if hierarchy else []
-    root = (
-        [f"/api/scenes/{scene.id}/tiles/{nodes[0]['tile']}"] if nodes and nodes[0]["count"] else []
+    early = (
+        {nodes[0]["tile"]: f"/api/scenes/{scene.id}/tiles/{nodes[0]['tile']}"}
+        if nodes and nodes[0]["count"]
+        else {}
     )
-    return {"boot": inline_json(boot), "modules": workspace_modules(), "tiles": root}
+    return {"boot": inline_json(boot), "modules": list(module_graph(ENTRY)),
+            "tiles": list(early.values()), "early": inline_json(early)}  # fmt: skip
 
 
 ENTRY = "/static/js/first-frame.js"
 """The workspace's entry module: it streams frame 0, then imports main.js."""
+MAIN = "/static/js/main.js"
+"""The rest of the workspace, imported by the entry once frame 0's first tile is drawn."""
 
 
 def workspace_modules() -> list[str]:
-    """What the workspace page preloads after its entry: the modules frame 0's
-    points need first, then main.js and the rest of the workspace's modules."""
-    first = list(module_graph(ENTRY))
-    rest = ["/static/js/main.js", *module_graph("/static/js/main.js")]
-    return first + [url for url in rest if url not in first and url != ENTRY]
+    """Every module of the workspace page after its entry: the ones frame 0's
+    points need (preloaded by the page, ``module_graph(ENTRY)``), then main.js
+    and the rest (``later_modules``, preloaded by the entry after its first pixel)."""
+    return list(module_graph(ENTRY)) + later_modules()
+
+
+def later_modules() -> list[str]:
+    """main.js and every module it imports that the first frame does not need,
+    largest first after main.js."""
+    first = set(module_graph(ENTRY)) | {ENTRY}
+    return [url for url in (MAIN, *module_graph(MAIN)) if url not in first]
 
 
 def inline_json(value: Any) -> str:
