@@ -278,7 +278,7 @@ class Hub:
         clients = self.local_presence(task_id)
         if self.relay is not None:
             if announce:
-                await self.relay.announce(task_id, clients)
+                self.relay.announce_soon(task_id, clients)
             clients = self.relay.merged(task_id, clients)
         await self.broadcast(task_id, Presence(clients=clients))
 

@@ -67,6 +67,8 @@ PRESENCE_REFRESH_S = 10.0
 """How often a worker announces its clients again (seconds)."""
 PRESENCE_TTL_S = 30.0
 """How long another worker's announcement counts without a refresh (seconds)."""
+PUBLISH_TIMEOUT_S = 5
+"""Longest wait for one presence announcement (connecting included; seconds)."""
 PRESENCE_MAX_BYTES = 7000
 """Largest announcement: PostgreSQL refuses payloads of 8000 bytes or more. A worker
 with more clients on one task than fit shares the first of them only."""
@@ -91,6 +93,7 @@ class Relay:
         self._refresher: asyncio.Task[None] | None = None
         self._publisher: psycopg.AsyncConnection[object] | None = None
         self._publish_lock = asyncio.Lock()
+        self._announcing: set[asyncio.Task[None]] = set()
         url = hub.engine.url.set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
 
@@ -103,7 +106,7 @@ class Relay:
     async def stop(self) -> None:
         for task_id in self._local_tasks():  # withdraw this worker's clients at once
             await self.announce(task_id, [])
-        for job in (self._refresher, self._listener):
+        for job in (*self._announcing, self._refresher, self._listener):
             if job is not None:
                 job.cancel()
                 try:
@@ -126,6 +129,14 @@ class Relay:
         ]
         return sorted([*local, *others], key=lambda c: c.client_id)
 
+    def announce_soon(self, task_id: int, local: list[PresenceClient]) -> None:
+        """:meth:`announce` in the background: a local presence broadcast never waits
+        for the database. Announcements leave in the order of the calls (the publish
+        lock is first come, first served)."""
+        job = asyncio.get_running_loop().create_task(self.announce(task_id, local))
+        self._announcing.add(job)
+        job.add_done_callback(self._announcing.discard)
+
     async def announce(self, task_id: int, local: list[PresenceClient]) -> None:
         """Tell the other workers who is on the task here (best effort: presence is not
         stored, and a failed announcement is sent again with the next refresh)."""
@@ -137,18 +148,21 @@ class Relay:
                 break
             rows.append([c.client_id, c.user, c.selected])
         payload = json.dumps({"w": self.worker, "t": task_id, "c": rows})
-        try:
-            async with self._publish_lock:
-                if self._publisher is None or self._publisher.closed:
-                    self._publisher = await psycopg.AsyncConnection.connect(
-                        self._dsn, autocommit=True
-                    )
-                await self._publisher.execute(
-                    "SELECT pg_notify(%s, %s)", (PRESENCE_CHANNEL, payload)
-                )
-        except (psycopg.Error, OSError):
-            log.warning("presence of task %s not announced; retried on refresh", task_id)
-            self._publisher = None
+        async with self._publish_lock:
+            try:
+                await asyncio.wait_for(self._publish(payload), PUBLISH_TIMEOUT_S)
+            except (psycopg.Error, OSError, TimeoutError):
+                log.warning("presence of task %s not announced; retried on refresh", task_id)
+                publisher, self._publisher = self._publisher, None
+                if publisher is not None:
+                    await publisher.close()
+
+    async def _publish(self, payload: str) -> None:
+        if self._publisher is None or self._publisher.closed:
+            self._publisher = await psycopg.AsyncConnection.connect(
+                self._dsn, autocommit=True, connect_timeout=PUBLISH_TIMEOUT_S
+            )
+        await self._publisher.execute("SELECT pg_notify(%s, %s)", (PRESENCE_CHANNEL, payload))
 
     def _heard(self, payload: str) -> None:
         """Another worker's announcement: keep it, pass it on to this worker's clients,
