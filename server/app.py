@@ -21,6 +21,7 @@ from server.api.routes import (
     prelabels,
     quality,
     reviews,
+    sampling,
     scenes,
     sockets,
     sql,
@@ -39,7 +40,7 @@ from server.taxonomies import Taxonomies
 ROOT = Path(__file__).resolve().parent.parent
 ROUTERS = (
     auth, pages, scenes, taxonomy, frames, cameras, tiles, tasks, labels, prelabels, models, reviews,
-    interchange, sql, quality, sockets, ops,
+    interchange, sql, quality, sampling, sockets, ops,
 )  # fmt: skip
 
 

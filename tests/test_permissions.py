@@ -65,6 +65,10 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("GET", "/api/quality/reviewers"): P.see_quality,
     ("GET", "/api/quality/tasks/{task_id}/detector"): P.see_quality,
     ("POST", "/api/quality/golden/{task_id}/plant"): P.assign,
+    ("GET", "/api/quality/policy"): P.manage_quality, ("PUT", "/api/quality/policy"): P.manage_quality,
+    ("GET", "/api/quality/sampling"): P.see_quality, ("GET", "/api/quality/golden"): P.see_quality,
+    ("PUT", "/api/quality/golden/{task_id}"): P.manage_quality,
+    ("DELETE", "/api/quality/golden/{task_id}"): P.manage_quality,
     ("GET", "/quality"): PUBLIC,  # page: anonymous -> login, without see_quality 403
     ("GET", "/api/taxonomy/versions"): P.view,
     ("GET", "/api/taxonomy/versions/{version_id}"): P.view,
