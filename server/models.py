@@ -405,3 +405,25 @@ class GoldenRun(SQLModel, table=True):
     f1: float | None = Field(default=None, description="F1 at 3D IoU 0.5, class-blind")
     mean_iou: float | None = Field(default=None, description="Mean 3D IoU of matched pairs")
     class_accuracy: float | None = Field(default=None, description="Matched pairs, same class")
+
+
+class ConsensusGroup(SQLModel, table=True):
+    """A scene sent to k annotators as k tasks, for consensus (docs/quality.md)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    scene_id: int = Field(foreign_key="scene.id", index=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    reference_task_id: int | None = Field(
+        default=None, foreign_key="task.id", description="The task the consensus was promoted to"
+    )
+    promoted_at: datetime | None = None
+
+
+class ConsensusTask(SQLModel, table=True):
+    """One of a consensus group's k tasks."""
+
+    task_id: int = Field(foreign_key="task.id", primary_key=True)
+    group_id: int = Field(foreign_key="consensusgroup.id", index=True)
+    annotator_id: int = Field(foreign_key="user.id")

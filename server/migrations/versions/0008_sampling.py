@@ -1,5 +1,5 @@
 """sampling: review sampling policies, sampling decisions and lots, golden tasks and
-their blind copies in annotators' queues
+their blind copies in annotators' queues, consensus groups
 
 Revision ID: 0008_sampling
 Revises: 0007_quality
@@ -109,9 +109,39 @@ def upgrade() -> None:
     )
     op.create_index("ix_goldenrun_golden_task_id", "goldenrun", ["golden_task_id"])
     op.create_index("ix_goldenrun_annotator_id", "goldenrun", ["annotator_id"])
+    op.create_table(
+        "consensusgroup",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("scene_id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.Integer(), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("reference_task_id", sa.Integer(), nullable=True),
+        sa.Column("promoted_at", sa.DateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["scene_id"], ["scene.id"]),
+        sa.ForeignKeyConstraint(["project_id"], ["project.id"]),
+        sa.ForeignKeyConstraint(["created_by"], ["user.id"]),
+        sa.ForeignKeyConstraint(["reference_task_id"], ["task.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_consensusgroup_scene_id", "consensusgroup", ["scene_id"])
+    op.create_index("ix_consensusgroup_project_id", "consensusgroup", ["project_id"])
+    op.create_table(
+        "consensustask",
+        sa.Column("task_id", sa.Integer(), nullable=False),
+        sa.Column("group_id", sa.Integer(), nullable=False),
+        sa.Column("annotator_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["task_id"], ["task.id"]),
+        sa.ForeignKeyConstraint(["group_id"], ["consensusgroup.id"]),
+        sa.ForeignKeyConstraint(["annotator_id"], ["user.id"]),
+        sa.PrimaryKeyConstraint("task_id"),
+    )
+    op.create_index("ix_consensustask_group_id", "consensustask", ["group_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("consensustask")
+    op.drop_table("consensusgroup")
     op.drop_table("goldenrun")
     op.drop_table("goldentask")
     op.drop_table("reviewsample")
