@@ -2,7 +2,8 @@
 against an AQL, and confidence intervals of a defect rate (docs/quality.md, "Review
 sampling").
 
-Everything statistical comes from :mod:`scipy.stats`: the hypergeometric distribution
+Everything statistical comes from :mod:`scipy.stats` (imported on first use: it takes
+about a second, which the server's start need not pay): the hypergeometric distribution
 for a finite lot, the binomial one for an unbounded stream, and
 ``binomtest(...).proportion_ci`` for the Wilson and Clopper-Pearson intervals.
 """
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.stats import binom, binomtest, hypergeom
 
 __all__ = ["Plan", "acceptance_plan", "draw", "proportion_ci"]
 
@@ -49,6 +49,8 @@ class Plan:
 
 def _accept(c: np.ndarray, n: int, p: float, lot: int | None) -> np.ndarray:
     """P(at most ``c`` defectives among ``n`` inspected) at defect rate ``p``."""
+    from scipy.stats import binom, hypergeom  # scipy.stats costs ~1 s to import: on use only
+
     if lot is None:
         return np.asarray(binom.cdf(c, n, p), dtype=np.float64)
     defective = int(round(p * lot))
@@ -101,5 +103,7 @@ def proportion_ci(
     None when ``n`` is 0."""
     if n <= 0:
         return None
+    from scipy.stats import binomtest
+
     ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method=method)
     return float(ci.low), float(ci.high)
