@@ -38,6 +38,7 @@ from server.models import (
     User,
     utcnow,
 )
+from server.quality import samples
 from server.tasks import IN_REVIEW, REJECTED, SUBMITTED, skip_review
 
 SAMPLED, NOT_SAMPLED, HELD = "sampled", "not_sampled", "held"
@@ -234,8 +235,6 @@ def summary(session: Session, project_id: int) -> dict[str, Any]:
     effective sampling rate, and the defect rate of the reviewed tasks (share rejected at
     their first review) and of their objects (docs/quality.md, "Defect rate per task"),
     each with Wilson and Clopper-Pearson 95 % intervals."""
-    from server.quality import samples  # a late import: quality imports little, but late
-
     rows = list(session.exec(select(ReviewSample).where(ReviewSample.project_id == project_id)))
     names = dict(session.exec(select(User.id, User.name)).all())
     per: dict[str, dict[str, int]] = {}

@@ -61,10 +61,6 @@ def write_policy(
     body: PolicyBody, session: SessionDep, user: CurrentUser, project_id: ProjectId
 ) -> dict[str, Any]:
     """Set the project's review sampling policy; it applies to tasks submitted from now on."""
-    if body.mode == "aql":
-        from pointcloud.sampling import acceptance_plan
-
-        acceptance_plan(body.aql, body.ltpd, lot_size=body.lot_size)  # always found for a lot
     policy = set_policy(session, project_id, body.model_dump(), user)
     session.commit()
     session.refresh(policy)
