@@ -12,6 +12,7 @@ from server.api import errors
 from server.api.routes import (
     auth,
     cameras,
+    consensus,
     frames,
     interchange,
     labels,
@@ -21,6 +22,7 @@ from server.api.routes import (
     prelabels,
     quality,
     reviews,
+    sampling,
     scenes,
     sockets,
     sql,
@@ -40,7 +42,7 @@ from server.taxonomies import Taxonomies
 ROOT = Path(__file__).resolve().parent.parent
 ROUTERS = (
     auth, pages, scenes, taxonomy, frames, cameras, tiles, tasks, labels, prelabels, models, reviews,
-    interchange, sql, quality, sockets, ops,
+    interchange, sql, quality, sampling, consensus, sockets, ops,
 )  # fmt: skip
 
 

@@ -334,3 +334,100 @@ class PlantedError(SQLModel, table=True):
     frame: int | None = Field(default=None, description="Frame of a moved box")
     detail: str = Field(default="", description="What was done, e.g. 'moved 1.2 m'")
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewPolicy(SQLModel, table=True):
+    """A project's review sampling policy (docs/quality.md, "Review sampling"). No row:
+    every submitted task is reviewed."""
+
+    project_id: int = Field(foreign_key="project.id", primary_key=True)
+    first_n: int = Field(default=0, description="Each annotator's first N tasks: all reviewed")
+    rate: float = Field(default=1.0, description="Share of later tasks reviewed, 0..1")
+    seed: int = Field(default=0, description="Seed of the reproducible draws")
+    stratify: str = Field(default="none", description="none, class or scene")
+    strata: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
+    mode: str = Field(default="rate", description="rate (per task) or aql (lots)")
+    lot_size: int = Field(default=20, description="Tasks per lot (mode aql)")
+    aql: float = Field(default=0.04, description="Acceptable quality level, fraction")
+    ltpd: float = Field(default=0.15, description="Lot tolerance percent defective, fraction")
+    golden_rate: float = Field(default=0.0, description="Share of takes given a golden copy")
+    updated_by: int | None = Field(default=None, foreign_key="user.id")
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewSample(SQLModel, table=True):
+    """The sampling decision on a task's first submission."""
+
+    task_id: int = Field(foreign_key="task.id", primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    annotator_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    decision: str = Field(description="sampled, not_sampled or held (waits for its lot)")
+    reason: str = Field(default="", description="e.g. 'first 5 tasks', 'draw 0.31 >= 0.25'")
+    rate: float | None = Field(default=None, description="The rate the draw was held against")
+    draw: float | None = Field(default=None, description="The task's uniform draw in [0, 1)")
+    lot_id: int | None = Field(default=None, foreign_key="reviewlot.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReviewLot(SQLModel, table=True):
+    """A lot of submitted tasks judged by one acceptance sampling plan (mode aql)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    state: str = Field(default="open", description="open, inspecting, accepted or rejected")
+    size: int = Field(description="Tasks in the lot")
+    sample_size: int = Field(default=0, description="n: tasks reviewed")
+    acceptance_number: int = Field(default=0, description="c: most rejections accepted")
+    aql: float
+    ltpd: float
+    defects: int = Field(default=0, description="Sampled tasks rejected at their first review")
+    created_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+
+
+class GoldenTask(SQLModel, table=True):
+    """A task a lead marked golden: its label set is the reference for golden copies."""
+
+    task_id: int = Field(foreign_key="task.id", primary_key=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    marked_by: int | None = Field(default=None, foreign_key="user.id")
+    active: bool = Field(default=True, description="False: no new copies are handed out")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class GoldenRun(SQLModel, table=True):
+    """A blind copy of a golden task in an annotator's queue, and its score against gold."""
+
+    task_id: int = Field(foreign_key="task.id", primary_key=True)
+    golden_task_id: int = Field(foreign_key="task.id", index=True)
+    annotator_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    scored_at: datetime | None = None
+    boxes: int | None = Field(default=None, description="Boxes in the annotator's label set")
+    gold_boxes: int | None = Field(default=None, description="Boxes in the golden label set")
+    f1: float | None = Field(default=None, description="F1 at 3D IoU 0.5, class-blind")
+    mean_iou: float | None = Field(default=None, description="Mean 3D IoU of matched pairs")
+    class_accuracy: float | None = Field(default=None, description="Matched pairs, same class")
+
+
+class ConsensusGroup(SQLModel, table=True):
+    """A scene sent to k annotators as k tasks, for consensus (docs/quality.md)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    scene_id: int = Field(foreign_key="scene.id", index=True)
+    project_id: int = Field(foreign_key="project.id", index=True)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    reference_task_id: int | None = Field(
+        default=None, foreign_key="task.id", description="The task the consensus was promoted to"
+    )
+    promoted_at: datetime | None = None
+
+
+class ConsensusTask(SQLModel, table=True):
+    """One of a consensus group's k tasks."""
+
+    task_id: int = Field(foreign_key="task.id", primary_key=True)
+    group_id: int = Field(foreign_key="consensusgroup.id", index=True)
+    annotator_id: int = Field(foreign_key="user.id")

@@ -39,6 +39,7 @@ class Permission(StrEnum):
     upload = "upload"
     operate = "operate"
     query_sql = "query_sql"
+    manage_quality = "manage_quality"
 
 
 DESCRIPTIONS: dict[Permission, str] = {
@@ -56,6 +57,7 @@ DESCRIPTIONS: dict[Permission, str] = {
     Permission.upload: "upload point-cloud files as new scenes; rename and delete scenes",
     Permission.operate: "scrape the server's metrics (`/metrics`)",
     Permission.query_sql: "run read-only SQL over the whole database in the SQL console (docs/schema.md)",
+    Permission.manage_quality: "read and set a project's review sampling policy and golden rate, mark golden tasks, send scenes to consensus and promote a consensus",
 }
 
 P = Permission
@@ -76,6 +78,7 @@ POLICY: dict[Role, frozenset[Permission]] = {
             P.import_,
             P.upload,
             P.query_sql,
+            P.manage_quality,
         }
     ),
     Role.admin: frozenset(Permission),

@@ -14,6 +14,7 @@ path checks it (:func:`may_edit`) for REST and websocket alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -21,7 +22,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from server.errors import ApiError
-from server.models import ReviewIssue, Scene, Task, TaskTransition, User, utcnow
+from server.models import (
+    GoldenTask,
+    ReviewIssue,
+    ReviewSample,
+    Scene,
+    Task,
+    TaskTransition,
+    User,
+    utcnow,
+)
 from server.taxonomies import current_id
 
 OPEN, ASSIGNED, IN_PROGRESS = "open", "assigned", "in_progress"
@@ -87,8 +97,12 @@ def assign(session: Session, task: Task, actor: User | None, assignee: User | No
     return task
 
 
-def take_next(session: Session, actor: User) -> Task | None:
-    """The annotator's next task: one already assigned and not started, else the oldest open one."""
+def take_next(
+    session: Session, actor: User, golden: Callable[[Session, User], Task | None] | None = None
+) -> Task | None:
+    """The annotator's next task: one already assigned and not started, else the oldest open
+    one (never a golden task). When an open task waits, ``golden`` may hand out a blind copy
+    of a golden task instead (server/golden_queue.py)."""
     mine = session.exec(
         select(Task)
         .where(Task.assignee_id == actor.id, col(Task.state).in_((ASSIGNED, REJECTED)))
@@ -96,23 +110,31 @@ def take_next(session: Session, actor: User) -> Task | None:
     ).first()
     if mine is not None:
         return mine
-    task = session.exec(select(Task).where(Task.state == OPEN).order_by(col(Task.id))).first()
+    task = session.exec(
+        select(Task)
+        .where(Task.state == OPEN, col(Task.id).not_in(select(GoldenTask.task_id)))
+        .order_by(col(Task.id))
+    ).first()
     if task is None:
         return None
+    if golden is not None and (copy := golden(session, actor)) is not None:
+        return copy
     return assign(session, task, actor, actor)
 
 
 def take_next_review(session: Session, actor: User) -> Task | None:
     """The reviewer's next task: one already in their review, else the oldest submitted one
-    (never their own work)."""
+    (never their own work; not one held back by its lot's acceptance sampling)."""
     mine = session.exec(
         select(Task).where(Task.reviewer_id == actor.id, Task.state == IN_REVIEW)
     ).first()
     if mine is not None:
         return mine
+    held = select(ReviewSample.task_id).where(ReviewSample.decision == "held")
     task = session.exec(
         select(Task)
         .where(Task.state == SUBMITTED, col(Task.assignee_id) != actor.id)
+        .where(col(Task.id).not_in(held))  # waits for its lot's verdict (server/sampling.py)
         .order_by(col(Task.updated_at))
     ).first()
     if task is None:
@@ -139,6 +161,16 @@ def move(session: Session, task: Task, actor: User, action: str, note: str = "")
     before = task.state
     task.state = rule.target
     _log(session, task, actor, before, note or action)
+    return task
+
+
+def skip_review(session: Session, task: Task, note: str) -> Task:
+    """Accept a submitted task without review (the review sampling policy did not draw
+    it, server/sampling.py): approved by the server, with ``note`` saying why."""
+    if task.state != SUBMITTED:
+        raise TaskError(409, "task_state", f"a task that is {task.state} cannot skip review")
+    task.state = APPROVED
+    _log(session, task, None, SUBMITTED, note)
     return task
 
 

@@ -65,6 +65,14 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("GET", "/api/quality/reviewers"): P.see_quality,
     ("GET", "/api/quality/tasks/{task_id}/detector"): P.see_quality,
     ("POST", "/api/quality/golden/{task_id}/plant"): P.assign,
+    ("GET", "/api/quality/policy"): P.manage_quality, ("PUT", "/api/quality/policy"): P.manage_quality,
+    ("GET", "/api/quality/sampling"): P.see_quality, ("GET", "/api/quality/golden"): P.see_quality,
+    ("PUT", "/api/quality/golden/{task_id}"): P.manage_quality,
+    ("DELETE", "/api/quality/golden/{task_id}"): P.manage_quality,
+    ("POST", "/api/quality/consensus"): P.manage_quality, ("GET", "/api/quality/consensus"): P.see_quality,
+    ("GET", "/api/quality/consensus/{group_id}"): P.see_quality,
+    ("GET", "/api/quality/consensus/{group_id}/frames/{index}"): P.see_quality,
+    ("POST", "/api/quality/consensus/{group_id}/promote"): P.manage_quality,
     ("GET", "/quality"): PUBLIC,  # page: anonymous -> login, without see_quality 403
     ("GET", "/api/taxonomy/versions"): P.view,
     ("GET", "/api/taxonomy/versions/{version_id}"): P.view,
@@ -117,7 +125,7 @@ def world(settings: Settings, engine: Engine, task_id: int) -> Iterator[dict[str
 def _url(path: str, task_id: int) -> str:
     values = {"scene_id": 1, "task_id": task_id, "index": 0, "digest": "0" * 32,
               "fmt": "csv", "issue_id": 1, "action": "resolve", "version_id": 1, "object_id": "x",
-              "name": "front"}  # fmt: skip
+              "name": "front", "group_id": 1}  # fmt: skip
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 

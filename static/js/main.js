@@ -7,6 +7,7 @@ import { AttributePanel } from "./attributes.js";
 import { BoxActions } from "./box-actions.js";
 import { CameraColors } from "./camera-colors.js";
 import { CameraPanel } from "./cameras.js";
+import { installConsensusOverlay } from "./consensus-overlay.js";
 import { Editor } from "./commands.js";
 import { HelpOverlay } from "./help.js";
 import { Keyboard } from "./keys.js";
@@ -255,6 +256,7 @@ async function start() {
   warnings.changed.add(() => objects.schedule());
   app.signals.viewChanged.add(drawBoxes);
   const tools = installViewTools({ app, viewer, stream, editor, keys, taskId, setView, tell: (m) => notices.toast(m) });
+  installConsensusOverlay({ app, viewer, taskId });
   Object.assign(/** @type {any} */ (window).pointlabel, { sequence, objects, keys, tools });
   objects.refresh();
   warnings.load();

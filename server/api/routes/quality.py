@@ -134,5 +134,6 @@ def quality_page(request: Request, session: SessionDep, principal: OptionalUser)
         return login_redirect(request)
     if not principal.can(Permission.see_quality):
         raise ApiError(403, "forbidden", "the quality dashboard is for leads and reviewers")
-    context = {"user": user, "csrf": principal.csrf_token or "", "golden": golden_task(session)}
+    context = {"user": user, "csrf": principal.csrf_token or "", "golden": golden_task(session),
+               "can_manage": principal.can(Permission.manage_quality)}  # fmt: skip
     return templates.TemplateResponse(request, "quality.html", context)

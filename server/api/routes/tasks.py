@@ -12,8 +12,10 @@ from sqlmodel import Session, col, func, select
 from server.api.deps import CurrentUser, SessionDep, TaskDep, needs
 from server.auth import CsrfDep
 from server.errors import ApiError
+from server.golden_queue import blind_copy, score
 from server.models import ReviewIssue, Scene, Task, TaskTransition, User
 from server.policy import Permission
+from server.sampling import after_review, on_submit, sample_json
 from server.tasks import STATES, assign, create_task, move, take_next, take_next_review
 from server.visibility import visible_tasks
 
@@ -51,6 +53,7 @@ def task_json(session: Session, task: Task) -> dict[str, Any]:
         "project_id": task.project_id, "state": task.state, "revision": task.revision,
         "assignee": names.get(task.assignee_id), "reviewer": names.get(task.reviewer_id),
         "issues": dict(issues), "updated_at": task.updated_at.isoformat(),
+        "sampling": sample_json(session, task.id) if task.id is not None else None,
     }  # fmt: skip
 
 
@@ -106,7 +109,7 @@ def new_task(body: NewTask, session: SessionDep, user: CurrentUser) -> dict[str,
 @router.post("/next", dependencies=[needs(Permission.edit)])
 def next_task(session: SessionDep, user: CurrentUser) -> dict[str, Any]:
     """Take the next task to label: mine if one waits, else the oldest open one."""
-    task = take_next(session, user)
+    task = take_next(session, user, golden=blind_copy)
     if task is None:
         raise ApiError(404, "no_task", "no task is waiting")
     return _commit(session, task)
@@ -155,6 +158,11 @@ def _act(action: str, permission: Permission, doc: str) -> None:
         task: TaskDep, session: SessionDep, user: CurrentUser, body: Transition | None = None
     ) -> dict[str, Any]:
         move(session, task, user, action, body.note if body else "")
+        if action == "submit":
+            score(session, task)
+            on_submit(session, task)
+        elif action in ("approve", "reject"):
+            after_review(session, task)
         return _commit(session, task)
 
     handler.__doc__ = doc
