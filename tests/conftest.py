@@ -69,6 +69,7 @@ ON_BOTH = {
     "test_hostile", "test_hub", "test_interchange_api", "test_migrations", "test_operations",
     "test_scene_admin", "test_sql_console", "test_stream", "test_taxonomy", "test_team",
     "test_uploads", "test_validation", "test_workers", "test_workers_live", "test_ws",
+    "test_sampling", "test_golden_queue", "test_consensus", "test_quality_api",
 }  # fmt: skip
 """The API and websocket suites: their tests run on every engine in ``DATABASES``. The
 others (file formats, ingest, pages, geometry) run on SQLite only: their subject is not

@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("object_id", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("frame", sa.Integer(), nullable=True),
         sa.Column("detail", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["golden_task_id"], ["task.id"]),
         sa.ForeignKeyConstraint(["task_id"], ["task.id"]),
         sa.PrimaryKeyConstraint("id"),

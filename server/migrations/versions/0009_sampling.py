@@ -1,8 +1,8 @@
 """sampling: review sampling policies, sampling decisions and lots, golden tasks and
 their blind copies in annotators' queues, consensus groups
 
-Revision ID: 0008_sampling
-Revises: 0007_quality
+Revision ID: 0009_sampling
+Revises: 0008_postgres_bigint
 Create Date: 2026-12-02 15:40:00
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0008_sampling"
-down_revision = "0007_quality"
+revision = "0009_sampling"
+down_revision = "0008_postgres_bigint"
 branch_labels = None
 depends_on = None
 
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("ltpd", sa.Float(), nullable=False),
         sa.Column("golden_rate", sa.Float(), nullable=False),
         sa.Column("updated_by", sa.Integer(), nullable=True),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["project_id"], ["project.id"]),
         sa.ForeignKeyConstraint(["updated_by"], ["user.id"]),
         sa.PrimaryKeyConstraint("project_id"),
@@ -51,8 +51,8 @@ def upgrade() -> None:
         sa.Column("aql", sa.Float(), nullable=False),
         sa.Column("ltpd", sa.Float(), nullable=False),
         sa.Column("defects", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("closed_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("closed_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["project_id"], ["project.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -67,8 +67,8 @@ def upgrade() -> None:
         sa.Column("rate", sa.Float(), nullable=True),
         sa.Column("draw", sa.Float(), nullable=True),
         sa.Column("lot_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["task_id"], ["task.id"]),
         sa.ForeignKeyConstraint(["project_id"], ["project.id"]),
         sa.ForeignKeyConstraint(["annotator_id"], ["user.id"]),
@@ -83,7 +83,7 @@ def upgrade() -> None:
         sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("marked_by", sa.Integer(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["task_id"], ["task.id"]),
         sa.ForeignKeyConstraint(["project_id"], ["project.id"]),
         sa.ForeignKeyConstraint(["marked_by"], ["user.id"]),
@@ -95,8 +95,8 @@ def upgrade() -> None:
         sa.Column("task_id", sa.Integer(), nullable=False),
         sa.Column("golden_task_id", sa.Integer(), nullable=False),
         sa.Column("annotator_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("scored_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("scored_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column("boxes", sa.Integer(), nullable=True),
         sa.Column("gold_boxes", sa.Integer(), nullable=True),
         sa.Column("f1", sa.Float(), nullable=True),
@@ -115,9 +115,9 @@ def upgrade() -> None:
         sa.Column("scene_id", sa.Integer(), nullable=False),
         sa.Column("project_id", sa.Integer(), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.Column("reference_task_id", sa.Integer(), nullable=True),
-        sa.Column("promoted_at", sa.DateTime(), nullable=True),
+        sa.Column("promoted_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["scene_id"], ["scene.id"]),
         sa.ForeignKeyConstraint(["project_id"], ["project.id"]),
         sa.ForeignKeyConstraint(["created_by"], ["user.id"]),
