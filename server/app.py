@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if hub.relay is not None:
             await hub.relay.start()
         yield
-        await hub.drain()  # graceful shutdown: every batch taken in is committed and answered
+        await hub.close()  # graceful shutdown: every batch taken in is committed and answered
         if hub.relay is not None:
             await hub.relay.stop()
 

@@ -37,13 +37,32 @@ def make_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
-    engine = create_engine(
-        url, connect_args=connect_args, pool_pre_ping=not url.startswith("sqlite")
-    )
-    if url.startswith("sqlite"):
-        event.listen(engine, "connect", _sqlite_pragmas)
+    engine = _create_engine(url)
     migrate(engine)
+    return engine
+
+
+def writer_engine(engine: Engine) -> Engine:
+    """A second engine on ``engine``'s database, with a pool of its own, for the one
+    write path (``server.annotations.Writer`` in the hub).
+
+    Request handlers hold a connection of the main pool while they await their
+    ack. If the writer drew from that pool, enough waiting requests (15, the
+    default pool's limit) would leave it none: it would time out, and every group
+    after it would fail. The writer applies one group at a time, so its own
+    small pool never runs dry.
+    """
+    return _create_engine(
+        engine.url.render_as_string(hide_password=False), pool_size=1, max_overflow=2
+    )
+
+
+def _create_engine(url: str, **pool: int) -> Engine:
+    sqlite = url.startswith("sqlite")
+    connect_args = {"check_same_thread": False, "timeout": 30} if sqlite else {}
+    engine = create_engine(url, connect_args=connect_args, pool_pre_ping=not sqlite, **pool)
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 

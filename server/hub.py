@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server.annotations import Reply, Submission, Writer
 from server.auth import Principal
+from server.db import writer_engine
 from server.frames import FrameStore
 from server.metrics import Metrics
 from server.protocol import Ack, Event, Ops, Presence, PresenceClient, TaxonomyChanged
@@ -139,7 +140,7 @@ class Hub:
             sockets=lambda: sum(len(c) for c in self.clients.values()),
             queue=lambda: 0 if self._queue is None else self._queue.qsize(),
         )
-        self.writer = Writer(engine, taxonomies, frames)
+        self.writer = Writer(writer_engine(engine), taxonomies, frames)
         self.clients: defaultdict[int, set[Connection]] = defaultdict(set)
         self.write_lock = asyncio.Lock()
         self._queue: asyncio.Queue[_Pending] | None = None
@@ -217,6 +218,11 @@ class Hub:
             return
         await self._queue.join()
         self._writer.cancel()
+
+    async def close(self) -> None:
+        """Shutdown: :meth:`drain`, then close the write path's own connections."""
+        await self.drain()
+        self.writer.engine.dispose()
 
     async def _announce(self, task_id: int, version_id: int) -> None:
         with self.engine.connect() as conn:

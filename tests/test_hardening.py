@@ -13,8 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError
 
-from server.api.deps import get_db
-from server.auth import get_db as auth_get_db
+from server.auth import get_db
 from server.cli import main as cli_main
 from server.config import Settings
 from tests.conftest import POSTGRESQL_ONLY, SQLITE_ONLY, use_in_cli
@@ -322,7 +321,6 @@ def test_an_uncaught_error_is_a_json_500_with_a_request_id(
         raise RuntimeError("boom at /secret/server/path")
 
     client.app.dependency_overrides[get_db] = broken  # type: ignore[attr-defined]
-    client.app.dependency_overrides[auth_get_db] = broken  # type: ignore[attr-defined]
     with TestClient(client.app, raise_server_exceptions=False) as c:  # type: ignore[arg-type]
         response = c.get("/api/scenes")
     assert response.status_code == 500

@@ -93,3 +93,26 @@ def test_messages_posted_and_sent_keep_their_order() -> None:
         assert ws.sent == ["1", "2", "3", "4", "5"]
 
     asyncio.run(run())
+
+
+def test_requests_holding_every_pooled_connection_do_not_starve_the_writer(
+    engine: Engine, settings: Settings, task_id: int, tester: str
+) -> None:
+    """A request holds a connection of the app's pool while it awaits its ack: with all
+    of them taken (15 waiting requests), a batch is still applied and acknowledged."""
+    from contextlib import ExitStack
+
+    async def run() -> None:
+        hub = Hub(engine, Taxonomies(engine), FrameStore(settings.frames_dir))
+        with ExitStack() as held:
+            pool = engine.pool
+            limit = pool.size() + pool._max_overflow  # type: ignore[attr-defined]
+            for _ in range(limit):
+                held.enter_context(engine.connect()).exec_driver_sql("SELECT 1")
+            ops, _, _ = new_box_ops()
+            msg = Ops(type="ops", seq=1, client_id="a", ops=ops)
+            reply = await asyncio.wait_for(hub.submit(task_id, tester, msg, role="lead"), 20)
+        await hub.close()
+        assert reply.type == "ack"
+
+    asyncio.run(run())

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from sqlmodel import Session
 
 from server.auth import CurrentUser as PrincipalDep
-from server.auth import require
+from server.auth import get_db, require
 from server.config import Settings
 from server.errors import ApiError
 from server.hub import Hub
@@ -20,11 +19,6 @@ from server.visibility import may_see_scene, may_see_task
 
 MAX_ID = 2**31 - 1
 """The largest id or index a path may name: past it nothing can exist (404)."""
-
-
-def get_db(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine) as session:
-        yield session
 
 
 def get_settings(request: Request) -> Settings:
