@@ -201,7 +201,10 @@ class Hub:
                             self.post(pending.sub.task_id, event, exclude=pending.origin)
                     if self.relay is not None:  # several workers: events come from the log
                         await self.relay.after_group(
-                            [(p.sub, p.origin, r) for p, (r, _) in zip(group, results, strict=True)]
+                            [
+                                (p.sub, p.origin, r, e)
+                                for p, (r, e) in zip(group, results, strict=True)
+                            ]
                         )
             except Exception as exc:  # nothing of the group was committed: fail each submitter
                 for pending in group:

@@ -221,15 +221,34 @@ class Relay:
         Called under the hub's write lock."""
         self.floor[conn] = revision
 
-    async def after_group(self, group: list[tuple[Submission, Connection | None, Reply]]) -> None:
+    async def after_group(
+        self, group: list[tuple[Submission, Connection | None, Reply, Event | None]]
+    ) -> None:
         """After a write group committed (under the write lock): send its tasks' new
-        events, and those of other workers before them, to this worker's clients."""
+        events, and those of other workers before them, to this worker's clients.
+
+        A task whose only client here made every one of the group's events on it, right
+        after the revision it was last handed, has nothing to be sent (its client got
+        acks): the log is not read for it (the usual case: one annotator per task)."""
         origins: dict[tuple[str | None, int | None], Connection] = {
             (sub.msg.client_id, sub.msg.seq): origin
-            for sub, origin, _ in group
+            for sub, origin, _, _ in group
             if origin is not None
         }
-        await self._replay({sub.task_id for sub, _, _ in group}, origins)
+        tasks = {sub.task_id for sub, _, _, _ in group}
+        for task_id in list(tasks):
+            made = [(origin, event) for sub, origin, _, event in group
+                    if sub.task_id == task_id and event is not None]  # fmt: skip
+            live = [c for c in self.hub.clients.get(task_id, ()) if not c.closed]
+            if (
+                made
+                and len(live) == 1
+                and all(origin is live[0] for origin, _ in made)
+                and self.posted.get(task_id) == made[0][1].ops[0].revision - 1
+            ):
+                self.posted[task_id] = made[-1][1].revision
+                tasks.discard(task_id)
+        await self._replay(tasks, origins)
 
     async def _replay(
         self, task_ids: set[int], origins: dict[tuple[str | None, int | None], Connection]

@@ -202,6 +202,38 @@ def test_every_client_on_either_worker_sees_every_event_once_in_revision_order(
     asyncio.run(run())
 
 
+def test_a_lone_client_per_worker_sees_the_other_workers_events_between_its_own(
+    workers: Workers, engine: Engine, task_id: int
+) -> None:
+    """One client on each worker: a worker does not read the log after a group whose
+    only local client made all of it (server/relay.py, ``after_group``), yet each client
+    gets every event of the other worker's client, interleaved with its own acks, once
+    and in order."""
+
+    async def run() -> None:
+        clients = [Client("lone0"), Client("lone1")]
+        for port, c in zip(workers.ports, clients, strict=True):
+            await c.open(port, workers.token, task_id)
+
+        async def stream(c: Client) -> None:
+            for k in range(25):
+                ops, _, _ = new_box_ops(center=(5.0 + k, float(clients.index(c)), -0.9))
+                assert (await c.send(ops))["type"] == "ack"
+
+        await asyncio.gather(*(stream(c) for c in clients))
+        last = max(c.revision for c in clients)
+        for c in clients:
+            await c.caught_up(last)
+        await asyncio.sleep(0.3)  # a duplicate would arrive now
+        for c in clients:
+            exactly_once_in_order(c, last)
+            assert len(c.boxes) == 50
+            assert any(how == "event" for how, _ in c.log)  # the other's edits reached it
+            await c.close()
+
+    asyncio.run(run())
+
+
 def test_a_worker_killed_mid_stream_loses_no_acknowledged_edit_and_its_clients_resume(
     workers: Workers, engine: Engine, task_id: int
 ) -> None:
