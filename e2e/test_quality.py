@@ -59,3 +59,22 @@ def test_a_lead_follows_a_signal_to_the_objects_behind_it(
     picked = page.locator('[data-testid="track-row"][aria-selected="true"]')
     expect(picked).to_have_attribute("data-track-id", track)
     assert page.evaluate("() => window.pointlabel.app.selectedTrack") == track
+
+
+def test_a_lead_prints_the_weekly_report(page: Page, server: Server, history: int) -> None:
+    """The weekly report opens from the dashboard with its trend chart drawn; printed (the
+    print media), the header and the navigation are gone and the PDF holds the report."""
+    page.goto(f"{server.url}/quality")
+    page.get_by_test_id("quality-report-link").click()
+    expect(page.get_by_test_id("quality-report")).to_be_visible()
+    expect(page.locator('[data-testid="report-trend"] canvas')).to_be_visible()
+    expect(page.get_by_test_id("report-classes")).to_contain_text("Car")
+    expect(page.get_by_test_id("report-headlines")).to_contain_text("defective")
+    page.emulate_media(media="print")
+    expect(page.locator("header.topbar")).to_be_hidden()
+    expect(page.get_by_test_id("report-print")).to_be_hidden()
+    expect(page.get_by_test_id("report-trend-table")).to_be_visible()
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 10_000
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "quality-report.pdf").write_bytes(pdf)

@@ -74,6 +74,8 @@ EXPECTED: dict[tuple[str, str], str | Permission] = {
     ("GET", "/api/quality/consensus/{group_id}/frames/{index}"): P.see_quality,
     ("POST", "/api/quality/consensus/{group_id}/promote"): P.manage_quality,
     ("GET", "/quality"): PUBLIC,  # page: anonymous -> login, without see_quality 403
+    ("GET", "/api/quality/report"): P.see_quality,
+    ("GET", "/quality/report"): PUBLIC,  # page: anonymous -> login, without see_quality 403
     ("GET", "/api/taxonomy/versions"): P.view,
     ("GET", "/api/taxonomy/versions/{version_id}"): P.view,
     ("GET", "/api/taxonomy/diff"): P.view,

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -170,3 +171,58 @@ def test_the_page_is_for_roles_that_see_quality(
     client.headers.update(sign_in(client, engine, settings, "ann", "annotator"))
     assert client.get("/quality").status_code == 403
     assert client.get("/api/quality/charts").json()["code"] == "forbidden"
+
+
+def test_the_weekly_report_counts_the_weeks_samples_and_ranks_classes(
+    lead: TestClient, seeded: tuple[TestClient, Engine, int]
+) -> None:
+    """The report's figures equal counts made here from the rows: the week's reviewed
+    tasks, their objects and defective objects (tracks with an issue from the first
+    review), per class; classes come worst first, with the earlier weeks' rate beside."""
+    from server.quality import samples
+    from server.quality_report import Week
+
+    _, engine, _ = seeded
+    with Session(engine) as session:
+        every = samples(session)
+    week = Week.of(workday(CHANGE_DAY + 2))  # the week after the taxonomy change
+    r = lead.get(f"/api/quality/report?week={week}")
+    assert r.status_code == 200, r.text
+    report = r.json()
+    mine = [s for s in every if Week.of(s.at) == week]
+    assert report["week"] == str(week) and report["tasks"] == len(mine) > 0
+    assert report["objects"] == sum(sum(s.objects.values()) for s in mine)
+    assert report["defects"] == sum(sum(s.defects.values()) for s in mine)
+    cars = next(c for c in report["classes"] if c["name"] == "Car")
+    car_objects = sum(s.objects.get("Car", 0) for s in mine)
+    car_defects = sum(s.defects.get("Car", 0) for s in mine)
+    assert (cars["objects"], cars["defects"]) == (car_objects, car_defects)
+    assert cars["rate"] == pytest.approx(car_defects / car_objects)
+    rates = [c["rate"] for c in report["classes"]]
+    assert rates == sorted(rates, reverse=True)
+    # the taxonomy change raised the car defects: the headline says which way it moved
+    assert cars["previous_rate"] < cars["rate"] and "up from" in cars["headline"]
+    assert [w["week"] for w in report["trend"]][-1] == str(week) and len(report["trend"]) == 6
+    assert sum(w["tasks"] for w in report["trend"]) == len(
+        [s for s in every if week.shifted(-5).monday <= Week.of(s.at).monday <= week.monday]
+    )
+    # the week's signals: the team's shift on version 2 is there, as a system signal
+    assert any(s["kind"] == "system" and s["taxonomy"] == "v2" for s in report["signals"])
+    assert all(Week.of(datetime.fromisoformat(s["at"])) == week for s in report["signals"])
+
+
+def test_the_weekly_report_page_prints_and_refuses_bad_weeks(
+    lead: TestClient, history: int
+) -> None:
+    page = lead.get("/quality/report")  # the latest week with a review
+    assert page.status_code == 200 and 'data-testid="quality-report"' in page.text
+    assert "@media print" in lead.get("/static/css/app.css").text
+    latest = lead.get("/api/quality/report").json()
+    assert f"week {latest['week']}" in page.text and latest["tasks"] > 0
+    for bad in ("2026-W54", "2026-W00", "20x6-W11", "2026-11", "2026-W11\x00", "9" * 40):
+        r = lead.get("/api/quality/report", params={"week": bad})
+        assert r.status_code == 422, bad
+        assert r.json()["code"] in ("bad_week", "invalid_request"), r.json()
+    assert lead.get("/api/quality/report?week=2026-W54").json()["code"] == "bad_week"
+    empty = lead.get("/api/quality/report?week=2020-W01").json()
+    assert empty["tasks"] == 0 and empty["classes"] == [] and empty["signals"] == []

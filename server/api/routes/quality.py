@@ -20,6 +20,7 @@ from server.golden import catch_rates, detector_report, golden_task, plant
 from server.models import Task, User
 from server.policy import Permission
 from server.quality import charts, charts_csv, defect_rows
+from server.quality_report import Week, weekly_report
 from server.tasks import APPROVED
 
 router = APIRouter(tags=["quality"], dependencies=[CsrfDep])
@@ -76,6 +77,26 @@ async def quality_csv(
     headers = {"Content-Disposition": f'attachment; filename="quality-{by}.csv"'}
     return Response(await run_in_threadpool(build), media_type="text/csv; charset=utf-8",
                     headers=headers)  # fmt: skip
+
+
+WeekQuery = Query(
+    None,
+    max_length=32,
+    description="An ISO week, e.g. 2026-W11 (default: the latest reviewed)",
+)
+
+
+@router.get("/api/quality/report", dependencies=[needs(Permission.see_quality)])
+async def quality_report(request: Request, week: str | None = WeekQuery) -> dict[str, Any]:
+    """The weekly quality report: the week's defect rate, its trend, classes and projects
+    worst first, the week's signals and golden-set scores (docs/quality.md)."""
+    chosen = None if week is None else Week.parse(week)
+
+    def build() -> dict[str, Any]:
+        with Session(request.app.state.engine) as session:
+            return weekly_report(session, chosen)
+
+    return await run_in_threadpool(build)
 
 
 @router.get("/api/quality/tasks/{task_id}/defects", dependencies=[needs(Permission.see_quality)])
@@ -137,3 +158,21 @@ def quality_page(request: Request, session: SessionDep, principal: OptionalUser)
     context = {"user": user, "csrf": principal.csrf_token or "", "golden": golden_task(session),
                "can_manage": principal.can(Permission.manage_quality)}  # fmt: skip
     return templates.TemplateResponse(request, "quality.html", context)
+
+
+@router.get(
+    "/quality/report", response_class=HTMLResponse, include_in_schema=False, dependencies=[PUBLIC]
+)
+def quality_report_page(
+    request: Request, session: SessionDep, principal: OptionalUser, week: str | None = WeekQuery
+) -> Response:
+    """The weekly report, printable (anonymous: the login page; without ``see_quality``: 403)."""
+    user = None if principal is None else session.get(User, principal.user_id)
+    if user is None or principal is None:
+        return login_redirect(request)
+    if not principal.can(Permission.see_quality):
+        raise ApiError(403, "forbidden", "the quality report is for leads and reviewers")
+    report = weekly_report(session, None if week is None else Week.parse(week))
+    return templates.TemplateResponse(
+        request, "quality_report.html", {"user": user, "report": report}
+    )
