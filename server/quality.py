@@ -22,10 +22,14 @@ from urllib.parse import urlencode
 import numpy as np
 from sqlmodel import Session, col, select
 
+from pointcloud.metrics import compare
 from pointcloud.spc import RULES, Signal, baseline_rate, classify, p_chart
+from server.golden_queue import IOU as GOLD_IOU
+from server.golden_queue import label_set
 from server.models import (
     BehaviourTag,
     Cuboid,
+    GoldenRun,
     PlantedError,
     Project,
     ReviewIssue,
@@ -69,6 +73,8 @@ class Sample:
     objects: dict[str, int] = field(default_factory=dict)
     defects: dict[str, int] = field(default_factory=dict)
     rows: list[Defect] = field(default_factory=list)
+    source: Literal["review", "golden"] = "review"
+    """What judged it: its first review, or the golden task it is a blind copy of."""
 
 
 def _first_decisions(
@@ -95,10 +101,12 @@ def _first_decisions(
 def samples(
     session: Session, *, project_id: int | None = None, task_id: int | None = None
 ) -> list[Sample]:
-    """Every reviewed task (of a project, or just one) as a sample, oldest decision first."""
+    """Every reviewed task and scored golden copy (of a project, or just one) as a sample,
+    oldest decision first."""
     decided = _first_decisions(session, project_id, task_id)
+    golden = _golden_samples(session, project_id, task_id)
     if not decided:
-        return []
+        return sorted(golden, key=lambda s: (s.at, s.task_id))
     ids = list(decided)
     tasks = {t.id: t for t in session.exec(select(Task).where(col(Task.id).in_(ids))).all()}
     users = dict(session.exec(select(User.id, User.name)).all())
@@ -120,7 +128,60 @@ def samples(
         objects = out[task_id].objects
         objects[label] = objects.get(label, 0) + 1
     _add_defects(session, out, decided, labels)
+    for sample in golden:
+        out[sample.task_id] = sample  # gold is the stricter judge of a copy also reviewed
     return sorted(out.values(), key=lambda s: (s.at, s.task_id))
+
+
+def _golden_samples(session: Session, project_id: int | None, task_id: int | None) -> list[Sample]:
+    """Each scored blind copy of a golden task, judged against gold (box by box, class-blind
+    Hungarian matching at 3D IoU 0.5, ``server.golden_queue``): its objects are the gold
+    boxes and the boxes that match none; its defects are the gold boxes not matched with
+    the right class (missed or wrong class) and the boxes that match none (false)."""
+    query = select(GoldenRun, Task).join(Task, col(Task.id) == GoldenRun.task_id)
+    query = query.where(col(GoldenRun.scored_at).is_not(None))
+    if task_id is not None:
+        query = query.where(GoldenRun.task_id == task_id)
+    if project_id is not None:
+        query = query.where(Task.project_id == project_id)
+    users = dict(session.exec(select(User.id, User.name)).all())
+    projects = dict(session.exec(select(Project.id, Project.name)).all())
+    versions = dict(session.exec(select(TaxonomyVersion.id, TaxonomyVersion.number)).all())
+    out = []
+    for run, task in session.exec(query.order_by(col(GoldenRun.task_id))).all():
+        assert run.scored_at is not None and task.id is not None
+        version = versions.get(task.taxonomy_version_id) if task.taxonomy_version_id else None
+        sample = Sample(task.id, run.scored_at, users.get(run.annotator_id, "(unassigned)"),
+                        projects.get(task.project_id, str(task.project_id)),
+                        f"v{version}" if version else "(none)", source="golden")  # fmt: skip
+        gold, mine = label_set(session, run.golden_task_id), label_set(session, task.id)
+        result = compare(gold, mine, class_aware=False, thresholds=(GOLD_IOU,))
+        found = result.matches.iou >= GOLD_IOU
+        a, b = result.matches.a[found], result.matches.b[found]
+        right = {int(i) for i, j in zip(a, b, strict=True) if gold.label[i] == mine.label[j]}
+        wrong_class = {int(i): int(j) for i, j in zip(a, b, strict=True) if int(i) not in right}
+        matched = {int(j) for j in b}
+        for i, label in enumerate(gold.label.tolist()):
+            sample.objects[label] = sample.objects.get(label, 0) + 1
+            if i in right:
+                continue
+            sample.defects[label] = sample.defects.get(label, 0) + 1
+            j = wrong_class.get(i)
+            kind = "gold: missed" if j is None else f"gold: class {mine.label[j]}"
+            track = None if j is None else str(mine.track[j])
+            sample.rows.append(Defect(0, kind, f"gold track {gold.track[i]}", "golden",
+                                      "track" if track else None, track, track, label,
+                                      int(gold.frame[i])))  # fmt: skip
+        for j, label in enumerate(mine.label.tolist()):
+            if j in matched:
+                continue
+            sample.objects[label] = sample.objects.get(label, 0) + 1
+            sample.defects[label] = sample.defects.get(label, 0) + 1
+            track = str(mine.track[j])
+            sample.rows.append(Defect(0, "gold: false box", "no gold box here", "golden",
+                                      "track", track, track, label, int(mine.frame[j])))  # fmt: skip
+        out.append(sample)
+    return out
 
 
 def _add_defects(
@@ -216,7 +277,8 @@ def charts(
         points = [
             {"task_id": s.task_id, "at": s.at.isoformat(), "t": int(s.at.replace(tzinfo=UTC).timestamp()),
              "objects": nn, "defects": dd, "rate": float(chart.rate[i]),
-             "lower": float(chart.lower[i]), "upper": float(chart.upper[i]), "taxonomy": s.taxonomy}
+             "lower": float(chart.lower[i]), "upper": float(chart.upper[i]), "taxonomy": s.taxonomy,
+             "source": s.source}
             for i, (s, nn, dd) in enumerate(rows)
         ]  # fmt: skip
         result["series"].append({"key": key, "points": points})

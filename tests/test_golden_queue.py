@@ -104,6 +104,18 @@ def test_a_golden_copy_is_blind_and_scored_against_gold(
     assert math.isclose(run["mean_iou"], (1 + shifted + 1) / 3, abs_tol=1e-4)
     assert math.isclose(run["class_accuracy"], 2 / 3, abs_tol=1e-4)
     assert run["link"] == f"/tasks/{copy['id']}"
+    # The copy is a sample of ann2's defect rate, judged by gold: of 4 gold boxes, D was
+    # missed and C has the wrong class (B, 1 m off, still matches at IoU 0.64): 2 of 4.
+    charts = t["lead"].get("/api/quality/charts?by=annotator").json()
+    (series,) = [x for x in charts["series"] if x["key"] == "ann2"]
+    (point,) = [p for p in series["points"] if p["task_id"] == copy["id"]]
+    assert (point["objects"], point["defects"], point["source"]) == (4, 2, "golden")
+    rows = t["lead"].get(f"/api/quality/tasks/{copy['id']}/defects").json()
+    assert sorted(r["error_type"] for r in rows) == ["gold: class Truck", "gold: missed"]
+    by_class = t["lead"].get("/api/quality/charts?by=class").json()
+    (cars,) = [x for x in by_class["series"] if x["key"] == "Car"]
+    (car,) = [p for p in cars["points"] if p["task_id"] == copy["id"]]
+    assert (car["objects"], car["defects"]) == (4, 2)  # gold's class: the missed and the Truck
 
 
 def test_golden_copies_follow_the_rate_and_stop_when_unmarked(
