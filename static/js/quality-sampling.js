@@ -3,6 +3,7 @@
  *  intervals, lots, the policy form for leads), annotators' accuracy against gold, and
  *  consensus (send a scene to k annotators, agreement per pair / class / object, promote).
  *  docs/quality.md. */
+import uPlot from "uplot";
 import { csrfToken } from "./session.js";
 
 /** @param {string} tag @param {Record<string, string>} [attrs] @param {(Node|string)[]} kids */
@@ -103,11 +104,43 @@ async function loadGolden() {
   fill(table("golden-annotators"), ["Annotator", "Golden runs", "Mean F1 @ IoU 0.5", "Mean IoU", "Class accuracy"],
     d.annotators.map((/** @type {any} */ a) => [a.annotator, String(a.runs.length), num(a.mean_f1), num(a.mean_iou), num(a.class_accuracy)]),
     d.golden.length ? "No golden copy submitted yet." : "No golden task yet.");
+  drawGoldenChart(d.annotators);
   const runs = d.annotators.flatMap((/** @type {any} */ a) => a.runs.map((/** @type {any} */ r) => ({ ...r, annotator: a.annotator })))
     .sort((/** @type {any} */ x, /** @type {any} */ y) => (x.at < y.at ? 1 : -1));
   fill(table("golden-runs"), ["Scored", "Annotator", "Golden task", "F1", "Mean IoU", "Class accuracy", "Boxes / gold", ""],
     runs.slice(0, 50).map((/** @type {any} */ r) => [r.at.slice(0, 16).replace("T", " "), r.annotator, String(r.golden_task_id),
       num(r.f1), num(r.mean_iou), num(r.class_accuracy), `${r.boxes} / ${r.gold_boxes}`, h("a", { href: r.link }, "Open")]));
+}
+
+const PALETTE = ["#4fc3f7", "#ffb74d", "#81c784", "#e57373", "#ba68c8", "#fff176", "#90a4ae", "#f06292"];
+
+/** Each annotator's F1 against gold (IoU 0.5) over time: one line per annotator, a point
+ *  per scored golden copy. @param {any[]} annotators as GET /api/quality/golden gives them */
+function drawGoldenChart(annotators) {
+  const box = /** @type {HTMLElement} */ (document.getElementById("golden-chart"));
+  box.replaceChildren();
+  const times = [...new Set(annotators.flatMap((a) => a.runs.map((/** @type {any} */ r) => Date.parse(r.at) / 1000)))]
+    .sort((x, y) => x - y);
+  box.hidden = times.length === 0;
+  if (!times.length) return;
+  const index = new Map(times.map((t, i) => [t, i]));
+  const ys = annotators.map((a) => {
+    const y = /** @type {(number|null)[]} */ (times.map(() => null));
+    for (const r of a.runs) y[/** @type {number} */ (index.get(Date.parse(r.at) / 1000))] = r.f1;
+    return y;
+  });
+  const opts = {
+    width: 560, height: 200, title: "F1 against gold (IoU 0.5)",
+    scales: {
+      // one run: a week either side, not uPlot's years
+      x: times.length > 1 ? { time: true } : { time: true, range: /** @type {uPlot.Range.MinMax} */ ([times[0] - 7 * 86400, times[0] + 7 * 86400]) },
+      y: { range: /** @type {uPlot.Range.MinMax} */ ([0, 1]) },
+    },
+    axes: [{ stroke: "#aab" }, { stroke: "#aab" }],
+    series: [{}, ...annotators.map((a, i) => ({ label: a.annotator, stroke: PALETTE[i % PALETTE.length], width: 2,
+      spanGaps: true, points: { show: true, size: 6 } }))],
+  };
+  new uPlot(/** @type {any} */ (opts), /** @type {uPlot.AlignedData} */ ([times, ...ys]), box);
 }
 
 async function markGolden(/** @type {SubmitEvent} */ ev) {
