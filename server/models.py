@@ -110,6 +110,11 @@ class Scene(SQLModel, table=True):
     frame_count: int = 0
     point_count: int = Field(default=0, sa_type=BIG)
     created_at: datetime = Field(default_factory=utcnow)
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        sa_column=Column(JSON, nullable=False, server_default="{}"),
+        description="Lead-set attributes (weather, area, ...): short key -> short value",
+    )
 
 
 class Frame(SQLModel, table=True):

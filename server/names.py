@@ -13,7 +13,10 @@ Rules (docs/validation.md, "Uploads"):
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+from server.text import TextError, check_name
 
 MAX_FILENAME_BYTES = 255
 """Longest uploaded file name, in bytes of UTF-8 (the usual file-system limit, NAME_MAX)."""
@@ -87,3 +90,34 @@ def _clean(name: str) -> str:
     """Line breaks and tabs as spaces, other control characters removed, ends trimmed."""
     kept = (" " if c in _SPACE_LIKE else c for c in name if c in _SPACE_LIKE or not _is_control(c))
     return "".join(kept).strip()
+
+
+ATTRIBUTE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MAX_ATTRIBUTES = 16
+MAX_ATTRIBUTE_VALUE = 64
+
+
+def clean_scene_attributes(attributes: dict[str, str]) -> dict[str, str]:
+    """A scene's attributes as stored: at most 16 keys of lower-case letters, digits and
+    ``_`` (a letter first, up to 32), each with printable text of 1-64 characters
+    (trimmed); else :class:`InvalidNameError` with code ``bad_attributes``."""
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise InvalidNameError("bad_attributes", f"at most {MAX_ATTRIBUTES} attributes")
+    out = {}
+    for key, value in attributes.items():
+        if not ATTRIBUTE_KEY.match(key):
+            raise InvalidNameError(
+                "bad_attributes",
+                "an attribute key is 1-32 lower-case letters, digits or _, a letter first",
+            )
+        try:
+            check_name(value, f"attribute {key}")
+        except TextError as exc:
+            raise InvalidNameError("bad_attributes", str(exc)) from exc
+        value = value.strip()
+        if not 1 <= len(value) <= MAX_ATTRIBUTE_VALUE:
+            raise InvalidNameError(
+                "bad_attributes", f"attribute {key}: a value of 1-{MAX_ATTRIBUTE_VALUE} characters"
+            )
+        out[key] = value
+    return dict(sorted(out.items()))

@@ -7,7 +7,8 @@ On a task's first submission the policy decides whether it is reviewed:
   (``pointcloud.sampling.draw(seed, task id)``) is below the rate of its stratum: with
   ``stratify`` ``class``, the highest rate among the classes of its label set (``strata``
   maps a class to a rate, others get ``rate``); with ``scene``, the rate of its scene's
-  name; with ``none``, ``rate``;
+  name; with ``scene:KEY``, the rate of the value of its scene's attribute KEY (a scene
+  without it gets ``rate``); with ``none``, ``rate``;
 - mode ``aql``: tasks are held in lots of ``lot_size``; a full lot gets the single sampling
   plan (n, c) of its AQL and LTPD (``pointcloud.sampling.acceptance_plan``, hypergeometric),
   n of its tasks are drawn for review, and once those are decided the lot is accepted
@@ -126,6 +127,14 @@ def _stratum_rate(session: Session, task: Task, policy: ReviewPolicy) -> tuple[f
         scene = session.get(Scene, task.scene_id)
         name = scene.name if scene else ""
         return (strata[name], f" (scene {name})") if name in strata else (policy.rate, "")
+    if policy.stratify.startswith("scene:"):
+        key = policy.stratify.removeprefix("scene:")
+        scene = session.get(Scene, task.scene_id)
+        stored = scene.attributes if scene is not None else {}
+        value = stored.get(key) if isinstance(stored, dict) else None
+        if isinstance(value, str) and value in strata:
+            return strata[value], f" (scene {key} {value})"
+        return policy.rate, ""
     if policy.stratify == "class":
         labels = set(session.exec(select(Track.label).where(Track.task_id == task.id)).all())
         rated = sorted(((strata[x], x) for x in labels if x in strata), reverse=True)

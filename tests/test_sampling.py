@@ -4,6 +4,7 @@ queue follows it, through the real routes."""
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Iterator
@@ -192,6 +193,40 @@ def test_stratified_by_scene_uses_the_scenes_rate(team: dict[str, Any]) -> None:
     assert work(team, "ann1")["state"] == "approved"
 
 
+def test_stratified_by_a_scene_attribute_uses_the_rate_of_its_value(team: dict[str, Any]) -> None:
+    """A lead tags the scene ``weather: rain``; with ``scene:weather`` rainy scenes are all
+    reviewed while the rest follow the base rate; a scene without the attribute too."""
+    lead, url = team["lead"], f"/api/scenes/{team['scene_id']}"
+    set_policy(team, rate=0.0, stratify="scene:weather", strata={"rain": 1.0})
+    assert work(team, "ann1")["state"] == "approved"  # no attribute: the base rate
+    r = lead.patch(url, json={"attributes": {"weather": " rain ", "area": "urban"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["attributes"] == {"area": "urban", "weather": "rain"}  # trimmed
+    assert lead.get(url).json()["name"] == r.json()["name"]  # the name is kept
+    rainy = work(team, "ann1")
+    assert rainy["state"] == "submitted" and "scene weather rain" in rainy["sampling"]["reason"]
+    assert lead.patch(url, json={"attributes": {"weather": "sun"}}).status_code == 200
+    assert work(team, "ann1")["state"] == "approved"
+
+
+def test_bad_scene_attributes_get_a_422_and_nothing_is_stored(team: dict[str, Any]) -> None:
+    lead, url = team["lead"], f"/api/scenes/{team['scene_id']}"
+    assert lead.patch(url, json={"attributes": {"weather": "fog"}}).status_code == 200
+    many = {f"k{i}": "v" for i in range(17)}
+    for attributes in ('{"Weather": "rain"}', '{"1st": "x"}', '{"w": ""}', '{"w": " "}',
+                       json.dumps({"w": "x" * 65}), json.dumps(many), '{"w": "bad\\u0000value"}',
+                       '{"w": "\\ud800"}', json.dumps({"k" * 33: "x"})):  # fmt: skip
+        r = lead.patch(url, content=f'{{"attributes": {attributes}}}',
+                       headers={"Content-Type": "application/json"})  # fmt: skip
+        assert (r.status_code, r.json()["code"]) == (422, "bad_attributes"), attributes
+    for body in ({"attributes": {"w": 1}}, {"attributes": ["w"]}, {}, {"colour": "red"}):
+        r = lead.patch(url, json=body)
+        assert r.status_code == 422, body
+    assert lead.get(url).json()["attributes"] == {"weather": "fog"}
+    annotator = team["ann1"].patch(url, json={"attributes": {"weather": "rain"}})
+    assert annotator.status_code in (403, 404)
+
+
 def test_an_accepted_lot_approves_its_held_tasks_unreviewed(team: dict[str, Any]) -> None:
     policy = set_policy(team, mode="aql", lot_size=6, aql=0.05, ltpd=0.6, seed=3)
     n, c = policy["plan"]["n"], policy["plan"]["c"]
@@ -253,7 +288,7 @@ def test_the_panel_gives_the_defect_rate_with_its_confidence_intervals(
 
 def test_bad_policies_get_a_422_and_nothing_is_stored(team: dict[str, Any]) -> None:
     lead = team["lead"]
-    for body in ({"rate": 1.5}, {"aql": 0.2, "ltpd": 0.1}, {"stratify": "weather"},
+    for body in ({"rate": 1.5}, {"aql": 0.2, "ltpd": 0.1}, {"stratify": "weather"}, {"stratify": "scene:Bad Key"},
                  {"strata": {"Car": 2.0}}, {"strata": {"bad\u0000name": 0.5}}, {"lot_size": 1},
                  {"first_n": -1}, {"extra": 1}):  # fmt: skip
         r = lead.put("/api/quality/policy", json=body)

@@ -31,7 +31,11 @@ class PolicyBody(BaseModel):
     first_n: int = Field(0, ge=0, le=10_000, description="Each annotator's first N tasks: reviewed")
     rate: float = Field(1.0, ge=0.0, le=1.0, description="Share of later tasks reviewed")
     seed: int = Field(0, ge=0, le=2**31 - 1)
-    stratify: Literal["none", "class", "scene"] = "none"
+    stratify: str = Field(
+        "none",
+        pattern=r"^(none|class|scene|scene:[a-z][a-z0-9_]{0,31})$",
+        description="none, class, scene (its name) or scene:KEY (the value of its attribute KEY)",
+    )
     strata: dict[str, float] = Field(default_factory=dict, max_length=200)
     mode: Literal["rate", "aql"] = "rate"
     lot_size: int = Field(20, ge=2, le=2000, description="Tasks per lot (mode aql)")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -23,7 +23,7 @@ from server.auth import CsrfDep
 from server.cameras import scene_cameras
 from server.errors import ApiError
 from server.models import Frame, Scene, Task
-from server.names import InvalidNameError, clean_scene_name
+from server.names import InvalidNameError, clean_scene_attributes, clean_scene_name
 from server.policy import Permission, allows
 from server.scene_admin import delete_scene, summaries
 from server.tasks import DEFAULT_PROJECT_ID
@@ -43,6 +43,10 @@ def scene_json(
     cameras = cameras or {}
     out: dict[str, Any] = scene.model_dump(exclude={"storage", "source"})
     out["source"] = Path(scene.source).name
+    stored = scene.attributes  # JSON: read defensively (server/rows.py)
+    out["attributes"] = (
+        {str(k): str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
+    )
     out["created_at"] = scene.created_at.isoformat()
     if frames is not None:
         out["frames"] = [
@@ -78,19 +82,30 @@ def list_scenes(
 
 
 class SceneChange(BaseModel):
+    """What a PATCH changes: the name, the attributes (all of them: the object given
+    replaces the stored one), or both."""
+
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str | None = None
+    attributes: dict[str, str] | None = Field(None, max_length=64)
 
 
 @router.patch("/scenes/{scene_id}", dependencies=[needs(Permission.upload)])
-def rename_scene(scene: SceneDep, body: SceneChange, session: SessionDep) -> dict[str, Any]:
-    """Rename a scene (the name rules of ingest: server/names.py)."""
+def change_scene(scene: SceneDep, body: SceneChange, session: SessionDep) -> dict[str, Any]:
+    """Rename a scene (the name rules of ingest) or set its attributes, e.g. ``{"weather":
+    "rain", "area": "urban"}``, which review sampling can stratify by (server/names.py)."""
+    if body.name is None and body.attributes is None:
+        raise ApiError(422, "nothing_to_change", "give a name, attributes or both")
     try:
-        scene.name = clean_scene_name(body.name)
+        name = scene.name if body.name is None else clean_scene_name(body.name)
+        attributes = (
+            scene.attributes if body.attributes is None else clean_scene_attributes(body.attributes)
+        )
     except InvalidNameError as exc:
         raise ApiError(422, exc.code, str(exc)) from exc
-    if not scene.name:
+    if not name:
         raise ApiError(422, "invalid_name", "a scene needs a name")
+    scene.name, scene.attributes = name, attributes
     session.add(scene)
     session.commit()
     session.refresh(scene)
