@@ -35,9 +35,9 @@ class Week:
 
     @classmethod
     def parse(cls, text: str) -> Week:
-        """``YYYY-Www`` (for example ``2026-W11``); else 422 ``bad_week``."""
+        """``YYYY-Www`` (for example ``2026-W11``, years 1970-9000); else 422 ``bad_week``."""
         found = WEEK.match(text)
-        if found is not None:
+        if found is not None and 1970 <= int(found[1]) <= 9000:  # room to shift either way
             try:
                 date.fromisocalendar(int(found[1]), int(found[2]), 1)
                 return cls(int(found[1]), int(found[2]))

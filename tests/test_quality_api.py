@@ -219,7 +219,16 @@ def test_the_weekly_report_page_prints_and_refuses_bad_weeks(
     assert "@media print" in lead.get("/static/css/app.css").text
     latest = lead.get("/api/quality/report").json()
     assert f"week {latest['week']}" in page.text and latest["tasks"] > 0
-    for bad in ("2026-W54", "2026-W00", "20x6-W11", "2026-11", "2026-W11\x00", "9" * 40):
+    for bad in (
+        "2026-W54",
+        "2026-W00",
+        "20x6-W11",
+        "2026-11",
+        "2026-W11\x00",
+        "9" * 40,
+        "9999-W52",
+        "0001-W01",
+    ):
         r = lead.get("/api/quality/report", params={"week": bad})
         assert r.status_code == 422, bad
         assert r.json()["code"] in ("bad_week", "invalid_request"), r.json()
