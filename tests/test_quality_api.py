@@ -180,9 +180,10 @@ def test_the_page_is_for_roles_that_see_quality(
 def test_the_weekly_report_counts_the_weeks_samples_and_ranks_classes(
     lead: TestClient, seeded: tuple[TestClient, Engine, int]
 ) -> None:
-    """The report's figures equal counts made here from the rows: the week's reviewed
-    tasks, their objects and defective objects (tracks with an issue from the first
-    review), per class; classes come worst first, with the earlier weeks' rate beside."""
+    """The report's figures equal the week's samples summed here (``server.quality.samples``,
+    the charts' definition; the next test counts from the tables themselves): reviewed
+    tasks, objects and defective objects, per class; classes come worst first, with the
+    earlier weeks' rate beside; the trend's six weeks; the week's system signal."""
     from server.quality import samples
 
     _, engine, _ = seeded
