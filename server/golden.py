@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -188,10 +189,14 @@ def _caught(p: PlantedError, issues: list[ReviewIssue], golden_boxes: dict[tuple
     return False
 
 
-def catch_rates(session: Session) -> dict[str, Any]:
+def catch_rates(session: Session, *, copies: Collection[int] | None = None) -> dict[str, Any]:
     """Per reviewer and error kind: planted errors in copies they reviewed (the copy left
-    ``submitted``), and how many they caught; with every planted error as a row."""
-    planted = list(session.exec(select(PlantedError).order_by(col(PlantedError.id))))
+    ``submitted``), and how many they caught; with every planted error as a row. ``copies``:
+    only those copies (task ids; default every one)."""
+    query = select(PlantedError).order_by(col(PlantedError.id))
+    if copies is not None:
+        query = query.where(col(PlantedError.task_id).in_(list(copies)))
+    planted = list(session.exec(query))
     names = dict(session.exec(select(User.id, User.name)).all())
     rows: list[dict[str, Any]] = []
     table: dict[str, dict[str, list[int]]] = {}

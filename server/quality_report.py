@@ -13,8 +13,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from server.errors import ApiError
-from server.models import GoldenRun, User
+from server.golden import catch_rates
+from server.models import GoldenRun, PlantedError, TaskTransition, User
 from server.quality import Sample, charts, samples
+from server.tasks import IN_REVIEW
 
 TREND_WEEKS = 6
 """Weeks shown in the trend, the report's week the last."""
@@ -145,6 +147,7 @@ def weekly_report(session: Session, week: Week | None = None) -> dict[str, Any]:
         "projects": [{**r, "headline": _headline(r, "labels")} for r in projects],
         "signals": signals,
         "golden": _golden(session, start, end),
+        "reviewers": _reviewers(session, start, end),
     }  # fmt: skip
 
 
@@ -167,3 +170,21 @@ def _golden(session: Session, start: datetime, end: datetime) -> list[dict[str, 
          "mean_iou": sum(r.mean_iou or 0.0 for r in rs) / len(rs)}
         for who, rs in sorted(per.items())
     ]  # fmt: skip
+
+
+def _reviewers(session: Session, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per reviewer: the planted errors in the copies they decided in the week (first move
+    out of review), how many they caught and the catch rate (``server.golden.catch_rates``)."""
+    planted = select(PlantedError.task_id)
+    moves = session.exec(
+        select(TaskTransition.task_id, TaskTransition.created_at)
+        .where(TaskTransition.from_state == IN_REVIEW, col(TaskTransition.task_id).in_(planted))
+        .order_by(col(TaskTransition.id))
+    ).all()
+    first: dict[int, datetime] = {}
+    for task_id, at in moves:
+        first.setdefault(task_id, at)
+    week = {t for t, at in first.items() if start <= at.replace(tzinfo=at.tzinfo or UTC) < end}
+    rows = catch_rates(session, copies=week)["reviewers"] if week else []
+    return [{"reviewer": r["reviewer"], "caught": r["caught"], "planted": r["planted"],
+             "rate": _rate(r["caught"], r["planted"])} for r in rows]  # fmt: skip

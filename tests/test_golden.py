@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from server.frames import FrameStore
 from server.ingest import ingest
 from server.models import PlantedError, Task
 from server.protocol import Ops
+from server.quality_report import Week
 from server.taxonomies import Taxonomies
 from tests.sessions import sign_in
 
@@ -122,6 +124,19 @@ def test_the_reviewer_is_scored_on_what_they_caught(world: dict[str, Any]) -> No
         "shifted_tag": False,
     }
     assert mine["by_kind"]["shifted_tag"]["caught"] == 0 and mine["caught"] >= 3
+    # The weekly report: this week's copies the reviewer decided, 4 planted errors each; the
+    # older ones were approved without an issue, so only this copy's 3 are caught.
+    with Session(world["engine"]) as db:
+        decided = {p.task_id for p in db.exec(select(PlantedError))
+                   if (t := db.get(Task, p.task_id)) and t.state in ("approved", "rejected")}  # fmt: skip
+    week = Week.of(datetime.now(UTC))
+    (row,) = lead.get(f"/api/quality/report?week={week}").json()["reviewers"]
+    assert row["reviewer"] == "gold-reviewer"
+    assert (row["planted"], row["caught"]) == (4 * len(decided), 3)
+    assert row["rate"] == pytest.approx(3 / (4 * len(decided)))
+    assert lead.get(f"/api/quality/report?week={week.shifted(-1)}").json()["reviewers"] == []
+    page = lead.get(f"/quality/report?week={week}").text
+    assert 'data-testid="report-reviewers"' in page and "gold-reviewer" in page
 
 
 def test_planting_needs_an_approved_task_and_stores_nothing_otherwise(

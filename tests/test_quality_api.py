@@ -7,14 +7,14 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from pointcloud.io.pcd import write_pcd
 from server.app import create_app
@@ -22,7 +22,8 @@ from server.config import Settings
 from server.db import make_engine
 from server.demo_history import ANNOTATORS, CHANGE_DAY, DRIFT_FROM, DRIFTER, seed_history, workday
 from server.ingest import ingest
-from server.models import ReviewIssue, Task
+from server.models import PlantedError, ReviewIssue, Task, TaskTransition, Track
+from server.quality_report import Week
 from tests.sessions import sign_in
 
 TRACKS = 40
@@ -171,16 +172,19 @@ def test_the_page_is_for_roles_that_see_quality(
     client.headers.update(sign_in(client, engine, settings, "ann", "annotator"))
     assert client.get("/quality").status_code == 403
     assert client.get("/api/quality/charts").json()["code"] == "forbidden"
+    assert client.get("/quality/report").status_code == 403
+    r = client.get("/api/quality/report?week=2026-W11")
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
 
 
 def test_the_weekly_report_counts_the_weeks_samples_and_ranks_classes(
     lead: TestClient, seeded: tuple[TestClient, Engine, int]
 ) -> None:
-    """The report's figures equal counts made here from the rows: the week's reviewed
-    tasks, their objects and defective objects (tracks with an issue from the first
-    review), per class; classes come worst first, with the earlier weeks' rate beside."""
+    """The report's figures equal the week's samples summed here (``server.quality.samples``,
+    the charts' definition; the next test counts from the tables themselves): reviewed
+    tasks, objects and defective objects, per class; classes come worst first, with the
+    earlier weeks' rate beside; the trend's six weeks; the week's system signal."""
     from server.quality import samples
-    from server.quality_report import Week
 
     _, engine, _ = seeded
     with Session(engine) as session:
@@ -235,3 +239,41 @@ def test_the_weekly_report_page_prints_and_refuses_bad_weeks(
     assert lead.get("/api/quality/report?week=2026-W54").json()["code"] == "bad_week"
     empty = lead.get("/api/quality/report?week=2020-W01").json()
     assert empty["tasks"] == 0 and empty["classes"] == [] and empty["signals"] == []
+
+
+def test_the_weekly_report_equals_counts_made_from_the_table_rows(
+    lead: TestClient, seeded: tuple[TestClient, Engine, int]
+) -> None:
+    """Counted here straight from the tables, not through ``server.quality``: a task of the
+    week is one whose first move out of ``in_review`` falls in it; its objects are its
+    tracks, its defects the tracks with an issue created by then (the demo pins issues on
+    tracks only). The report's totals, per class and per project, are these counts."""
+    _, engine, _ = seeded
+    week = Week.of(workday(DRIFT_FROM + 2))  # dara's drift: the week differs from the rest
+    start = datetime.combine(week.monday, datetime.min.time(), UTC)
+    with Session(engine) as db:
+        planted = set(db.exec(select(PlantedError.task_id)).all())
+        first: dict[int, datetime] = {}
+        for move in db.exec(select(TaskTransition).order_by(col(TaskTransition.id))).all():
+            if move.from_state == "in_review" and move.task_id not in planted:
+                first.setdefault(move.task_id, move.created_at.replace(tzinfo=UTC))
+        mine = {t: at for t, at in first.items() if start <= at < start + timedelta(days=7)}
+        tracks = [tr for tr in db.exec(select(Track)).all() if tr.task_id in mine]
+        flagged = {(i.task_id, i.object_id) for i in db.exec(select(ReviewIssue)).all()
+                   if i.task_id in mine and i.object_kind == "track"
+                   and i.created_at.replace(tzinfo=UTC) <= mine[i.task_id]}  # fmt: skip
+        projects = {t.id: t.project_id for t in db.exec(select(Task)).all() if t.id in mine}
+    report = lead.get(f"/api/quality/report?week={week}").json()
+    assert report["tasks"] == len(mine) == 6 * 5  # six annotators, five working days
+    assert report["objects"] == len(tracks) == len(mine) * TRACKS
+    assert report["defects"] == len(flagged) > 0
+    for label in ("Car", "Pedestrian"):
+        (row,) = [c for c in report["classes"] if c["name"] == label]
+        objects = [tr for tr in tracks if tr.label == label]
+        defects = [tr for tr in objects if (tr.task_id, tr.id) in flagged]
+        assert (row["objects"], row["defects"]) == (len(objects), len(defects))
+    assert len(set(projects.values())) == 1 and len(report["projects"]) == 1
+    (project,) = report["projects"]
+    assert (project["objects"], project["defects"]) == (len(tracks), len(flagged))
+    assert report["trend"][-1]["defects"] == len(flagged)
+    assert report["reviewers"] == []  # this history plants no errors (no tags to shift)
