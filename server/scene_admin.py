@@ -23,12 +23,18 @@ from server.cameras import remove_unused
 from server.config import Settings
 from server.models import (
     BehaviourTag,
+    ConsensusGroup,
+    ConsensusTask,
     Cuboid,
     Edit,
     Frame,
     FrameCamera,
+    GoldenRun,
+    GoldenTask,
+    PlantedError,
     ReviewComment,
     ReviewIssue,
+    ReviewSample,
     Scene,
     Task,
     TaskTransition,
@@ -39,12 +45,18 @@ T: dict[str, Any] = {
     m.__name__: getattr(m, "__table__")  # noqa: B009 (SQLModel declares no __table__ type)
     for m in (
         BehaviourTag,
+        ConsensusGroup,
+        ConsensusTask,
         Cuboid,
         Edit,
         Frame,
         FrameCamera,
+        GoldenRun,
+        GoldenTask,
+        PlantedError,
         ReviewComment,
         ReviewIssue,
+        ReviewSample,
         Scene,
         Task,
         TaskTransition,
@@ -174,8 +186,19 @@ def delete_scene(
             conn.execute(
                 delete(T["ReviewComment"]).where(T["ReviewComment"].c.issue_id.in_(issues))
             )
-            for name in ("ReviewIssue", "TaskTransition"):
+            for name in ("ReviewIssue", "TaskTransition", "ReviewSample", "GoldenTask"):
                 conn.execute(delete(T[name]).where(T[name].c.task_id.in_(task_ids)))
+            for name in ("PlantedError", "GoldenRun"):  # copies, and the gold they copy
+                t = T[name]
+                conn.execute(
+                    delete(t).where(t.c.task_id.in_(task_ids) | t.c.golden_task_id.in_(task_ids))
+                )
+            cg, ct = T["ConsensusGroup"], T["ConsensusTask"]
+            groups = select(cg.c.id).where(
+                (cg.c.scene_id == scene.id) | cg.c.reference_task_id.in_(task_ids)
+            )
+            conn.execute(delete(ct).where(ct.c.task_id.in_(task_ids) | ct.c.group_id.in_(groups)))
+            conn.execute(delete(cg).where(cg.c.id.in_(groups.scalar_subquery())))
             for name in ("Edit", "BehaviourTag", "Cuboid", "Track", "Task", "Frame", "FrameCamera"):
                 conn.execute(delete(T[name]).where(T[name].c.scene_id == scene.id))
             conn.execute(delete(sc).where(sc.c.id == scene.id))

@@ -150,3 +150,42 @@ def test_only_approved_or_imported_labelled_tasks_can_be_golden(
     assert t["lead"].put("/api/quality/golden/99999").json()["code"] == "task_not_found"
     assert t["lead"].delete(f"/api/quality/golden/{submitted}").json()["code"] == "not_golden"
     assert t["lead"].get("/api/quality/golden").json() == {"golden": [], "annotators": []}
+
+
+def test_a_scene_with_golden_copies_sampling_and_consensus_can_be_deleted(
+    team: dict[str, Any],  # noqa: F811
+    engine: Engine,
+) -> None:
+    """Deleting a scene removes its quality rows too (golden marks and runs, review
+    samples, consensus groups), in the one transaction, and nothing of the scene is left
+    behind."""
+    from sqlalchemy import func
+    from sqlmodel import col
+
+    from server.models import (
+        ConsensusGroup,
+        ConsensusTask,
+        GoldenRun,
+        GoldenTask,
+        PlantedError,
+        ReviewSample,
+        Task,
+    )
+
+    t = team
+    gold = golden_for(t)
+    ann2 = user_id(engine, "ann2")
+    seed = next(s for s in range(100) if draw(s, ann2, 0) < 0.5)
+    set_policy(t, golden_rate=0.5, seed=seed)
+    copy = t["ann2"].post("/api/tasks/next").json()
+    boxes_task(t, "ann2", [("Car", 0.0)], task_id=copy["id"])
+    r = t["lead"].post("/api/quality/consensus", json={"scene_id": t["scene_id"],
+                                                       "annotators": ["ann1", "ann2"]})  # fmt: skip
+    assert r.status_code == 201, r.text
+    r = t["lead"].delete(f"/api/scenes/{t['scene_id']}")
+    assert r.status_code == 200, r.text
+    with Session(engine) as db:
+        for table in (Task, GoldenTask, GoldenRun, PlantedError, ReviewSample, ConsensusGroup,
+                      ConsensusTask):  # fmt: skip
+            assert db.exec(select(func.count()).select_from(table)).one() == 0, table.__name__
+        assert db.exec(select(col(Task.id))).all() == []
