@@ -173,7 +173,7 @@ def test_a_scene_with_golden_copies_sampling_and_consensus_can_be_deleted(
     )
 
     t = team
-    gold = golden_for(t)
+    golden_for(t)
     ann2 = user_id(engine, "ann2")
     seed = next(s for s in range(100) if draw(s, ann2, 0) < 0.5)
     set_policy(t, golden_rate=0.5, seed=seed)
