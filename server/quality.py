@@ -253,13 +253,15 @@ def charts(
     project_id: int | None = None,
     baseline: int = 10,
     window_days: float = 3.0,
+    given: list[Sample] | None = None,
 ) -> dict[str, Any]:
     """The p-charts of one grouping, with their signals (see the module docstring).
 
     ``baseline``: samples per series that set the centre line (the median of the series'
     rates over their first ``baseline`` samples). ``window_days``: how close in time
-    signals of different series must be to count as one shift of the team."""
-    all_samples = samples(session, project_id=project_id)
+    signals of different series must be to count as one shift of the team. ``given``:
+    the samples, when the caller has them already (else read)."""
+    all_samples = samples(session, project_id=project_id) if given is None else given
     groups = _series(all_samples, by)
     result: dict[str, Any] = {"by": by, "baseline": baseline, "window_days": window_days,
                               "centre": None, "series": [], "signals": []}  # fmt: skip

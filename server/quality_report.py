@@ -131,7 +131,7 @@ def weekly_report(session: Session, week: Week | None = None) -> dict[str, Any]:
     start = datetime.combine(week.monday, datetime.min.time(), UTC)
     end = start + timedelta(weeks=1)
     signals = [
-        s for s in charts(session, by="annotator")["signals"]
+        s for s in charts(session, by="annotator", given=every)["signals"]
         if start <= datetime.fromisoformat(s["at"]).replace(tzinfo=UTC) < end
     ]  # fmt: skip
     for s in signals:

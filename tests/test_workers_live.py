@@ -165,6 +165,26 @@ def exactly_once_in_order(client: Client, last: int) -> None:
     assert events == sorted(set(events)), f"{client.name}: {client.log}"
 
 
+async def stream_and_check(clients: list[Client], batches: int) -> None:
+    """Every client sends ``batches`` new boxes at once with the others; then each has
+    learnt of every revision exactly once, in order, holds every box, and is closed."""
+
+    async def stream(c: Client) -> None:
+        for k in range(batches):
+            ops, _, _ = new_box_ops(center=(5.0 + k, float(clients.index(c)), -0.9))
+            assert (await c.send(ops))["type"] == "ack"
+
+    await asyncio.gather(*(stream(c) for c in clients))
+    last = max(c.revision for c in clients)
+    for c in clients:
+        await c.caught_up(last)
+    await asyncio.sleep(0.3)  # a duplicate would arrive now
+    for c in clients:
+        exactly_once_in_order(c, last)
+        assert len(c.boxes) == batches * len(clients)
+        await c.close()
+
+
 def stored_boxes(engine: Engine, task_id: int) -> dict[str, int]:
     """Cuboid id -> how many times its creation is in the edit log."""
     with engine.connect() as conn:
@@ -184,20 +204,7 @@ def test_every_client_on_either_worker_sees_every_event_once_in_revision_order(
         for i, c in enumerate(clients):  # c0, c2 on the first worker; c1, c3 on the second
             await c.open(workers.ports[i % 2], workers.token, task_id)
 
-        async def stream(c: Client) -> None:
-            for k in range(15):
-                ops, _, _ = new_box_ops(center=(5.0 + k, float(clients.index(c)), -0.9))
-                assert (await c.send(ops))["type"] == "ack"
-
-        await asyncio.gather(*(stream(c) for c in clients))
-        last = max(c.revision for c in clients)
-        for c in clients:
-            await c.caught_up(last)
-        await asyncio.sleep(0.3)  # a duplicate would arrive now
-        for c in clients:
-            exactly_once_in_order(c, last)
-            assert len(c.boxes) == 60
-            await c.close()
+        await stream_and_check(clients, 15)
 
     asyncio.run(run())
 
@@ -215,21 +222,9 @@ def test_a_lone_client_per_worker_sees_the_other_workers_events_between_its_own(
         for port, c in zip(workers.ports, clients, strict=True):
             await c.open(port, workers.token, task_id)
 
-        async def stream(c: Client) -> None:
-            for k in range(25):
-                ops, _, _ = new_box_ops(center=(5.0 + k, float(clients.index(c)), -0.9))
-                assert (await c.send(ops))["type"] == "ack"
-
-        await asyncio.gather(*(stream(c) for c in clients))
-        last = max(c.revision for c in clients)
+        await stream_and_check(clients, 25)
         for c in clients:
-            await c.caught_up(last)
-        await asyncio.sleep(0.3)  # a duplicate would arrive now
-        for c in clients:
-            exactly_once_in_order(c, last)
-            assert len(c.boxes) == 50
             assert any(how == "event" for how, _ in c.log)  # the other's edits reached it
-            await c.close()
 
     asyncio.run(run())
 
